@@ -1,0 +1,47 @@
+# Two commands for a new user: `make run` and `make test`. Everything else is for developers.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/uv/bin/uv
+VENV := .venv
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export DAGSTER_HOME ?= $(CURDIR)/.dagster
+export SPD_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: setup run demo test lint fmt bench evaluate clean
+
+setup: $(VENV)/.synced ## create .venv from uv.lock
+
+$(UV):
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "spd needs Python 3.11+, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv .tools/uv
+	.tools/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+run: setup ## materialize a demo history if none, then start the Dagster UI and the dashboard
+	$(VENV)/bin/spd run
+
+demo: setup ## only materialize the demo history
+	$(VENV)/bin/spd demo
+
+test: setup ## lint, then every test (the slow end-to-end ones included)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: setup
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+fmt: setup
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+bench: setup ## speed and memory figures, written to benchmarks/results.json
+	$(VENV)/bin/python -m benchmarks.run
+
+evaluate: setup ## detection quality over a synthetic year, written to benchmarks/detection.json
+	$(VENV)/bin/python -m benchmarks.evaluate
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache

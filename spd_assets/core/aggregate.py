@@ -1,0 +1,28 @@
+"""Daily aggregation: orders to one row per date x sku x region."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from .schema import DAILY_AGG, conform
+
+
+def aggregate_daily(orders: pl.DataFrame | pl.LazyFrame, catalog: pl.DataFrame) -> pl.DataFrame:
+    """Orders, units, revenue and AOV per date x sku x region, with the SKU's category.
+
+    A SKU missing from the catalog keeps its rows under category ``unknown`` rather than vanishing.
+    """
+    agg = (
+        orders.lazy()
+        .group_by("date", "sku", "region")
+        .agg(orders=pl.len().cast(pl.Int64), units=pl.col("qty").sum(), revenue=pl.col("revenue").sum())
+        .join(catalog.lazy().select("sku", "category"), on="sku", how="left")
+        .with_columns(
+            category=pl.col("category").fill_null("unknown"),
+            revenue=pl.col("revenue").round(2),
+            aov=(pl.col("revenue") / pl.col("orders")).round(4),
+        )
+        .sort("date", "sku", "region")
+        .collect()
+    )
+    return conform(agg, DAILY_AGG)

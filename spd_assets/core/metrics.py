@@ -1,0 +1,104 @@
+"""Rolling 7-day KPIs at every roll-up level, from daily_agg."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import polars as pl
+
+from .schema import DAILY_METRICS, LEVELS, conform, empty
+
+WINDOW = 7
+LOOKBACK_DAYS = 2 * WINDOW - 1  # days before d that the current and prior windows read
+
+LEVEL_KEYS: dict[str, tuple[str, ...]] = {
+    "total": (),
+    "region": ("region",),
+    "category": ("category",),
+    "sku": ("sku",),
+    "sku_region": ("sku", "region"),
+}
+
+
+def daily_series(daily_agg: pl.DataFrame, days: Sequence[dt.date]) -> pl.DataFrame:
+    """Daily orders, units and revenue per series at every level, zero-filled over ``days``.
+
+    A series with no orders on an available day gets a zero row, not a missing one, so windows
+    and detectors see the drop. Series are those that appear anywhere in ``daily_agg``.
+    """
+    grid_days = pl.DataFrame({"date": sorted(set(days))}, schema={"date": pl.Date})
+    sku_category = daily_agg.select("sku", "category").unique("sku", keep="first")
+    frames = []
+    for level in LEVELS:
+        keys = list(LEVEL_KEYS[level])
+        sums = daily_agg.group_by(["date", *keys]).agg(
+            pl.col("orders").sum(), pl.col("units").sum(), pl.col("revenue").sum()
+        )
+        grid = grid_days.join(sums.select(keys).unique(), how="cross") if keys else grid_days
+        filled = grid.join(sums, on=["date", *keys], how="left").with_columns(
+            pl.col("orders", "units").fill_null(0), pl.col("revenue").fill_null(0.0)
+        )
+        if "sku" in keys:
+            filled = filled.join(sku_category, on="sku", how="left")
+        frames.append(filled.with_columns(level=pl.lit(level)))
+    out = pl.concat(frames, how="diagonal_relaxed")
+    for col in ("sku", "category", "region"):
+        if col not in out.columns:
+            out = out.with_columns(pl.lit(None, dtype=pl.String).alias(col))
+    return out.select("date", "level", "sku", "category", "region", "orders", "units", "revenue")
+
+
+def rolling_metrics(
+    daily_agg: pl.DataFrame, days: Sequence[dt.date], output_days: Sequence[dt.date]
+) -> pl.DataFrame:
+    """7-day revenue, the prior 7 days, percent change, 7-day units, orders and AOV per series.
+
+    ``days`` are the days whose daily_agg is available. Windows run over the calendar: a day that
+    is not available (before history starts, or never materialized) is left out of the sums, and
+    ``window_days`` says how many of the 7 days a window covered. ``pct_change_7d`` is set only when
+    both windows are complete and the prior one had revenue.
+    """
+    out_days = sorted(set(output_days))
+    if not out_days:
+        return empty(DAILY_METRICS)
+    first = out_days[0] - dt.timedelta(days=LOOKBACK_DAYS)
+    calendar = pl.DataFrame(
+        {"date": pl.date_range(first, out_days[-1], interval="1d", eager=True)}
+    ).with_columns(available=pl.col("date").is_in(sorted(set(days))))
+    series = daily_series(daily_agg, [d for d in days if first <= d <= out_days[-1]])
+    keys = ["level", "sku", "category", "region"]
+    ids = series.select(keys).unique()
+    dense = (
+        calendar.join(ids, how="cross")
+        .join(series, on=["date", *keys], how="left", nulls_equal=True)
+        .sort([*keys, "date"])
+    )
+    roll = {
+        c: pl.col(c).rolling_sum(WINDOW, min_samples=1).over(keys) for c in ("revenue", "units", "orders")
+    }
+    full = dense.with_columns(
+        revenue_7d=roll["revenue"],
+        units_7d=roll["units"],
+        orders_7d=roll["orders"],
+        window_days=pl.col("available").cast(pl.Int32).rolling_sum(WINDOW, min_samples=1).over(keys),
+    ).with_columns(
+        revenue_7d_prev=pl.col("revenue_7d").shift(WINDOW).over(keys),
+        prev_days=pl.col("window_days").shift(WINDOW).over(keys),
+    )
+    result = (
+        full.filter(pl.col("date").is_in(out_days) & pl.col("available"))
+        .with_columns(
+            pct_change_7d=pl.when(
+                (pl.col("window_days") == WINDOW)
+                & (pl.col("prev_days") == WINDOW)
+                & (pl.col("revenue_7d_prev") > 0)
+            ).then((pl.col("revenue_7d") / pl.col("revenue_7d_prev") - 1.0).round(6)),
+            aov_7d=pl.when(pl.col("orders_7d") > 0).then(pl.col("revenue_7d") / pl.col("orders_7d")),
+            revenue_7d_prev=pl.when(pl.col("prev_days") > 0).then(pl.col("revenue_7d_prev").round(2)),
+            revenue=pl.col("revenue").round(2),
+            revenue_7d=pl.col("revenue_7d").round(2),
+        )
+        .sort("date", "level", "sku", "region", "category", nulls_last=False)
+    )
+    return conform(result, DAILY_METRICS)

@@ -1,0 +1,76 @@
+"""Column names and types of every asset, in one place, so writers, readers and checks agree."""
+
+from __future__ import annotations
+
+import polars as pl
+
+REGIONS: tuple[str, ...] = ("us-east", "us-west", "eu-west", "eu-central", "apac", "latam")
+LEVELS: tuple[str, ...] = ("total", "region", "category", "sku", "sku_region")
+
+CATALOG = {"sku": pl.String, "name": pl.String, "category": pl.String, "base_price": pl.Float64}
+
+ORDERS = {
+    "order_id": pl.String,
+    "ts": pl.Datetime("us", "UTC"),
+    "date": pl.Date,
+    "sku": pl.String,
+    "region": pl.String,
+    "qty": pl.Int64,
+    "price": pl.Float64,
+    "revenue": pl.Float64,
+}
+
+DAILY_AGG = {
+    "date": pl.Date,
+    "sku": pl.String,
+    "category": pl.String,
+    "region": pl.String,
+    "orders": pl.Int64,
+    "units": pl.Int64,
+    "revenue": pl.Float64,
+    "aov": pl.Float64,
+}
+
+DAILY_METRICS = {
+    "date": pl.Date,
+    "level": pl.String,
+    "sku": pl.String,
+    "category": pl.String,
+    "region": pl.String,
+    "orders": pl.Int64,
+    "units": pl.Int64,
+    "revenue": pl.Float64,
+    "revenue_7d": pl.Float64,
+    "revenue_7d_prev": pl.Float64,
+    "pct_change_7d": pl.Float64,
+    "units_7d": pl.Int64,
+    "orders_7d": pl.Int64,
+    "aov_7d": pl.Float64,
+    "window_days": pl.Int32,
+}
+
+INJECTED_DROPS = {
+    "date": pl.Date,
+    "incident_id": pl.String,
+    "kind": pl.String,
+    "level": pl.String,
+    "sku": pl.String,
+    "category": pl.String,
+    "region": pl.String,
+    "start": pl.Date,
+    "end": pl.Date,
+    "factor": pl.Float64,
+}
+
+
+def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A frame with no rows and the asset's columns, for days that have nothing to write."""
+    return pl.DataFrame(schema=schema)
+
+
+def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Select and cast to the schema's columns, in order; a missing column is a bug, so it raises."""
+    missing = [c for c in schema if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks columns {missing}; has {frame.columns}")
+    return frame.select([pl.col(c).cast(t) for c, t in schema.items()])
