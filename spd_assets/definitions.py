@@ -1,4 +1,7 @@
-"""The one Definitions object: assets, jobs, schedules and resources, configured from SPD_* settings."""
+"""The one Definitions object: assets, checks, jobs, schedules, sensors and resources.
+
+Built by ``build_defs`` from validated SPD_* settings, so tests can point it at a temporary directory.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +11,36 @@ from .assets import sales, sources
 from .io_manager import DayParquetIOManager
 from .jobs import daily_pipeline, daily_schedule
 from .resources import SyntheticSource
-from .settings import load_settings
+from .settings import Settings, load_settings
 
-settings = load_settings()
+ASSET_MODULES = [sources, sales]
+JOBS = [daily_pipeline]
+SCHEDULES = [daily_schedule]
+SENSORS: list[dg.SensorDefinition] = []
 
-defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([sources, sales]),
-    jobs=[daily_pipeline],
-    schedules=[daily_schedule],
-    resources={
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    """Resources configured from settings (the Dagster UI launchpad can still override them)."""
+    return {
         "io_manager": DayParquetIOManager(data_dir=settings.data_dir),
         "source": SyntheticSource(
             orders_per_day=settings.orders_per_day, n_skus=settings.n_skus, seed=settings.seed
         ),
-    },
-    # A daily chain cannot run in parallel, and each multiprocess step re-imports everything.
-    executor=dg.in_process_executor,
-)
+    }
+
+
+def build_defs(settings: Settings) -> dg.Definitions:
+    """Everything Dagster loads, wired to ``settings``."""
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules(ASSET_MODULES),
+        asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
+        resources=build_resources(settings),
+        # A daily chain cannot run in parallel, and each multiprocess step re-imports everything.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_defs(load_settings())

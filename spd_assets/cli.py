@@ -1,0 +1,33 @@
+"""The ``spd`` command: ``spd run`` (what ``make run`` calls), ``spd demo``, ``spd import``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="spd", description="Sales performance pipeline and dashboard.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="materialize a demo history if there is none, then start the UI and dashboard")
+    demo = sub.add_parser("demo", help="materialize the demo history (skipped if it exists)")
+    demo.add_argument("--days", type=int, default=90, help="days of history ending yesterday (default 90)")
+    sub.add_parser(
+        "import", help="split a multi-day orders export into the landing folder's daily files", add_help=False
+    )
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "import":
+        from .ingest import main as import_main
+
+        return import_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    from . import launcher
+
+    if args.command == "demo":
+        return launcher.ensure_demo_history(days=args.days)
+    return launcher.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Shared fixtures: a temporary data directory, small settings, and a helper that materializes days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from dataclasses import replace
+
+# Importing spd_assets validates SPD_DATA_DIR; keep that check away from the developer's ./data.
+os.environ["SPD_DATA_DIR"] = tempfile.mkdtemp(prefix="spd-import-")
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from spd_assets.core.catalog import generate_catalog
+from spd_assets.definitions import build_defs
+from spd_assets.settings import Settings, load_settings
+
+SMALL = {"orders_per_day": 3_000, "n_skus": 40, "seed": 7}
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Settings for a small synthetic shop writing under a temporary directory."""
+    return replace(
+        load_settings(), data_dir=str(tmp_path / "data"), landing_dir=str(tmp_path / "landing"), **SMALL
+    )
+
+
+@pytest.fixture
+def defs(settings) -> dg.Definitions:
+    return build_defs(settings)
+
+
+@pytest.fixture
+def instance() -> dg.DagsterInstance:
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
+def small_catalog() -> pl.DataFrame:
+    return generate_catalog(SMALL["n_skus"], SMALL["seed"])
+
+
+def recent_days(n: int, end_offset: int = 2) -> list[dt.date]:
+    """``n`` consecutive days ending ``end_offset`` days before today (inside the partitions)."""
+    end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=end_offset)
+    return [end - dt.timedelta(days=n - 1 - i) for i in range(n)]
+
+
+def materialize_range(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    first: dt.date,
+    last: dt.date,
+    job_name: str = "daily_pipeline",
+) -> dg.ExecuteInProcessResult:
+    """Catalog first (unpartitioned), then ``job_name`` over first..last as one single run."""
+    dg.materialize([defs.get_assets_def("catalog")], instance=instance, resources=defs.resources)
+    job = defs.resolve_job_def(job_name)
+    return job.execute_in_process(
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        },
+    )
