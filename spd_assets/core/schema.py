@@ -74,3 +74,31 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame
     if missing:
         raise ValueError(f"frame lacks columns {missing}; has {frame.columns}")
     return frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+
+ALERTS = {
+    "alert_id": pl.String,
+    "date": pl.Date,
+    "level": pl.String,
+    "sku": pl.String,
+    "category": pl.String,
+    "region": pl.String,
+    "metric": pl.String,
+    "observed": pl.Float64,
+    "baseline": pl.Float64,
+    "mad": pl.Float64,
+    "robust_z": pl.Float64,
+    "pct_drop": pl.Float64,
+    "revenue_at_risk": pl.Float64,
+    "severity": pl.String,
+    "rule": pl.String,
+}
+
+QUARANTINE = {
+    "date": pl.Date,  # the partition (the day in the file's name)
+    "source_file": pl.String,
+    "line": pl.Int64,  # 1-based line in the file, header = line 1 (row number for Parquet)
+    "order_id": pl.String,
+    "field": pl.String,
+    "reason": pl.String,
+    "raw": pl.String,  # the original row as JSON, so nothing is lost
+}
