@@ -10,9 +10,9 @@ class Progress:
     """Counts days and rows through a run and reports through ``emit`` (usually ``context.log.info``)."""
 
     def __init__(
-        self, label: str, total_days: int, emit: Callable[[str], None], every_s: float = 2.0
+        self, label: str, total_days: int, emit: Callable[[str], None], unit: str = "rows", every_s: float = 2
     ) -> None:
-        self.label, self.total, self.emit, self.every = label, total_days, emit, every_s
+        self.label, self.total, self.emit, self.unit, self.every = label, total_days, emit, unit, every_s
         self.days = self.rows = 0
         self.started = self.last = time.perf_counter()
 
@@ -23,4 +23,5 @@ class Progress:
         if now - self.last >= self.every or self.days >= self.total:
             self.last = now
             rate = self.rows / max(now - self.started, 1e-9)
-            self.emit(f"{self.label}: {self.days}/{self.total} days, {self.rows:,} rows, {rate:,.0f} rows/s")
+            done = f"{self.label}: {self.days}/{self.total} days"
+            self.emit(f"{done}, {self.rows:,} {self.unit}, {rate:,.0f} {self.unit}/s")

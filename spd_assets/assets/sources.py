@@ -25,7 +25,7 @@ def catalog(source: SyntheticSource) -> pl.DataFrame:
 def orders(context: dg.AssetExecutionContext, catalog: pl.DataFrame, source: SyntheticSource) -> DayBatches:
     """One row per order line; a range run generates and writes one day at a time."""
     days = partition_days(context)
-    progress = Progress("orders", len(days), context.log.info)
+    progress = Progress("orders", len(days), context.log.info, unit="orders")
 
     def batches():
         for day in days:

@@ -74,30 +74,34 @@ def rolling_metrics(
         .join(series, on=["date", *keys], how="left", nulls_equal=True)
         .sort([*keys, "date"])
     )
-    roll = {
-        c: pl.col(c).rolling_sum(WINDOW, min_samples=1).over(keys) for c in ("revenue", "units", "orders")
-    }
+    # Money is summed in integer cents: sliding float sums drift with the window's history, and a
+    # day must come out identical whether computed alone or inside a year-long backfill.
+    dense = dense.with_columns(cents=(pl.col("revenue") * 100).round().cast(pl.Int64))
+    roll = {c: pl.col(c).rolling_sum(WINDOW, min_samples=1).over(keys) for c in ("cents", "units", "orders")}
     full = dense.with_columns(
-        revenue_7d=roll["revenue"],
+        cents_7d=roll["cents"],
         units_7d=roll["units"],
         orders_7d=roll["orders"],
         window_days=pl.col("available").cast(pl.Int32).rolling_sum(WINDOW, min_samples=1).over(keys),
     ).with_columns(
-        revenue_7d_prev=pl.col("revenue_7d").shift(WINDOW).over(keys),
+        cents_7d_prev=pl.col("cents_7d").shift(WINDOW).over(keys),
         prev_days=pl.col("window_days").shift(WINDOW).over(keys),
+    )
+    complete = (
+        (pl.col("window_days") == WINDOW) & (pl.col("prev_days") == WINDOW) & (pl.col("cents_7d_prev") > 0)
     )
     result = (
         full.filter(pl.col("date").is_in(out_days) & pl.col("available"))
         .with_columns(
-            pct_change_7d=pl.when(
-                (pl.col("window_days") == WINDOW)
-                & (pl.col("prev_days") == WINDOW)
-                & (pl.col("revenue_7d_prev") > 0)
-            ).then((pl.col("revenue_7d") / pl.col("revenue_7d_prev") - 1.0).round(6)),
-            aov_7d=pl.when(pl.col("orders_7d") > 0).then(pl.col("revenue_7d") / pl.col("orders_7d")),
-            revenue_7d_prev=pl.when(pl.col("prev_days") > 0).then(pl.col("revenue_7d_prev").round(2)),
-            revenue=pl.col("revenue").round(2),
-            revenue_7d=pl.col("revenue_7d").round(2),
+            revenue=pl.col("cents") / 100,
+            revenue_7d=pl.col("cents_7d") / 100,
+            revenue_7d_prev=pl.when(pl.col("prev_days") > 0).then(pl.col("cents_7d_prev") / 100),
+            pct_change_7d=pl.when(complete).then(
+                (pl.col("cents_7d") / pl.col("cents_7d_prev") - 1.0).round(6)
+            ),
+            aov_7d=pl.when(pl.col("orders_7d") > 0).then(
+                (pl.col("cents_7d") / pl.col("orders_7d") / 100).round(4)
+            ),
         )
         .sort("date", "level", "sku", "region", "category", nulls_last=False)
     )

@@ -1,0 +1,81 @@
+"""Bad settings fail at once naming the setting; the day store never leaves half a file."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from spd_assets.core.storage import DayStore, MissingPartitionError
+from spd_assets.settings import SettingsError, default_start_date, load_settings
+
+
+def test_defaults_are_sensible(tmp_path):
+    s = load_settings({"SPD_DATA_DIR": str(tmp_path)})
+    assert s.orders_per_day == 20_000 and s.source == "synthetic"
+    assert s.start_date == default_start_date()
+    assert s.landing_dir == f"{tmp_path}/landing"
+    assert default_start_date(dt.date(2026, 11, 25)) == dt.date(2025, 11, 1)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SPD_START_DATE": "2025-13-01"}, "SPD_START_DATE='2025-13-01' is not a date: expected YYYY-MM-DD"),
+        ({"SPD_START_DATE": "2999-01-01"}, "SPD_START_DATE='2999-01-01' is in the future"),
+        ({"SPD_ORDERS_PER_DAY": "-5"}, "SPD_ORDERS_PER_DAY='-5' is too small: expected an integer >= 0"),
+        ({"SPD_ORDERS_PER_DAY": "lots"}, "SPD_ORDERS_PER_DAY='lots' is not a whole number"),
+        ({"SPD_SOURCE": "ftp"}, "SPD_SOURCE='ftp' is unknown: expected 'synthetic' or 'landing'"),
+    ],
+)
+def test_bad_settings_name_the_setting_and_what_was_expected(tmp_path, env, message):
+    with pytest.raises(SettingsError) as err:
+        load_settings({"SPD_DATA_DIR": str(tmp_path), **env})
+    assert message in str(err.value)
+
+
+def test_an_unwritable_data_dir_is_refused(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(SettingsError, match=r"SPD_DATA_DIR=.*file/data.* is not a writable directory"):
+        load_settings({"SPD_DATA_DIR": str(blocker / "data")})
+
+
+def test_dagster_reports_a_bad_setting_when_loading(tmp_path):
+    env = {**os.environ, "SPD_DATA_DIR": str(tmp_path), "SPD_START_DATE": "yesterday"}
+    cmd = [Path(sys.executable).parent / "dagster", "definitions", "validate", "-m", "spd_assets"]
+    out = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "SPD_START_DATE='yesterday' is not a date: expected YYYY-MM-DD" in out.stdout + out.stderr
+
+
+def test_a_failed_write_leaves_neither_a_partial_nor_a_temporary_file(tmp_path, monkeypatch):
+    store = DayStore(str(tmp_path))
+    day = dt.date(2025, 1, 1)
+    good = pl.DataFrame({"date": [day], "x": [1]})
+    store.write("t", day, good)
+
+    def broken_write(table, sink, **kwargs):
+        sink.write(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq, "write_table", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        store.write("t", day, pl.DataFrame({"date": [day], "x": [2]}))
+    monkeypatch.undo()
+    assert store.read("t", day).equals(good)  # the previous complete file is still there
+    assert [p.name for p in (tmp_path / "t" / "date=2025-01-01").iterdir()] == ["data.parquet"]
+
+
+def test_store_lists_complete_days_and_names_missing_ones(tmp_path):
+    store = DayStore(str(tmp_path))
+    for d in (dt.date(2025, 1, 2), dt.date(2025, 1, 1)):
+        store.write("a", d, pl.DataFrame({"date": [d]}))
+    (tmp_path / "a" / "date=2025-01-03").mkdir()  # a directory without a file is not a day
+    assert store.days("a") == [dt.date(2025, 1, 1), dt.date(2025, 1, 2)]
+    with pytest.raises(MissingPartitionError, match="a for 2025-01-03 is not materialized"):
+        store.read("a", dt.date(2025, 1, 3))
