@@ -5,6 +5,7 @@ UV := .tools/uv/bin/uv
 VENV := .venv
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
+export UV_COMPILE_BYTECODE := 1
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export SPD_DATA_DIR ?= $(CURDIR)/data
 

@@ -35,27 +35,45 @@ def single_run(first: str, last: str) -> dict:
     return {"seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
 
 
-def compute_floor(first: str, last: str, orders_per_day: int, n_skus: int) -> dict:
-    """The same core functions in a plain loop: generate, aggregate, rolling metrics; nothing written."""
+def compute_floor(
+    first: str, last: str, orders_per_day: int, n_skus: int, data_dir: str | None = None
+) -> dict:
+    """The same core functions in a plain loop: generate, aggregate, rolling metrics.
+
+    With ``data_dir`` it also writes every asset's Parquet and reads the orders back, as the pipeline
+    does: the floor for the same work persisted, without Dagster.
+    """
     import polars as pl
 
     from spd_assets.core.aggregate import aggregate_daily
     from spd_assets.core.catalog import generate_catalog
     from spd_assets.core.generate import generate_day
     from spd_assets.core.metrics import LOOKBACK_DAYS, rolling_metrics
+    from spd_assets.core.storage import DayStore
 
     started = time.perf_counter()
     catalog = generate_catalog(n_skus, 7)
     first_day, last_day = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
     days = [first_day + dt.timedelta(days=i) for i in range((last_day - first_day).days + 1)]
+    store = DayStore(data_dir) if data_dir else None
     aggs = {}
     for day in days:  # orders, ground truth and the daily aggregate, a day at a time
         generated = generate_day(day, catalog, orders_per_day, 7)
-        aggs[day] = aggregate_daily(generated.orders, catalog)
+        orders = generated.orders
+        if store:
+            store.write("orders", day, orders)
+            store.write("injected_drops", day, generated.truth)
+            orders = store.read("orders", day)
+        aggs[day] = aggregate_daily(orders, catalog)
+        if store:
+            store.write("daily_agg", day, aggs[day])
     for i in range(0, len(days), 31):  # rolling metrics in the same 31-day chunks as the asset
         chunk = days[i : i + 31]
         need = [d for d in days if chunk[0] - dt.timedelta(days=LOOKBACK_DAYS) <= d <= chunk[-1]]
-        rolling_metrics(pl.concat([aggs[d] for d in need]), days=need, output_days=chunk)
+        metrics = rolling_metrics(pl.concat([aggs[d] for d in need]), days=need, output_days=chunk)
+        if store:
+            for (day,), part in metrics.partition_by("date", as_dict=True).items():
+                store.write("daily_metrics", day, part)
     return {"seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
 
 
