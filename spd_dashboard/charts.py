@@ -1,0 +1,245 @@
+"""Plotly figures for the pages, with one colour per region everywhere (bars, treemap, lines)."""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+# Okabe-Ito colours (readable with colour-blindness), fixed per region so every chart agrees.
+REGION_COLORS = {
+    "us-east": "#0072B2", "us-west": "#56B4E9", "eu-west": "#009E73", "eu-central": "#F0B400",
+    "apac": "#D55E00", "latam": "#CC79A7",
+}  # fmt: skip
+_SPARE = ["#7F7F7F", "#8C564B", "#17BECF", "#BCBD22", "#9467BD", "#E377C2"]
+SEVERITY_COLORS = {"critical": "#C62828", "warning": "#EF8F00", "info": "#1E88E5"}
+REVENUE_COLOR = "#4C78A8"
+HEIGHT = 340
+
+
+def region_color(region: str) -> str:
+    """The region's colour; a region spd does not know gets a stable spare colour from its name."""
+    return REGION_COLORS.get(region) or _SPARE[sum(map(ord, region)) % len(_SPARE)]
+
+
+def _layout(fig: go.Figure, height: int = HEIGHT, **kw: object) -> go.Figure:
+    layout = {
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+        "legend": {"orientation": "h", "y": 1.08, "x": 0},
+        "hovermode": "x unified",
+    }
+    fig.update_layout(**(layout | kw))
+    return fig
+
+
+def _avg7(seven: pl.DataFrame) -> list[float | None]:
+    """7-day revenue as a daily average, so the line sits on the same scale as the daily bars."""
+    return [
+        r / w if r is not None and w else None
+        for r, w in zip(seven["revenue_7d"], seven["window_days"], strict=True)
+    ]
+
+
+def trend_figure(totals: pl.DataFrame, seven: pl.DataFrame, marks: pl.DataFrame) -> go.Figure:
+    """Daily revenue bars, the 7-day average line (daily_metrics) and a marker on each day with alerts."""
+    fig = go.Figure()
+    fig.add_bar(
+        x=totals["date"].to_list(),
+        y=totals["revenue"].to_list(),
+        name="Daily revenue",
+        marker_color=REVENUE_COLOR,
+        opacity=0.55,
+    )
+    fig.add_scatter(
+        x=seven["date"].to_list(),
+        y=_avg7(seven),
+        name="7-day average",
+        mode="lines",
+        line={"color": "#1B2A49", "width": 3},
+    )
+    for severity, color in SEVERITY_COLORS.items():
+        rows = marks.filter(pl.col("severity") == severity)
+        if rows.height:
+            fig.add_scatter(
+                x=rows["date"].to_list(),
+                y=rows["revenue"].to_list(),
+                mode="markers",
+                name=f"{severity} alerts",
+                marker={
+                    "color": color,
+                    "size": 13,
+                    "symbol": "triangle-down",
+                    "line": {"color": "white", "width": 1},
+                },
+                text=rows["text"].to_list(),
+                hovertemplate="%{text}<extra></extra>",
+            )
+    return _layout(fig, yaxis_title="Revenue", yaxis_tickprefix="$")
+
+
+def region_bars(regions: pl.DataFrame) -> go.Figure:
+    """Revenue per region, each bar in its region's colour, with the change in the label."""
+    labels = [
+        f"${r:,.0f}" + (f"  ({c:+.1%})" if c is not None else "")
+        for r, c in zip(regions["revenue"], regions["change"], strict=True)
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=regions["revenue"].to_list(),
+            y=regions["region"].to_list(),
+            orientation="h",
+            text=labels,
+            marker_color=[region_color(r) for r in regions["region"]],
+            textposition="auto",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, hovermode="closest", xaxis_title="Revenue", showlegend=False)
+
+
+def region_treemap(by_region_category: pl.DataFrame) -> go.Figure:
+    """Region → category revenue as a treemap, regions in their colours and categories in shades of them."""
+    sums = by_region_category.filter(pl.col("revenue") > 0)
+    regions = sums.group_by("region").agg(pl.col("revenue").sum()).sort("region")
+    ids = regions["region"].to_list() + [
+        f"{r}/{c}" for r, c in zip(sums["region"], sums["category"], strict=True)
+    ]
+    fig = go.Figure(
+        go.Treemap(
+            ids=ids,
+            labels=regions["region"].to_list() + sums["category"].to_list(),
+            parents=[""] * regions.height + sums["region"].to_list(),
+            values=regions["revenue"].to_list() + sums["revenue"].to_list(),
+            branchvalues="total",
+            marker={
+                "colors": [region_color(r) for r in regions["region"]]
+                + [region_color(r) for r in sums["region"]]
+            },
+            texttemplate="%{label}<br>$%{value:,.0f}",
+            hovertemplate="%{id}: $%{value:,.0f} (%{percentRoot:.1%})<extra></extra>",
+        )
+    )
+    return _layout(fig, hovermode="closest")
+
+
+def region_trends(daily: pl.DataFrame, seven: pl.DataFrame) -> go.Figure:
+    """One small chart per region: daily revenue (faint) and its 7-day average, in the region's colour."""
+    regions = sorted(daily["region"].unique().to_list())
+    cols = 3 if len(regions) > 4 else max(len(regions), 1)
+    rows = max(math.ceil(len(regions) / cols), 1)
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=regions, shared_xaxes=True, vertical_spacing=0.12
+    )
+    for i, region in enumerate(regions):
+        r, c = divmod(i, cols)
+        day = daily.filter(pl.col("region") == region)
+        week = seven.filter(pl.col("region") == region)
+        color = region_color(region)
+        fig.add_bar(
+            x=day["date"].to_list(),
+            y=day["revenue"].to_list(),
+            marker_color=color,
+            opacity=0.35,
+            name=region,
+            showlegend=False,
+            row=r + 1,
+            col=c + 1,
+        )
+        fig.add_scatter(
+            x=week["date"].to_list(),
+            y=_avg7(week),
+            mode="lines",
+            line={"color": color, "width": 2.5},
+            name=f"{region} 7-day avg",
+            showlegend=False,
+            row=r + 1,
+            col=c + 1,
+        )
+    return _layout(fig, height=220 * rows + 40, hovermode="closest")
+
+
+def sku_history(daily: pl.DataFrame, metrics: pl.DataFrame) -> go.Figure:
+    """One SKU: daily revenue stacked by region (region colours) and the SKU's 7-day average."""
+    fig = go.Figure()
+    for region in sorted(daily["region"].unique().to_list()):
+        rows = daily.filter(pl.col("region") == region)
+        fig.add_bar(
+            x=rows["date"].to_list(),
+            y=rows["revenue"].to_list(),
+            name=region,
+            marker_color=region_color(region),
+        )
+    if metrics.height:
+        fig.add_scatter(
+            x=metrics["date"].to_list(),
+            y=_avg7(metrics),
+            name="7-day average",
+            mode="lines",
+            line={"color": "#1B2A49", "width": 3},
+        )
+    return _layout(fig, barmode="stack", yaxis_tickprefix="$")
+
+
+def alert_series(series: pl.DataFrame, alert: dict, metric: str) -> go.Figure:
+    """An alert's series around its date: the daily metric, its 7-day average, the baseline and the drop."""
+    fig = go.Figure()
+    color = SEVERITY_COLORS.get(alert.get("severity") or "", "#555555")
+    fig.add_scatter(
+        x=series["date"].to_list(),
+        y=series[metric].to_list(),
+        name=f"daily {metric}",
+        mode="lines+markers",
+        line={"color": REVENUE_COLOR},
+    )
+    if metric == "revenue" and "revenue_7d" in series.columns:
+        fig.add_scatter(
+            x=series["date"].to_list(),
+            y=_avg7(series),
+            name="7-day average",
+            mode="lines",
+            line={"color": "#1B2A49", "dash": "dot"},
+        )
+    if alert.get("baseline") is not None:
+        fig.add_hline(
+            y=alert["baseline"],
+            line={"color": "#666", "dash": "dash"},
+            annotation_text="baseline",
+            annotation_position="top left",
+        )
+    fig.add_scatter(
+        x=[alert["date"]],
+        y=[alert.get("observed")],
+        name="alerted day",
+        mode="markers",
+        marker={"color": color, "size": 16, "symbol": "triangle-down"},
+    )
+    return _layout(fig, yaxis_title=metric)
+
+
+def partition_strip(parts: dict[str, pl.DataFrame], first: object, last: object) -> go.Figure:
+    """One row per asset, one cell per day: materialized with rows, materialized empty, or missing."""
+    days = pl.date_range(first, last, interval="1d", eager=True)
+    z, text = [], []
+    for frame in parts.values():
+        rows = dict(zip(frame["date"], frame["rows"], strict=True))
+        z.append([2 if rows.get(d, -1) > 0 else 1 if d in rows else 0 for d in days])
+        text.append([f"{rows[d]:,} rows" if d in rows else "not materialized" for d in days])
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=days.to_list(),
+            y=list(parts),
+            text=text,
+            zmin=0,
+            zmax=2,
+            showscale=False,
+            xgap=1,
+            ygap=3,
+            colorscale=[[0, "#E57373"], [0.5, "#FFE082"], [1, "#66BB6A"]],
+            hovertemplate="%{y} %{x}: %{text}<extra></extra>",
+        )
+    )
+    return _layout(fig, height=60 + 34 * len(parts), hovermode="closest")

@@ -1,0 +1,40 @@
+"""The dashboard's one data module: every read of the pipeline's Parquet, DuckDB queries cached by mtimes.
+
+Pages call these functions and draw; nothing else in the dashboard opens a Parquet file.
+"""
+
+from .events import (
+    ALERT_COLUMNS,
+    LEVEL_KEYS,
+    alert_days,
+    alerts,
+    metrics_days,
+    partitions,
+    quarantine_summary,
+    series,
+)
+from .files import AssetFiles, data_dir, list_assets, scan
+from .sales import Bounds, bounds, by_region_category, by_sku, catalog, daily_totals, region_daily, seven_day
+
+__all__ = [
+    "ALERT_COLUMNS",
+    "LEVEL_KEYS",
+    "AssetFiles",
+    "Bounds",
+    "alert_days",
+    "alerts",
+    "bounds",
+    "by_region_category",
+    "by_sku",
+    "catalog",
+    "daily_totals",
+    "data_dir",
+    "list_assets",
+    "metrics_days",
+    "partitions",
+    "quarantine_summary",
+    "region_daily",
+    "scan",
+    "series",
+    "seven_day",
+]

@@ -1,0 +1,124 @@
+"""Alerts, one series around a date, and the health of every asset's partitions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from .files import CACHE, AssetFiles, scan, sql
+
+ALERT_COLUMNS = {
+    "alert_id": pl.String, "date": pl.Date, "level": pl.String, "sku": pl.String, "category": pl.String,
+    "region": pl.String, "metric": pl.String, "observed": pl.Float64, "baseline": pl.Float64,
+    "mad": pl.Float64, "robust_z": pl.Float64, "pct_drop": pl.Float64, "revenue_at_risk": pl.Float64,
+    "severity": pl.String, "rule": pl.String,
+}  # fmt: skip
+
+
+@st.cache_data(**CACHE)
+def _alerts(files: tuple[str, ...], stamp: str) -> pl.DataFrame:
+    frame = sql("SELECT * FROM read_parquet($files, union_by_name=true)", {"files": list(files)})
+    for col, dtype in ALERT_COLUMNS.items():
+        if col not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(col))
+    return frame
+
+
+def alerts(root: str, start: dt.date | None = None, end: dt.date | None = None) -> pl.DataFrame:
+    """Alerts between ``start`` and ``end`` (all if None), newest first, most severe first within a day."""
+    files = scan(root, "alerts")
+    paths = files.between(start or dt.date.min, end or dt.date.max)
+    if not paths:
+        return pl.DataFrame(schema=ALERT_COLUMNS)
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    return (
+        _alerts(paths, files.stamp)
+        .with_columns(_rank=pl.col("severity").replace_strict(rank, default=3, return_dtype=pl.Int8))
+        .sort(["date", "_rank", "revenue_at_risk"], descending=[True, False, True], nulls_last=True)
+        .drop("_rank")
+    )
+
+
+def alert_days(root: str) -> AssetFiles:
+    """The materialized days of the alerts asset (for 'checked' vs 'not checked yet')."""
+    return scan(root, "alerts")
+
+
+def metrics_days(root: str) -> tuple[dt.date, ...]:
+    """Days daily_metrics has: the days an anomaly check can run for."""
+    return scan(root, "daily_metrics").days
+
+
+LEVEL_KEYS = {"total": (), "region": ("region",), "category": ("category",), "sku": ("sku",),
+              "sku_region": ("sku", "region")}  # fmt: skip
+
+
+@st.cache_data(**CACHE)
+def _series(
+    files: tuple[str, ...], stamp: str, level: str, keys: dict, start: dt.date, end: dt.date
+) -> pl.DataFrame:
+    match = "".join(f" AND {k} = ${k}" for k in keys)
+    return sql(
+        "SELECT date, orders, units, revenue, revenue_7d, revenue_7d_prev, pct_change_7d,"
+        " units_7d, orders_7d, window_days FROM read_parquet($files, union_by_name=true)"
+        f" WHERE level = $level AND date BETWEEN $start AND $end{match} ORDER BY date",
+        {"files": list(files), "level": level, "start": start, "end": end, **keys},
+    )
+
+
+def series(
+    root: str,
+    level: str,
+    sku: str | None,
+    category: str | None,
+    region: str | None,
+    start: dt.date,
+    end: dt.date,
+) -> pl.DataFrame:
+    """One daily_metrics series (an alert's, a SKU's) between two days, matched on its level's keys."""
+    files = scan(root, "daily_metrics")
+    paths = files.between(start, end)
+    given = {"sku": sku, "category": category, "region": region}
+    if not paths or level not in LEVEL_KEYS:
+        return pl.DataFrame(schema={"date": pl.Date, "revenue": pl.Float64, "revenue_7d": pl.Float64})
+    return _series(paths, files.stamp, level, {k: given[k] for k in LEVEL_KEYS[level]}, start, end)
+
+
+# ---- data health ----------------------------------------------------------------------------------
+
+
+@st.cache_data(**CACHE)
+def _row_counts(files: tuple[str, ...], stamp: str) -> pl.DataFrame:
+    return sql("SELECT file_name, num_rows FROM parquet_file_metadata($files)", {"files": list(files)})
+
+
+def partitions(root: str, asset: str) -> pl.DataFrame:
+    """date, rows for each materialized day of ``asset`` (rows 0 = materialized, nothing that day)."""
+    files = scan(root, asset)
+    if not files.days:
+        return pl.DataFrame(schema={"date": pl.Date, "rows": pl.Int64})
+    counts = _row_counts(files.files, files.stamp)
+    rows = dict(zip(counts["file_name"], counts["num_rows"], strict=True))
+    return pl.DataFrame(
+        {"date": list(files.days), "rows": [rows.get(f, 0) for f in files.files]},
+        schema={"date": pl.Date, "rows": pl.Int64},
+    )
+
+
+@st.cache_data(**CACHE)
+def _quarantine(files: tuple[str, ...], stamp: str) -> pl.DataFrame:
+    return sql(
+        "SELECT date, field, reason, count(*)::BIGINT AS rows FROM read_parquet($files, union_by_name=true)"
+        " GROUP BY ALL ORDER BY date DESC, rows DESC",
+        {"files": list(files)},
+    )
+
+
+def quarantine_summary(root: str) -> pl.DataFrame | None:
+    """Quarantined rows per date, field and reason; None while the quarantine asset does not exist."""
+    files = scan(root, "quarantine")
+    if not files.days:
+        return None
+    return _quarantine(files.files, files.stamp)

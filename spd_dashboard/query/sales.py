@@ -1,0 +1,245 @@
+"""Sales views of daily_agg and daily_metrics for a selection: totals, 7-day windows, SKUs, regions.
+
+Everything here sums what the pipeline wrote; no pipeline logic is recomputed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+
+import polars as pl
+import streamlit as st
+
+from ..selection import Period, Selection
+from .files import CACHE, FILE_NAME, SEL, days_frame, scan, sel_params, sql
+
+
+@st.cache_data(**CACHE)
+def _catalog(path: str, stamp: tuple[int, int]) -> pl.DataFrame:
+    return pl.read_parquet(path).select("sku", "name", "category", "base_price")
+
+
+def catalog(root: str) -> pl.DataFrame:
+    """sku, name, category, base_price (empty if the catalog is not materialized)."""
+    path = os.path.join(root, "catalog", FILE_NAME)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return pl.DataFrame(
+            schema={"sku": pl.String, "name": pl.String, "category": pl.String, "base_price": pl.Float64}
+        )
+    return _catalog(path, (stat.st_mtime_ns, stat.st_size))
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The history the sidebar can offer: first and last day, regions and categories seen."""
+
+    first: dt.date
+    last: dt.date
+    regions: tuple[str, ...]
+    categories: tuple[str, ...]
+
+
+@st.cache_data(**CACHE)
+def _labels(files: tuple[str, ...], stamp: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    frame = sql(
+        "SELECT DISTINCT region, category FROM read_parquet($files, union_by_name=true)",
+        {"files": list(files)},
+    )
+    return (
+        tuple(sorted(frame["region"].drop_nulls().unique())),
+        tuple(sorted(frame["category"].drop_nulls().unique())),
+    )
+
+
+def bounds(root: str) -> Bounds | None:
+    """None when daily_agg has no day yet (the empty state); regions and categories of the last 14 days."""
+    files = scan(root, "daily_agg")
+    if not files.days:
+        return None
+    regions, categories = _labels(files.files[-14:], files.stamp)
+    categories = tuple(sorted(set(categories) | set(catalog(root)["category"].to_list())))
+    return Bounds(files.days[0], files.days[-1], regions, categories)
+
+
+# ---- sales ----------------------------------------------------------------------------------------
+
+
+@st.cache_data(**CACHE)
+def _daily_totals(
+    files: tuple[str, ...], stamp: str, sel: dict, start: dt.date, end: dt.date
+) -> pl.DataFrame:
+    return sql(
+        "SELECT date, sum(revenue) AS revenue, sum(orders)::BIGINT AS orders, sum(units)::BIGINT AS units"
+        f" FROM read_parquet($files, union_by_name=true) WHERE date BETWEEN $start AND $end AND {SEL}"
+        " GROUP BY date",
+        {"files": list(files), "start": start, "end": end, **sel},
+    )
+
+
+def daily_totals(root: str, sel: Selection, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """date, revenue, orders, units of the selection per materialized day (zero when nothing sold)."""
+    files = scan(root, "daily_agg")
+    days = [d for d in files.days if start <= d <= end]
+    sums = pl.DataFrame(
+        schema={"date": pl.Date, "revenue": pl.Float64, "orders": pl.Int64, "units": pl.Int64}
+    )
+    if days:
+        sums = _daily_totals(files.between(start, end), files.stamp, sel_params(sel), start, end)
+    return (
+        days_frame(days)
+        .join(sums, on="date", how="left")
+        .with_columns(pl.col("revenue").fill_null(0.0), pl.col("orders", "units").fill_null(0))
+        .sort("date")
+    )
+
+
+@st.cache_data(**CACHE)
+def _seven_day(
+    files: tuple[str, ...], stamp: str, level: str, sel: dict, start: dt.date, end: dt.date, by_region: bool
+) -> pl.DataFrame:
+    group = "date, region" if by_region else "date"
+    return sql(
+        f"SELECT {group}, sum(revenue_7d) AS revenue_7d, sum(revenue_7d_prev) AS revenue_7d_prev,"
+        " min(window_days) AS window_days, count(pct_change_7d) AS n_pct"
+        " FROM read_parquet($files, union_by_name=true)"
+        f" WHERE level = $level AND date BETWEEN $start AND $end AND {SEL} GROUP BY {group}",
+        {"files": list(files), "level": level, "start": start, "end": end, **sel},
+    )
+
+
+def seven_day(
+    root: str, sel: Selection, start: dt.date, end: dt.date, by_region: bool = False
+) -> pl.DataFrame:
+    """daily_metrics' 7-day revenue for the selection: date[, region], revenue_7d, pct_change_7d, window_days.
+
+    Rows of the finest level the selection needs are summed (windows cover the same calendar days in
+    every series); the change is set only where the pipeline set it (both windows complete).
+    """
+    files = scan(root, "daily_metrics")
+    level = sel.metrics_level
+    if by_region:
+        level = "sku_region" if sel.categories or sel.skus is not None else "region"
+    paths = files.between(start, end)
+    if not paths:
+        schema = {
+            "date": pl.Date,
+            "revenue_7d": pl.Float64,
+            "pct_change_7d": pl.Float64,
+            "window_days": pl.Int32,
+        }
+        return pl.DataFrame(schema=({"region": pl.String} | schema) if by_region else schema)
+    rows = _seven_day(paths, files.stamp, level, sel_params(sel), start, end, by_region)
+    return (
+        rows.with_columns(
+            pct_change_7d=pl.when(
+                (pl.col("n_pct") > 0) & (pl.col("window_days") == 7) & (pl.col("revenue_7d_prev") > 0)
+            ).then(pl.col("revenue_7d") / pl.col("revenue_7d_prev") - 1.0),
+            level=pl.lit(level),
+        )
+        .drop("n_pct")
+        .sort(["date", "region"] if by_region else "date")
+    )
+
+
+@st.cache_data(**CACHE)
+def _by_sku(
+    files: tuple[str, ...], stamp: str, sel: dict, period: Period
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    params = {"files": list(files), "start": period.start, "end": period.end, **sel}
+    totals = sql(
+        "SELECT sku, any_value(category) AS category,"
+        " coalesce(sum(revenue) FILTER (WHERE date >= $start), 0) AS revenue,"
+        " coalesce(sum(units) FILTER (WHERE date >= $start), 0)::BIGINT AS units,"
+        " coalesce(sum(orders) FILTER (WHERE date >= $start), 0)::BIGINT AS orders,"
+        " coalesce(sum(revenue) FILTER (WHERE date < $start), 0) AS prev_revenue"
+        f" FROM read_parquet($files, union_by_name=true) WHERE date <= $end AND {SEL} GROUP BY sku",
+        params,
+    )
+    daily = sql(
+        "SELECT sku, date, sum(revenue) AS revenue FROM read_parquet($files, union_by_name=true)"
+        f" WHERE date BETWEEN $start AND $end AND {SEL} GROUP BY sku, date",
+        params,
+    )
+    return totals, daily
+
+
+def by_sku(root: str, sel: Selection, period: Period) -> pl.DataFrame:
+    """Per SKU: category, revenue, units, orders, prev_revenue (previous period), daily revenue list."""
+    files = scan(root, "daily_agg")
+    paths = files.between(period.prev_start, period.end)
+    out_schema = {
+        "sku": pl.String,
+        "category": pl.String,
+        "revenue": pl.Float64,
+        "units": pl.Int64,
+        "orders": pl.Int64,
+        "prev_revenue": pl.Float64,
+        "daily": pl.List(pl.Float64),
+    }
+    if not paths:
+        return pl.DataFrame(schema=out_schema)
+    totals, daily = _by_sku(paths, files.stamp, sel_params(sel), period)
+    days = days_frame([d for d in files.days if period.start <= d <= period.end])
+    lists = (
+        totals.select("sku")
+        .join(days, how="cross")
+        .join(daily, on=["sku", "date"], how="left")
+        .sort("sku", "date")
+        .group_by("sku", maintain_order=True)
+        .agg(daily=pl.col("revenue").fill_null(0.0))
+    )
+    return totals.join(lists, on="sku", how="left").select(list(out_schema)).sort("revenue", descending=True)
+
+
+@st.cache_data(**CACHE)
+def _by_region_category(files: tuple[str, ...], stamp: str, sel: dict, period: Period) -> pl.DataFrame:
+    return sql(
+        "SELECT region, category,"
+        " coalesce(sum(revenue) FILTER (WHERE date >= $start), 0) AS revenue,"
+        " coalesce(sum(units) FILTER (WHERE date >= $start), 0)::BIGINT AS units,"
+        " coalesce(sum(revenue) FILTER (WHERE date < $start), 0) AS prev_revenue"
+        f" FROM read_parquet($files, union_by_name=true) WHERE date <= $end AND {SEL}"
+        " GROUP BY region, category ORDER BY region, category",
+        {"files": list(files), "start": period.start, "end": period.end, **sel},
+    )
+
+
+def by_region_category(root: str, sel: Selection, period: Period) -> pl.DataFrame:
+    """region, category, revenue, units, prev_revenue over the period and the one before."""
+    files = scan(root, "daily_agg")
+    paths = files.between(period.prev_start, period.end)
+    if not paths:
+        return pl.DataFrame(
+            schema={
+                "region": pl.String,
+                "category": pl.String,
+                "revenue": pl.Float64,
+                "units": pl.Int64,
+                "prev_revenue": pl.Float64,
+            }
+        )
+    return _by_region_category(paths, files.stamp, sel_params(sel), period)
+
+
+@st.cache_data(**CACHE)
+def _region_daily(
+    files: tuple[str, ...], stamp: str, sel: dict, start: dt.date, end: dt.date
+) -> pl.DataFrame:
+    return sql(
+        "SELECT date, region, sum(revenue) AS revenue FROM read_parquet($files, union_by_name=true)"
+        f" WHERE date BETWEEN $start AND $end AND {SEL} GROUP BY date, region ORDER BY date, region",
+        {"files": list(files), "start": start, "end": end, **sel},
+    )
+
+
+def region_daily(root: str, sel: Selection, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """date, region, revenue: each region's daily revenue within the selection."""
+    files = scan(root, "daily_agg")
+    paths = files.between(start, end)
+    if not paths:
+        return pl.DataFrame(schema={"date": pl.Date, "region": pl.String, "revenue": pl.Float64})
+    return _region_daily(paths, files.stamp, sel_params(sel), start, end)

@@ -1,0 +1,119 @@
+"""Alerts: launch an anomaly check, list alerts with filters, inspect one, acknowledge or snooze it."""
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from spd_dashboard import charts, check_panel, query, ui
+from spd_dashboard.alert_state import AlertStates, with_status
+from spd_dashboard.selection import filter_alerts, series_label
+
+SEVERITIES = ("critical", "warning", "info")
+LEVELS = ("total", "region", "category", "sku", "sku_region")
+BADGE = {"critical": "red", "warning": "orange", "info": "blue"}
+
+v = ui.view()
+ui.header("Alerts", v)
+check_panel.panel(v.root, query.metrics_days(v.root))
+ui.require_data(v)
+p, sel = v.period, v.selection
+
+left, mid, right = st.columns([3, 3, 2], vertical_alignment="bottom")
+severities = left.multiselect("Severity", SEVERITIES, key="severity", bind="query-params", placeholder="All")
+levels = mid.multiselect("Level", LEVELS, key="level", bind="query-params", placeholder="All levels")
+show_closed = right.toggle(
+    "Include closed", key="closed", bind="query-params", help="Also list acknowledged and snoozed alerts."
+)
+st.caption(
+    "Region, category and SKU come from the sidebar; a region filter leaves out alerts on wider series."
+)
+
+states = AlertStates(v.root)
+found = filter_alerts(query.alerts(v.root, p.start, p.end), sel, tuple(severities), tuple(levels))
+found = with_status(found, states.all()).with_columns(
+    series=pl.struct("level", "sku", "category", "region").map_elements(
+        lambda r: series_label(r["level"], r["sku"], r["category"], r["region"]), return_dtype=pl.String
+    )
+)
+shown = found if show_closed else found.filter(pl.col("status") == "open")
+checked = query.alert_days(v.root).count_between(p.start, p.end)
+hidden = found.height - shown.height
+st.markdown(
+    f"**{shown.height}** alert(s) shown"
+    + (f" ({hidden} acknowledged or snoozed hidden)" if hidden else "")
+    + f" · the anomaly check has run for {checked} of the period's {p.days} days."
+)
+if shown.is_empty():
+    st.info("No open alert in this period for these filters.", icon=":material/notifications_off:")
+    st.stop()
+
+columns = ["date", "severity", "series", "metric", "observed", "baseline", "pct_drop", "robust_z",
+           "revenue_at_risk", "status", "rule", "alert_id"]  # fmt: skip
+ids = shown["alert_id"].to_list()
+
+
+def _pick_from_table() -> None:
+    rows = st.session_state["alerts_table"].selection.rows
+    if rows:
+        st.session_state["alert_pick"] = ids[rows[0]]
+
+
+ui.table(
+    shown.select(columns),
+    "alerts",
+    {
+        "observed": st.column_config.NumberColumn(format="localized"),
+        "baseline": st.column_config.NumberColumn(format="localized"),
+        "pct_drop": st.column_config.NumberColumn("drop", format="percent"),
+        "robust_z": st.column_config.NumberColumn("robust z", format="%.1f"),
+        "revenue_at_risk": st.column_config.NumberColumn("revenue at risk", format="dollar"),
+    },
+    key="alerts_table",
+    on_select=_pick_from_table,
+    selection_mode="single-row",
+)
+
+rows = {r["alert_id"]: r for r in shown.iter_rows(named=True)}
+if st.session_state.get("alert_pick") not in rows:
+    st.session_state.pop("alert_pick", None)
+picked = st.selectbox(
+    "Alert",
+    ids,
+    key="alert_pick",
+    format_func=lambda a: " · ".join(str(rows[a][k]) for k in ("date", "severity", "series", "metric")),
+)
+a = rows[picked]
+badge = f":{BADGE.get(a['severity'], 'gray')}-badge[{a['severity']}]"
+st.markdown(f"#### {badge} {a['series']} · {a['metric']} on {a['date']}")
+drop = f"-{a['pct_drop']:.0%}" if a["pct_drop"] is not None else "n/a"
+st.markdown(
+    f"Observed **{a['observed']:,.2f}** against a baseline of **{a['baseline']:,.2f}** ({drop}, robust z "
+    f"{a['robust_z'] or 0:.1f}); revenue at risk **${a['revenue_at_risk'] or 0:,.0f}**. Rule `{a['rule']}`. "
+    f"Status: **{a['status']}**."
+)
+around = query.series(
+    v.root,
+    a["level"],
+    a["sku"],
+    a["category"],
+    a["region"],
+    a["date"] - dt.timedelta(days=28),
+    a["date"] + dt.timedelta(days=7),
+)
+metric = a["metric"] if a["metric"] in around.columns else "revenue"
+st.plotly_chart(charts.alert_series(around, a, metric), key="alert_series")
+
+ack, snooze_for, snooze, reopen = st.columns([2, 2, 2, 2], vertical_alignment="bottom")
+ack.button(
+    "Acknowledge",
+    icon=":material/done:",
+    on_click=states.acknowledge,
+    args=(picked,),
+    disabled=a["status"] == "acknowledged",
+)
+days = snooze_for.selectbox("Snooze for", (1, 3, 7), format_func=lambda d: f"{d} day(s)", key="snooze_days")
+snooze.button("Snooze", icon=":material/snooze:", on_click=states.snooze, args=(picked, days))
+reopen.button(
+    "Reopen", icon=":material/undo:", on_click=states.reopen, args=(picked,), disabled=a["status"] == "open"
+)

@@ -1,0 +1,54 @@
+"""Overview: KPI cards with deltas, the revenue trend with its 7-day line and alerts, top movers."""
+
+import streamlit as st
+
+from spd_dashboard import charts, query, summary, ui
+from spd_dashboard.selection import filter_alerts
+
+v = ui.view()
+ui.header("Overview", v)
+ui.require_data(v)
+p, sel = v.period, v.selection
+
+totals = query.daily_totals(v.root, sel, p.start, p.end)
+previous = query.daily_totals(v.root, sel, p.prev_start, p.prev_end) if v.prev_complete else None
+seven = query.seven_day(v.root, sel, p.start, p.end)
+
+for card, kpi in zip(st.columns(5, gap="small"), summary.period_kpis(totals, previous, seven), strict=True):
+    card.metric(
+        kpi.label,
+        None if kpi.value is None else round(kpi.value, 2),
+        delta=summary.delta_text(kpi.delta),
+        border=True,
+        chart_data=kpi.spark,
+        chart_type="area" if kpi.label.startswith("7-day") else "line",
+        format=kpi.format,
+        help=kpi.help,
+    )
+
+alerts = filter_alerts(query.alerts(v.root, p.start, p.end), sel)
+st.subheader("Revenue trend")
+st.plotly_chart(charts.trend_figure(totals, seven, summary.alert_marks(alerts, totals)), key="trend")
+st.caption(
+    f"Bars: daily revenue · line: 7-day average from daily_metrics"
+    f" (level `{seven['level'][0] if seven.height else '—'}`)"
+    f" · triangles: {alerts.height} alert(s) in the period, worst severity per day."
+)
+
+st.subheader("Top movers vs previous period")
+if not v.prev_complete:
+    st.caption("The previous period is not fully materialized, so changes are not shown.")
+else:
+    up, down = summary.movers(summary.sku_table(query.by_sku(v.root, sel, p), query.catalog(v.root), True))
+    config = {
+        "revenue": ui.MONEY,
+        "change_abs": st.column_config.NumberColumn("change", format="dollar"),
+        "change": st.column_config.NumberColumn("change %", format="percent"),
+    }
+    gaining, losing = st.columns(2)
+    with gaining:
+        st.markdown("**Gaining**")
+        ui.table(up, "movers up", config)
+    with losing:
+        st.markdown("**Losing**")
+        ui.table(down, "movers down", config)
