@@ -19,6 +19,8 @@ from pathlib import Path
 
 from .settings import load_settings
 
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: workspace.yaml and spd_dashboard/ live here
+
 DAGSTER_YAML = """\
 # Written by `spd run` on first start; edit freely. Postgres and a container run launcher: see README.
 telemetry:
@@ -150,7 +152,16 @@ def run() -> int:
             "Dagster UI",
             f"http://{host}:{ui_port}",
             "/server_info",
-            [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", "-h", host, "-p", str(ui_port)],
+            [
+                str(bin_dir / "dagster"),
+                "dev",
+                "-w",
+                str(ROOT / "workspace.yaml"),
+                "-h",
+                host,
+                "-p",
+                str(ui_port),
+            ],
         ),
         (
             "Dashboard",
@@ -159,7 +170,7 @@ def run() -> int:
             [
                 str(bin_dir / "streamlit"),
                 "run",
-                "spd_dashboard/app.py",
+                str(ROOT / "spd_dashboard" / "app.py"),
                 "--server.address",
                 host,
                 "--server.port",
@@ -184,7 +195,7 @@ def run() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         for _name, _url, _health, cmd in servers:
-            procs.append(subprocess.Popen(cmd, env=env, start_new_session=True))
+            procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True))
         for (name, url, health, _), proc in zip(servers, procs, strict=True):
             if not _wait_http(url + health, proc):
                 print(f"spd: {name} did not answer at {url}; see its output above", file=sys.stderr)
