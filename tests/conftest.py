@@ -68,3 +68,11 @@ def materialize_range(
             "dagster/asset_partition_range_end": last.isoformat(),
         },
     )
+
+
+@pytest.fixture(scope="session")
+def dashboard_history(tmp_path_factory):
+    """21 days materialized once for the dashboard tests (tests/dashboard_data.py); treat as read-only."""
+    from dashboard_data import materialize_history
+
+    return materialize_history(tmp_path_factory.mktemp("dashboard"))

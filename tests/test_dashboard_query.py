@@ -1,0 +1,205 @@
+"""The dashboard's data module against Parquet the pipeline wrote, checked with independent polars reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+from dashboard_data import read_asset
+
+from spd_assets.core.schema import DAILY_AGG
+from spd_assets.core.storage import DayStore
+from spd_dashboard import query
+from spd_dashboard.selection import Period, Selection
+
+ALL = Selection()
+
+
+def _agg_rows(day: dt.date, revenue: float, region: str = "us-east") -> pl.DataFrame:
+    return pl.DataFrame(
+        [{"date": day, "sku": "SKU-0001", "category": "toys", "region": region, "orders": 2, "units": 3,
+          "revenue": revenue, "aov": revenue / 2}],
+        schema=DAILY_AGG,
+    )  # fmt: skip
+
+
+def test_daily_totals_equal_the_parquet_sums_per_day(dashboard_history):
+    h = dashboard_history
+    start, end = h.days[3], h.days[-1]
+    got = query.daily_totals(h.data_dir, ALL, start, end)
+    want = (
+        read_asset(h.data_dir, "daily_agg")
+        .filter(pl.col("date").is_between(start, end))
+        .group_by("date")
+        .agg(pl.col("revenue", "orders", "units").sum())
+        .sort("date")
+    )
+    assert got["date"].to_list() == h.days[3:]
+    assert got["revenue"].to_list() == pytest.approx(want["revenue"].to_list())
+    assert got["orders"].to_list() == want["orders"].to_list()
+    assert got["units"].to_list() == want["units"].to_list()
+
+
+def test_region_category_and_sku_filters_narrow_the_totals(dashboard_history):
+    h = dashboard_history
+    agg = read_asset(h.data_dir, "daily_agg")
+    everything = query.daily_totals(h.data_dir, ALL, h.days[0], h.last)["revenue"].sum()
+    cases = [
+        (Selection(regions=("us-east",)), pl.col("region") == "us-east"),
+        (Selection(categories=("electronics", "toys")), pl.col("category").is_in(["electronics", "toys"])),
+        (Selection(skus=("SKU-0001", "SKU-0002")), pl.col("sku").is_in(["SKU-0001", "SKU-0002"])),
+        (Selection(regions=("apac", "latam"), categories=("home",)),
+         pl.col("region").is_in(["apac", "latam"]) & (pl.col("category") == "home")),
+    ]  # fmt: skip
+    for sel, cond in cases:
+        got = query.daily_totals(h.data_dir, sel, h.days[0], h.last)["revenue"].sum()
+        assert got == pytest.approx(agg.filter(cond)["revenue"].sum()), sel
+        assert 0 < got < everything
+    assert query.daily_totals(h.data_dir, Selection(skus=()), h.days[0], h.last)["revenue"].sum() == 0
+
+
+def test_seven_day_sums_the_pipelines_rows_of_the_matching_level(dashboard_history):
+    h = dashboard_history
+    metrics = read_asset(h.data_dir, "daily_metrics").filter(pl.col("date") == h.last)
+    total = query.seven_day(h.data_dir, ALL, h.last, h.last).row(0, named=True)
+    pipeline_total = metrics.filter(pl.col("level") == "total").row(0, named=True)
+    assert total["level"] == "total"
+    assert total["revenue_7d"] == pytest.approx(pipeline_total["revenue_7d"])
+    assert total["pct_change_7d"] == pytest.approx(pipeline_total["pct_change_7d"], abs=1e-6)
+
+    two = query.seven_day(h.data_dir, Selection(regions=("us-east", "apac")), h.last, h.last).row(
+        0, named=True
+    )
+    regions = metrics.filter((pl.col("level") == "region") & pl.col("region").is_in(["us-east", "apac"]))
+    assert two["level"] == "region"
+    assert two["revenue_7d"] == pytest.approx(regions["revenue_7d"].sum())
+    assert two["pct_change_7d"] == pytest.approx(
+        regions["revenue_7d"].sum() / regions["revenue_7d_prev"].sum() - 1
+    )
+
+    cell = query.seven_day(h.data_dir, Selection(regions=("apac",), categories=("home",)), h.last, h.last)
+    cells = metrics.filter(
+        (pl.col("level") == "sku_region") & (pl.col("region") == "apac") & (pl.col("category") == "home")
+    )
+    assert cell["level"][0] == "sku_region"
+    assert cell["revenue_7d"][0] == pytest.approx(cells["revenue_7d"].sum())
+
+    by_region = query.seven_day(h.data_dir, ALL, h.last, h.last, by_region=True)
+    assert sorted(by_region["region"]) == sorted(metrics.filter(pl.col("level") == "region")["region"])
+
+
+def test_seven_day_change_is_empty_exactly_where_the_pipeline_left_it_empty(dashboard_history):
+    h = dashboard_history
+    pipeline = (
+        read_asset(h.data_dir, "daily_metrics")
+        .filter(pl.col("level") == "region")
+        .group_by("date")
+        .agg(defined=pl.col("pct_change_7d").is_not_null().any())
+    )
+    got = query.seven_day(h.data_dir, Selection(regions=("us-east", "eu-west")), h.days[0], h.last)
+    want = dict(pipeline.iter_rows())
+    assert [v is not None for v in got["pct_change_7d"]] == [want[d] for d in got["date"]]
+    assert got["pct_change_7d"][0] is None and got["pct_change_7d"][-1] is not None
+
+
+def test_by_sku_splits_the_period_from_the_previous_one(dashboard_history):
+    h = dashboard_history
+    period = Period(h.days[-7], h.last)
+    got = query.by_sku(h.data_dir, ALL, period)
+    agg = read_asset(h.data_dir, "daily_agg")
+    current = (
+        agg.filter(pl.col("date").is_between(period.start, period.end))
+        .group_by("sku")
+        .agg(pl.col("revenue").sum())
+    )
+    previous = (
+        agg.filter(pl.col("date").is_between(period.prev_start, period.prev_end))
+        .group_by("sku")
+        .agg(pl.col("revenue").sum())
+    )
+    row = got.row(0, named=True)
+    assert row["revenue"] == pytest.approx(current.filter(pl.col("sku") == row["sku"])["revenue"][0])
+    assert row["prev_revenue"] == pytest.approx(previous.filter(pl.col("sku") == row["sku"])["revenue"][0])
+    assert row["revenue"] == got["revenue"].max()  # sorted by revenue, best first
+    assert len(row["daily"]) == 7 and sum(row["daily"]) == pytest.approx(row["revenue"])
+    assert got["revenue"].sum() == pytest.approx(current["revenue"].sum())
+
+
+def test_a_rewritten_day_invalidates_the_cache(tmp_path):
+    root, day = str(tmp_path), dt.date(2025, 3, 1)
+    store = DayStore(root)
+    store.write("daily_agg", day, _agg_rows(day, 100.0))
+    assert query.daily_totals(root, ALL, day, day)["revenue"][0] == 100.0
+    store.write("daily_agg", day, _agg_rows(day, 250.0))
+    path = Path(store.path("daily_agg", day))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))  # same-tick rewrites
+    assert query.daily_totals(root, ALL, day, day)["revenue"][0] == 250.0
+
+
+def test_stray_tmp_files_are_ignored_and_an_empty_day_counts_as_zero(tmp_path):
+    root = str(tmp_path)
+    store = DayStore(root)
+    d1, d2, d3 = (dt.date(2025, 3, i) for i in (1, 2, 3))
+    store.write("daily_agg", d1, _agg_rows(d1, 10.0))
+    store.write("daily_agg", d2, pl.DataFrame(schema=DAILY_AGG))
+    (tmp_path / "daily_agg" / f"date={d3}").mkdir()
+    (tmp_path / "daily_agg" / f"date={d3}" / "data.parquet.tmp-1234").write_bytes(b"half a file")
+    (tmp_path / "daily_agg" / f"date={d1}" / "data.parquet.tmp-5678").write_bytes(b"half a file")
+    assert query.scan(root, "daily_agg").days == (d1, d2)
+    got = query.daily_totals(root, ALL, d1, d3)
+    assert got.rows() == [(d1, 10.0, 2, 3), (d2, 0.0, 0, 0)]
+    assert query.partitions(root, "daily_agg").rows() == [(d1, 1), (d2, 0)]
+
+
+def test_an_empty_data_dir_reads_as_no_data(tmp_path):
+    root = str(tmp_path / "nothing-here")
+    assert query.bounds(root) is None
+    assert query.daily_totals(root, ALL, dt.date(2025, 1, 1), dt.date(2025, 1, 31)).is_empty()
+    assert query.alerts(root).is_empty() and "severity" in query.alerts(root).columns
+    assert query.by_sku(root, ALL, Period(dt.date(2025, 1, 1), dt.date(2025, 1, 7))).is_empty()
+    assert query.quarantine_summary(root) is None
+    assert query.list_assets(root) == []
+
+
+def test_bounds_cover_the_history_regions_and_categories(dashboard_history):
+    h = dashboard_history
+    b = query.bounds(h.data_dir)
+    agg = read_asset(h.data_dir, "daily_agg")
+    assert (b.first, b.last) == (h.days[0], h.last)
+    assert set(b.regions) == set(agg["region"])
+    assert set(agg["category"]) <= set(b.categories)
+
+
+def test_alerts_come_newest_first_and_most_severe_first(dashboard_history):
+    h = dashboard_history
+    got = query.alerts(h.data_dir)
+    assert got.height == 4
+    assert got["date"].to_list() == sorted(got["date"].to_list(), reverse=True)
+    assert got.filter(pl.col("date") == h.last)["severity"].to_list() == ["critical", "warning"]
+    assert query.alerts(h.data_dir, h.days[0], h.days[-2]).height == 2
+
+
+def test_series_reads_one_series_by_its_levels_keys(dashboard_history):
+    h = dashboard_history
+    got = query.series(h.data_dir, "region", None, "ignored-category", "us-east", h.days[-5], h.last)
+    want = read_asset(h.data_dir, "daily_metrics").filter(
+        (pl.col("level") == "region") & (pl.col("region") == "us-east") & (pl.col("date") >= h.days[-5])
+    )
+    assert got["date"].to_list() == h.days[-5:]
+    assert got["revenue"].to_list() == pytest.approx(want.sort("date")["revenue"].to_list())
+
+
+def test_partitions_count_rows_and_quarantine_groups_by_reason(dashboard_history):
+    h = dashboard_history
+    parts = query.partitions(h.data_dir, "alerts")
+    assert parts["date"].to_list() == h.days
+    assert parts["rows"].sum() == 4 and (parts["rows"] == 0).sum() == len(h.days) - 2
+    q = query.quarantine_summary(h.data_dir)
+    assert sorted(q.select("field", "reason", "rows").rows()) == [
+        ("qty", "negative quantity", 2),
+        ("sku", "unknown SKU", 1),
+    ]
+    assert {"daily_agg", "daily_metrics", "orders", "catalog", "alerts"} <= set(query.list_assets(h.data_dir))
