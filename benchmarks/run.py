@@ -67,6 +67,10 @@ def bench_backfill(tmp: Path) -> dict:
         ["-m", "benchmarks.backfill", "single", first.isoformat(), last.isoformat()],
         _env(tmp / "year", first),
     )
+    year_memory = _child(
+        ["-m", "benchmarks.backfill", "single_memory", first.isoformat(), last.isoformat()],
+        _env(tmp / "year_memory", first),
+    )
     one_day = _child(
         ["-m", "benchmarks.backfill", "single", last.isoformat(), last.isoformat()], _env(tmp / "one", first)
     )
@@ -116,6 +120,7 @@ def bench_backfill(tmp: Path) -> dict:
         "orders_per_day": ORDERS,
         "skus": SKUS,
         "single_run": year,
+        "single_run_in_memory_instance": year_memory,
         "one_day_run": one_day,
         "compute_floor": floor,
         "floor_with_parquet_io": floor_io,
@@ -127,6 +132,7 @@ def bench_backfill(tmp: Path) -> dict:
         "ratios": {
             "single_run_over_floor": year["seconds"] / floor["seconds"],
             "single_run_over_floor_with_io": year["seconds"] / floor_io["seconds"],
+            "in_memory_single_run_over_floor_with_io": year_memory["seconds"] / floor_io["seconds"],
             "per_partition_over_single_run": per_partition / year["seconds"],
             "single_run_peak_over_one_day_peak": year["peak_mb"] / one_day["peak_mb"],
         },
@@ -150,6 +156,7 @@ def main() -> int:
         b = results["backfill"] = bench_backfill(tmp)
         for label, key in (
             ("single run", "single_run"),
+            ("same, in-memory", "single_run_in_memory_instance"),
             ("one-day run", "one_day_run"),
             ("compute floor", "compute_floor"),
             ("floor + Parquet", "floor_with_parquet_io"),
@@ -163,6 +170,7 @@ def main() -> int:
         r = b["ratios"]
         print(f"  single run / floor = {r['single_run_over_floor']:.2f} (target <= 2)")
         print(f"  single run / (floor + Parquet I/O) = {r['single_run_over_floor_with_io']:.2f}")
+        print(f"  in-memory / (floor + Parquet I/O) = {r['in_memory_single_run_over_floor_with_io']:.2f}")
         print(f"  per partition / single run = {r['per_partition_over_single_run']:.1f} (target >= 20)")
         print(f"  peak year / peak one day = {r['single_run_peak_over_one_day_peak']:.2f} (target <= 1.5)")
         if (HERE / "dashboard.py").exists():
