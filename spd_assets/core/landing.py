@@ -1,0 +1,325 @@
+"""The landing folder: one file per day (``orders_YYYY-MM-DD.csv`` or ``.parquet``), read as written.
+
+CSV is read with every column as text, so a bad value becomes a quarantined row rather than a parse
+failure; column names are matched case-insensitively and extra columns are ignored. Files are only
+ever read: spd never modifies or deletes a landing file.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from . import schema
+from .validate import LINE, MALFORMED, LandingFileError, ValidatedDay, resolve_columns, validate_orders
+
+DAILY_NAME = re.compile(r"^orders_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
+CATALOG_FILE = "catalog.csv"
+_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
+
+
+def daily_file_name(day: dt.date, ext: str = "csv") -> str:
+    """The landing file name for ``day``."""
+    return f"orders_{day.isoformat()}.{ext}"
+
+
+def day_of(name: str) -> dt.date | None:
+    """The day a landing file name stands for, or None if it is not a daily orders file."""
+    match = DAILY_NAME.match(name)
+    if not match:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+def find_day_file(landing_dir: str | Path, day: dt.date) -> Path:
+    """The one file holding ``day``'s orders; a missing or ambiguous file is a whole-file error."""
+    root = Path(landing_dir)
+    if not root.is_dir():
+        raise LandingFileError(str(root), "the landing folder does not exist (set SPD_LANDING_DIR)")
+    found = [
+        root / daily_file_name(day, ext)
+        for ext in ("csv", "parquet")
+        if (root / daily_file_name(day, ext)).exists()
+    ]
+    if not found:
+        raise LandingFileError(
+            str(root / daily_file_name(day)),
+            f"not found (nor {daily_file_name(day, 'parquet')}): there is no orders file for {day}",
+        )
+    if len(found) > 1:
+        raise LandingFileError(str(found[0]), f"{found[1].name} holds the same day; keep only one of them")
+    if not found[0].is_file():
+        raise LandingFileError(str(found[0]), "is not a regular file")
+    return found[0]
+
+
+def _guard_text(data: bytes, file: str) -> None:
+    """Reject what cannot be UTF-8 CSV before polars tries: empty, UTF-16/32, Parquet, binary."""
+    if not data.strip():
+        raise LandingFileError(file, "is empty")
+    for bom, encoding in _BOMS.items():
+        if data.startswith(bom):
+            raise LandingFileError(file, f"is {encoding} text, not UTF-8; save the export as UTF-8")
+    if data.startswith(b"PAR1"):
+        raise LandingFileError(file, "is a Parquet file, not CSV; give it the .parquet extension")
+    if b"\x00" in data:
+        raise LandingFileError(
+            file, "contains NUL bytes: not CSV text (a binary file, or UTF-16 without BOM?)"
+        )
+
+
+def _encoding_error(data: bytes, file: str) -> LandingFileError | None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return LandingFileError(
+            file, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save the export as UTF-8"
+        )
+    return None
+
+
+def _ragged_lines(data: bytes, file: str, height: int) -> tuple[list[int], list[str | None]]:
+    """Exact line numbers and a 'too many fields' marker per record, for a CSV with ragged rows."""
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""))
+    width = len(next(reader))
+    lines, marks, start = [], [], reader.line_num + 1
+    for record in reader:
+        lines.append(start)
+        marks.append(f"{len(record)} fields" if len(record) > width else None)
+        start = reader.line_num + 1
+    if len(lines) != height:
+        raise LandingFileError(file, "is not well-formed CSV: some rows have more fields than the header")
+    return lines, marks
+
+
+def _parse_csv(data: bytes, file: str) -> pl.DataFrame:
+    """Every column as text, with the line of each row; blank lines are dropped (they are not rows)."""
+    _guard_text(data, file)
+    marks = None
+    try:
+        frame = pl.read_csv(data, infer_schema=False)
+    except pl.exceptions.ComputeError as exc:
+        error = _encoding_error(data, file)
+        if error:
+            raise error from None
+        if "more fields" not in str(exc):
+            raise LandingFileError(file, f"is not readable CSV ({str(exc).splitlines()[0]})") from None
+        frame = pl.read_csv(data, infer_schema=False, truncate_ragged_lines=True)
+        lines, marks = _ragged_lines(data, file, frame.height)
+    except pl.exceptions.NoDataError:
+        raise LandingFileError(file, "is empty") from None
+    cols = frame.columns
+    if marks is not None:
+        frame = frame.with_columns(pl.Series(LINE, lines, pl.Int64), pl.Series(MALFORMED, marks, pl.String))
+    elif b'"' in data:  # a quoted field may span lines: count them so line numbers stay exact
+        newlines = pl.sum_horizontal(
+            pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cols
+        )
+        frame = frame.with_columns(
+            (pl.int_range(pl.len()) + 2 + newlines.cum_sum() - newlines).cast(pl.Int64).alias(LINE)
+        )
+    else:
+        frame = frame.with_columns((pl.int_range(pl.len()) + 2).cast(pl.Int64).alias(LINE))
+    blank = pl.all_horizontal(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in cols)
+    return frame.filter(~blank)
+
+
+def _parse_parquet(data: bytes, file: str) -> pl.DataFrame:
+    try:
+        frame = pl.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # polars/arrow raise several types for a file that is not Parquet
+        raise LandingFileError(file, f"is not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+    return frame.with_columns((pl.int_range(pl.len()) + 1).cast(pl.Int64).alias(LINE))
+
+
+def read_orders_file(path: str | Path) -> tuple[pl.DataFrame, str]:
+    """(rows as read, with their line numbers; SHA-256 of the file's bytes)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LandingFileError(str(path), f"cannot be read ({exc.strerror})") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if path.suffix == ".parquet":
+        return _parse_parquet(data, str(path)), digest
+    return _parse_csv(data, str(path)), digest
+
+
+def read_header(path: str | Path) -> list[str]:
+    """The file's column names, reading only its first line (or Parquet footer)."""
+    path = Path(path)
+    try:
+        if path.suffix == ".parquet":
+            try:
+                return list(pl.read_parquet_schema(path))
+            except Exception as exc:
+                raise LandingFileError(str(path), f"is not a readable Parquet file ({exc})") from None
+        with path.open("rb") as handle:
+            first = handle.readline(1 << 20)
+    except OSError as exc:
+        raise LandingFileError(str(path), f"cannot be read ({exc.strerror})") from None
+    _guard_text(first, str(path))
+    error = _encoding_error(first, str(path))
+    if error:
+        raise error
+    return pl.read_csv(first, infer_schema=False, n_rows=0).columns
+
+
+def check_day(landing_dir: str | Path, day: dt.date) -> Path:
+    """Cheap whole-file checks before a run reads anything: the file exists, has a header, and the columns."""
+    path = find_day_file(landing_dir, day)
+    if path.stat().st_size == 0:
+        raise LandingFileError(str(path), "is empty")
+    resolve_columns(read_header(path), str(path))
+    return path
+
+
+def load_day(landing_dir: str | Path, day: dt.date) -> ValidatedDay:
+    """Read and validate ``day``'s file; whole-file problems raise LandingFileError naming its path."""
+    path = find_day_file(landing_dir, day)
+    raw, digest = read_orders_file(path)
+    try:
+        checked = validate_orders(raw, day, path.name)
+    except LandingFileError as exc:
+        raise LandingFileError(str(path), exc.problem) from None
+    return dataclasses.replace(checked, report=dataclasses.replace(checked.report, sha256=digest))
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the landing sensor remembers of a file: its content hash and the stat that guards rehashing."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def scan_landing(
+    landing_dir: str | Path, known: dict[str, FileState], settle_s: float = 0.0, now: float | None = None
+) -> dict[str, FileState]:
+    """The daily files and catalog.csv now in the folder, hashed only when their size or mtime changed.
+
+    Files modified less than ``settle_s`` seconds ago are left out (still being copied in).
+    """
+    root = Path(landing_dir)
+    if not root.is_dir():
+        return {}
+    now = dt.datetime.now(dt.UTC).timestamp() if now is None else now
+    states = {}
+    for entry in os.scandir(root):
+        if not entry.is_file() or not (entry.name == CATALOG_FILE or day_of(entry.name)):
+            continue
+        stat = entry.stat()
+        if now - stat.st_mtime < settle_s:
+            continue
+        old = known.get(entry.name)
+        if old and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            states[entry.name] = old
+            continue
+        try:
+            states[entry.name] = FileState(sha256_file(Path(entry.path)), stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            continue  # vanished or unreadable right now; looked at again on the next tick
+    return states
+
+
+def read_catalog_file(path: str | Path) -> pl.DataFrame:
+    """catalog.csv (sku, category, price, optional name) as schema.CATALOG; any bad row fails the file."""
+    raw, _ = read_orders_file(path)
+    found = {c.strip().lower(): c for c in raw.columns if c not in (LINE, MALFORMED)}
+    missing = [c for c in ("sku", "category", "price") if c not in found]
+    if missing:
+        raise LandingFileError(
+            str(path), f"required column(s) {missing} missing; columns found: {list(found)}"
+        )
+    text = {k: pl.col(found[k]).str.strip_chars() for k in ("sku", "category", "price", "name") if k in found}
+    cat = raw.select(
+        pl.col(LINE),
+        sku=text["sku"],
+        name=pl.coalesce(text["name"].replace("", None), text["sku"]) if "name" in text else text["sku"],
+        category=text["category"].replace("", None).fill_null("unknown"),
+        price_text=text["price"],
+        base_price=text["price"].cast(pl.Float64, strict=False),
+    )
+    bad = cat.filter(
+        pl.col("sku").is_null()
+        | (pl.col("sku") == "")
+        | pl.col("base_price").is_null()
+        | ~pl.col("base_price").is_finite()
+        | (pl.col("base_price") < 0)
+        | pl.col("sku").is_duplicated()
+    )
+    if bad.height:
+        shown = "; ".join(
+            f"line {r[LINE]}: sku={r['sku']!r} price={r['price_text']!r}"
+            for r in bad.head(5).rows(named=True)
+        )
+        raise LandingFileError(
+            str(path), f"{bad.height} row(s) need an sku (unique) and a price >= 0: {shown}"
+        )
+    return schema.conform(cat, schema.CATALOG)
+
+
+def landing_catalog(landing_dir: str | Path) -> pl.DataFrame:
+    """catalog.csv if present, else the daily files' SKUs (category ``unknown``, latest median price)."""
+    root = Path(landing_dir)
+    if (root / CATALOG_FILE).is_file():
+        return read_catalog_file(root / CATALOG_FILE)
+    prices = []
+    names = sorted(p.name for p in root.iterdir() if day_of(p.name)) if root.is_dir() else []
+    for order, name in enumerate(names):
+        try:
+            cols = resolve_columns(read_header(root / name), name)
+            if name.endswith(".parquet"):
+                frame = pl.read_parquet(root / name, columns=[cols["sku"], cols["price"]])
+            else:
+                frame = pl.read_csv(root / name, columns=[cols["sku"], cols["price"]], infer_schema=False)
+        except (LandingFileError, pl.exceptions.PolarsError, OSError):
+            continue  # that day's run reports the problem; the catalog uses the files it can read
+        prices.append(
+            frame.select(
+                sku=pl.col(cols["sku"]).cast(pl.String).str.strip_chars(),
+                price=pl.col(cols["price"]).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False),
+                order=pl.lit(order),
+            ).filter(pl.col("sku").str.len_bytes() > 0, pl.col("price").is_finite(), pl.col("price") >= 0)
+        )
+    if not prices:
+        return schema.empty(schema.CATALOG)
+    latest = (
+        pl.concat(prices)
+        .group_by("sku", "order")
+        .agg(pl.col("price").median())
+        .sort("sku", "order")
+        .group_by("sku", maintain_order=True)
+        .last()
+    )
+    return schema.conform(
+        latest.select("sku", name="sku", category=pl.lit("unknown"), base_price=pl.col("price").round(2)),
+        schema.CATALOG,
+    )
