@@ -46,7 +46,12 @@ def test_an_unwritable_data_dir_is_refused(tmp_path):
 
 
 def test_dagster_reports_a_bad_setting_when_loading(tmp_path):
-    env = {**os.environ, "SPD_DATA_DIR": str(tmp_path), "SPD_START_DATE": "yesterday"}
+    env = {
+        **os.environ,
+        "SPD_DATA_DIR": str(tmp_path),
+        "DAGSTER_HOME": str(tmp_path),
+        "SPD_START_DATE": "yesterday",
+    }
     cmd = [Path(sys.executable).parent / "dagster", "definitions", "validate", "-m", "spd_assets"]
     out = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
