@@ -1,0 +1,313 @@
+"""Revenue-drop detectors: pure polars functions from daily series to alerts.
+
+Two named rules score every series (total, region, category, sku, sku x region) on every day:
+
+- ``weekday_mad`` (the default): the baseline is the median of the same weekday over the last
+  ``weeks`` weeks, scaled by the shop's recent level (so the weeks after a seasonal peak are not all
+  drops); the spread is 1.4826 x MAD of those same-weekday values, floored so a flat series cannot
+  divide by zero and a small series cannot look calmer than its order count allows. A drop is flagged
+  when the robust z and the percent drop both pass their thresholds and the baseline has volume.
+- ``seed_wow``: the seed project's rule, kept to compare against: 7-day revenue down more than a
+  percent against the prior 7 days, or the day's revenue a robust z below the median/MAD of the
+  previous 28 days (any weekday).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from .schema import ALERTS, conform, empty
+
+SERIES = ("level", "sku", "category", "region")
+MAX_WEEKS = 8
+LEVEL_DAYS = 7
+SEED_DAYS = 28
+RESIDUAL_DAYS = 28  # days of past baseline misses that set the spread
+# Days before a checked day that the default rule reads: the same-weekday weeks behind each of the
+# RESIDUAL_DAYS past baselines, and the LEVEL_DAYS before the oldest of them for the shop's level.
+HISTORY_DAYS = 7 * MAX_WEEKS + RESIDUAL_DAYS + LEVEL_DAYS
+MAD_SCALE = 1.4826
+RULES = ("weekday_mad", "seed_wow")
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    """Thresholds of the detectors; the Dagster run config mirrors these fields and defaults."""
+
+    rules: tuple[str, ...] = ("weekday_mad",)
+    weeks: int = 8  # same-weekday days in the baseline (at most MAX_WEEKS)
+    min_weeks: int = 4  # fewer comparable days than this: short history, no alert
+    z_threshold: float = 3.5  # robust z at or below -z_threshold ...
+    pct_threshold: float = 0.35  # ... and revenue down at least this share of the baseline
+    min_baseline_orders: float = 20.0  # median orders on comparable days; below it a series stays quiet
+    min_rel_spread: float = 0.05  # spread floor as a share of the baseline (zero MAD)
+    level_adjust: str = "shop"  # measure series against the shop's revenue (see _shop_level): shop | none
+    seed_pct_threshold: float = 0.2  # seed_wow: 7-day revenue down this share vs the prior 7 days
+    seed_z_threshold: float = 3.5  # seed_wow: daily robust z vs the previous 28 days
+    critical_share: float = 0.05  # revenue at risk >= this share of the shop's day: critical
+    warning_share: float = 0.01  # >= this share, or an outage (drop >= warning_drop): warning
+    warning_drop: float = 0.8
+
+    def __post_init__(self) -> None:
+        unknown = [r for r in self.rules if r not in RULES]
+        if unknown:
+            raise ValueError(f"unknown detection rule(s) {unknown}: expected some of {list(RULES)}")
+        if not 1 <= self.min_weeks <= self.weeks <= MAX_WEEKS:
+            raise ValueError(
+                f"need 1 <= min_weeks <= weeks <= {MAX_WEEKS}, got {self.min_weeks}, {self.weeks}"
+            )
+        if self.level_adjust not in ("shop", "none"):
+            raise ValueError(f"level_adjust={self.level_adjust!r}: expected shop or none")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Alerts found, and every scored series-day with the reason it could or could not alert."""
+
+    alerts: pl.DataFrame
+    scored: pl.DataFrame
+
+    def reasons(self) -> dict[str, int]:
+        """Series-days per status (alert, normal, short_history, low_volume, no_data)."""
+        counts = self.scored.group_by("status").len().sort("status")
+        return dict(zip(counts["status"].to_list(), counts["len"].to_list(), strict=True))
+
+
+def dense_series(frame: pl.DataFrame, available: Sequence[dt.date]) -> pl.DataFrame:
+    """Every series on every calendar day: zero on an available day with no row, null on a day not read.
+
+    ``frame`` holds daily ``revenue`` and ``orders`` per series (daily_metrics rows); a series missing
+    on an available day sold nothing that day.
+    """
+    days = sorted(set(available))
+    calendar = pl.DataFrame({"date": pl.date_range(days[0], days[-1], eager=True)}).with_columns(
+        available=pl.col("date").is_in(days)
+    )
+    ids = frame.select(SERIES).unique()
+    rows = frame.select(
+        "date", *SERIES, pl.col("revenue").cast(pl.Float64), pl.col("orders").cast(pl.Float64)
+    )
+    return (
+        calendar.join(ids, how="cross")
+        .join(rows, on=["date", *SERIES], how="left", nulls_equal=True)
+        .with_columns(
+            revenue=pl.when("available").then(pl.col("revenue").fill_null(0.0)),
+            orders=pl.when("available").then(pl.col("orders").fill_null(0.0)),
+        )
+        .sort(*SERIES, "date", nulls_last=False)
+        .with_columns(_pos=pl.int_range(pl.len()).over(SERIES))
+    )
+
+
+def _lag(column: str, days: int) -> pl.Expr:
+    """The value ``days`` rows earlier in the same series (rows are one per calendar day, by series)."""
+    return pl.when(pl.col("_pos") >= days).then(pl.col(column).shift(days))
+
+
+def _lags(column: str, step: int, count: int) -> pl.Expr:
+    """The ``count`` earlier values ``step`` days apart, as a list without the missing ones."""
+    return pl.concat_list([_lag(column, step * k) for k in range(1, count + 1)]).list.drop_nulls()
+
+
+def _mad(values: pl.Expr) -> pl.Expr:
+    return values.list.eval((pl.element() - pl.element().median()).abs().median()).list.first()
+
+
+def _shop_level(dense: pl.DataFrame, how: str) -> pl.DataFrame:
+    """``level_index``: what each series is measured against, so a shop-wide swing is not a drop.
+
+    With ``how="shop"`` a series below the total is measured against the rest of the shop on the
+    same day (total minus the series), and the total against the median of its own previous
+    LEVEL_DAYS days. A seasonal rise or fall of the whole shop (the weeks after the holiday peak)
+    then moves every baseline with it, while a series' own drop is measured in full however big
+    its share. A site-wide dip alerts on the total, not on every series under it. ``none``: raw.
+    """
+    if how == "none":
+        return dense.with_columns(level_index=pl.lit(1.0))
+    shop = dense.filter(pl.col("level") == "total").select(
+        "date",
+        _shop=pl.col("revenue"),
+        _trailing=pl.col("revenue").shift(1).rolling_median(LEVEL_DAYS, min_samples=LEVEL_DAYS // 2 + 1),
+    )
+    level_index = (
+        pl.when(pl.col("level") == "total").then("_trailing").otherwise(pl.col("_shop") - pl.col("revenue"))
+    )
+    return (
+        dense.join(shop, on="date", how="left")
+        .with_columns(level_index=level_index)
+        .drop("_shop", "_trailing")
+    )
+
+
+def _status(flag: pl.Expr, comparable: pl.Expr, min_comparable: int, config: DetectionConfig) -> pl.Expr:
+    return (
+        pl.when(pl.col("revenue").is_null())
+        .then(pl.lit("no_data"))
+        .when(comparable < min_comparable)
+        .then(pl.lit("short_history"))
+        .when(pl.col("baseline_orders") < config.min_baseline_orders)
+        .then(pl.lit("low_volume"))
+        .when(flag)
+        .then(pl.lit("alert"))
+        .otherwise(pl.lit("normal"))
+    )
+
+
+def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
+    """Same-weekday median baseline, level-adjusted, with a robust z and percent drop per series-day."""
+    by_weekday = [*SERIES, "_weekday"]
+    scored = (
+        _shop_level(dense, config.level_adjust)
+        .with_columns(
+            relative=pl.when(pl.col("level_index") > 0).then(pl.col("revenue") / pl.col("level_index")),
+            _weekday=pl.col("date").dt.weekday(),
+        )
+        .with_columns(
+            baseline=pl.col("relative").shift(1).rolling_median(config.weeks, min_samples=1).over(by_weekday)
+            * pl.col("level_index"),
+            comparable=pl.col("relative").is_not_null().shift(1).rolling_sum(config.weeks).over(by_weekday),
+            baseline_orders=pl.col("orders")
+            .shift(1)
+            .rolling_median(config.weeks, min_samples=1)
+            .over(by_weekday),
+        )
+        .with_columns(
+            _miss=pl.when(pl.col("baseline") > 0).then((pl.col("revenue") / pl.col("baseline") - 1.0).abs())
+        )
+        .with_columns(
+            relative_mad=pl.col("_miss").shift(1).rolling_median(RESIDUAL_DAYS, min_samples=7).over(SERIES)
+        )
+        .with_columns(mad=pl.col("relative_mad") * pl.col("baseline"))
+    )
+    poisson = pl.col("baseline") / pl.col("baseline_orders").clip(lower_bound=1.0).sqrt()
+    spread = pl.max_horizontal(MAD_SCALE * pl.col("mad"), config.min_rel_spread * pl.col("baseline"), poisson)
+    scored = scored.with_columns(spread=spread).with_columns(
+        robust_z=pl.when(pl.col("spread") > 0).then(
+            (pl.col("revenue") - pl.col("baseline")) / pl.col("spread")
+        ),
+        pct_drop=pl.when(pl.col("baseline") > 0).then(1.0 - pl.col("revenue") / pl.col("baseline")),
+        metric=pl.lit("revenue"),
+        observed=pl.col("revenue"),
+    )
+    flag = (pl.col("robust_z") <= -config.z_threshold) & (pl.col("pct_drop") >= config.pct_threshold)
+    return scored.with_columns(
+        status=_status(flag, pl.col("comparable"), config.min_weeks, config), rule=pl.lit("weekday_mad")
+    )
+
+
+def score_seed_wow(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
+    """The seed's rule: week-over-week 7-day revenue, or median/MAD of the previous 28 days."""
+    scored = dense.with_columns(
+        revenue_7d=pl.col("revenue").rolling_sum(7).over(SERIES),
+        history=_lags("revenue", 1, SEED_DAYS),
+        baseline_orders=_lags("orders", 1, SEED_DAYS).list.median(),
+    ).with_columns(
+        revenue_7d_prev=pl.col("revenue_7d").shift(7).over(SERIES),
+        daily_median=pl.col("history").list.median(),
+        mad=_mad(pl.col("history")),
+        comparable=pl.col("history").list.len(),
+    )
+    spread = pl.max_horizontal(MAD_SCALE * pl.col("mad"), config.min_rel_spread * pl.col("daily_median"))
+    z = pl.when(spread > 0).then((pl.col("revenue") - pl.col("daily_median")) / spread)
+    wow = pl.when(pl.col("revenue_7d_prev") > 0).then(1.0 - pl.col("revenue_7d") / pl.col("revenue_7d_prev"))
+    scored = scored.with_columns(robust_z=z, wow_drop=wow)
+    daily_flag = pl.col("robust_z") <= -config.seed_z_threshold
+    weekly = pl.col("wow_drop") >= config.seed_pct_threshold
+    scored = scored.with_columns(
+        metric=pl.when(daily_flag).then(pl.lit("revenue")).otherwise(pl.lit("revenue_7d")),
+        observed=pl.when(daily_flag | ~weekly).then(pl.col("revenue")).otherwise(pl.col("revenue_7d")),
+        baseline=pl.when(daily_flag | ~weekly)
+        .then(pl.col("daily_median"))
+        .otherwise(pl.col("revenue_7d_prev")),
+        spread=spread,
+    ).with_columns(
+        pct_drop=pl.when(pl.col("baseline") > 0).then(1.0 - pl.col("observed") / pl.col("baseline")),
+    )
+    return scored.with_columns(
+        status=_status(daily_flag | weekly.fill_null(False), pl.col("comparable"), SEED_DAYS // 2, config),
+        rule=pl.lit("seed_wow"),
+    )
+
+
+def alert_id(
+    day: dt.date, level: str, sku: str | None, category: str | None, region: str | None, rule: str
+) -> str:
+    """A stable id for one alert: the same day, series and rule always give the same id."""
+    key = "|".join([day.isoformat(), level, sku or "", category or "", region or "", rule])
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _to_alerts(scored: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
+    shop = scored.filter(pl.col("level") == "total").select("date", "rule", shop_baseline="baseline")
+    found = scored.filter(pl.col("status") == "alert")
+    if found.is_empty():
+        return empty(ALERTS)
+    found = found.join(shop, on=["date", "rule"], how="left").with_columns(
+        revenue_at_risk=(pl.col("baseline") - pl.col("observed")).clip(lower_bound=0.0),
+        mad=MAD_SCALE * pl.col("mad"),
+    )
+    share = pl.col("revenue_at_risk") / pl.coalesce("shop_baseline", "baseline")
+    found = found.with_columns(
+        severity=pl.when(share >= config.critical_share)
+        .then(pl.lit("critical"))
+        .when((share >= config.warning_share) | (pl.col("pct_drop") >= config.warning_drop))
+        .then(pl.lit("warning"))
+        .otherwise(pl.lit("info")),
+        alert_id=pl.Series(
+            [alert_id(*row) for row in found.select("date", *SERIES, "rule").iter_rows()], dtype=pl.String
+        ),
+    )
+    rounded = found.with_columns(
+        pl.col("observed", "baseline", "mad", "revenue_at_risk").round(2),
+        pl.col("robust_z", "pct_drop").round(4),
+    )
+    return conform(rounded, ALERTS).sort(
+        "date", "revenue_at_risk", "alert_id", descending=[False, True, False]
+    )
+
+
+SCORED = {
+    "date": pl.Date,
+    **dict.fromkeys(SERIES, pl.String),
+    "rule": pl.String,
+    "status": pl.String,
+    "metric": pl.String,
+    "observed": pl.Float64,
+    "baseline": pl.Float64,
+    "mad": pl.Float64,
+    "robust_z": pl.Float64,
+    "pct_drop": pl.Float64,
+    "baseline_orders": pl.Float64,
+    "comparable": pl.Int64,
+}
+SCORERS = {"weekday_mad": score_weekday_mad, "seed_wow": score_seed_wow}
+
+
+def detect_drops(
+    frame: pl.DataFrame,
+    days: Sequence[dt.date],
+    available: Sequence[dt.date] | None = None,
+    config: DetectionConfig | None = None,
+) -> Detection:
+    """Alerts on ``days`` from daily revenue and orders per series (history included in ``frame``).
+
+    ``available`` are the days whose data was read (default: the dates in ``frame``); a calendar day
+    between them that is not available counts as unknown, not as zero revenue.
+    """
+    config = config or DetectionConfig()
+    available = sorted(set(frame["date"].to_list())) if available is None else available
+    if frame.is_empty() or not available:
+        return Detection(alerts=empty(ALERTS), scored=pl.DataFrame(schema=SCORED))
+    dense = dense_series(frame, available)
+    wanted = sorted(set(days))
+    parts = [
+        SCORERS[rule](dense, config).filter(pl.col("date").is_in(wanted)).select(list(SCORED)).cast(SCORED)
+        for rule in config.rules
+    ]
+    scored = pl.concat(parts) if parts else pl.DataFrame(schema=SCORED)
+    return Detection(alerts=_to_alerts(scored, config), scored=scored)
