@@ -41,9 +41,7 @@ def _follow(ui: DagsterUI, root: str) -> None:
     status, day = info["status"], info["day"]
     icon = _ICONS.get(status, "spinner")
     link = f"[{info['run_id'][:8]}]({ui.run_url(info['run_id'])})"
-    st.markdown(
-        f"Run {link} of `anomaly_check` for {day}: **{status}**", help="Opens the run in the Dagster UI."
-    )
+    st.markdown(f"Run {link} of `anomaly_check` for {day}: **{status}**")
     if problem:
         st.warning(problem, icon=":material/cloud_off:")
     if status not in TERMINAL:

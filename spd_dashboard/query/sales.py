@@ -145,54 +145,56 @@ def seven_day(
     )
 
 
+_BY_SKU = {
+    "sku": pl.String,
+    "category": pl.String,
+    "revenue": pl.Float64,
+    "units": pl.Int64,
+    "orders": pl.Int64,
+    "prev_revenue": pl.Float64,
+    "daily": pl.List(pl.Float64),
+}
+
+
 @st.cache_data(**CACHE)
-def _by_sku(
-    files: tuple[str, ...], stamp: str, sel: dict, period: Period
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    params = {"files": list(files), "start": period.start, "end": period.end, **sel}
-    totals = sql(
-        "SELECT sku, any_value(category) AS category,"
-        " coalesce(sum(revenue) FILTER (WHERE date >= $start), 0) AS revenue,"
-        " coalesce(sum(units) FILTER (WHERE date >= $start), 0)::BIGINT AS units,"
-        " coalesce(sum(orders) FILTER (WHERE date >= $start), 0)::BIGINT AS orders,"
-        " coalesce(sum(revenue) FILTER (WHERE date < $start), 0) AS prev_revenue"
-        f" FROM read_parquet($files, union_by_name=true) WHERE date <= $end AND {SEL} GROUP BY sku",
-        params,
-    )
+def _by_sku(files: tuple[str, ...], stamp: str, sel: dict, period: Period, days: tuple) -> pl.DataFrame:
     daily = sql(
-        "SELECT sku, date, sum(revenue) AS revenue FROM read_parquet($files, union_by_name=true)"
-        f" WHERE date BETWEEN $start AND $end AND {SEL} GROUP BY sku, date",
-        params,
+        "SELECT sku, any_value(category) AS category, date, sum(revenue) AS revenue,"
+        " sum(units)::BIGINT AS units, sum(orders)::BIGINT AS orders"
+        f" FROM read_parquet($files, union_by_name=true) WHERE date <= $end AND {SEL} GROUP BY sku, date",
+        {"files": list(files), "end": period.end, **sel},
     )
-    return totals, daily
+    now = pl.col("date") >= period.start
+    totals = daily.group_by("sku").agg(
+        pl.col("category").first(),
+        pl.col("revenue").filter(now).sum(),
+        pl.col("units").filter(now).sum(),
+        pl.col("orders").filter(now).sum(),
+        prev_revenue=pl.col("revenue").filter(~now).sum(),
+    )
+    lists = (
+        totals.select("sku")
+        .join(days_frame(days), how="cross")
+        .join(daily.filter(now).select("sku", "date", "revenue"), on=["sku", "date"], how="left")
+        .sort("sku", "date")
+        .group_by("sku", maintain_order=True)
+        .agg(daily=pl.col("revenue").fill_null(0.0))
+    )
+    return (
+        totals.join(lists, on="sku", how="left")
+        .select(list(_BY_SKU))
+        .sort("revenue", "sku", descending=[True, False])
+    )
 
 
 def by_sku(root: str, sel: Selection, period: Period) -> pl.DataFrame:
     """Per SKU: category, revenue, units, orders, prev_revenue (previous period), daily revenue list."""
     files = scan(root, "daily_agg")
     paths = files.between(period.prev_start, period.end)
-    out_schema = {
-        "sku": pl.String,
-        "category": pl.String,
-        "revenue": pl.Float64,
-        "units": pl.Int64,
-        "orders": pl.Int64,
-        "prev_revenue": pl.Float64,
-        "daily": pl.List(pl.Float64),
-    }
     if not paths:
-        return pl.DataFrame(schema=out_schema)
-    totals, daily = _by_sku(paths, files.stamp, sel_params(sel), period)
-    days = days_frame([d for d in files.days if period.start <= d <= period.end])
-    lists = (
-        totals.select("sku")
-        .join(days, how="cross")
-        .join(daily, on=["sku", "date"], how="left")
-        .sort("sku", "date")
-        .group_by("sku", maintain_order=True)
-        .agg(daily=pl.col("revenue").fill_null(0.0))
-    )
-    return totals.join(lists, on="sku", how="left").select(list(out_schema)).sort("revenue", descending=True)
+        return pl.DataFrame(schema=_BY_SKU)
+    days = tuple(d for d in files.days if period.start <= d <= period.end)
+    return _by_sku(paths, files.stamp, sel_params(sel), period, days)
 
 
 @st.cache_data(**CACHE)
