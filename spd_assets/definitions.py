@@ -10,22 +10,32 @@ import dagster as dg
 from .assets import sales, sources
 from .io_manager import DayParquetIOManager
 from .jobs import daily_pipeline, daily_schedule
-from .resources import SyntheticSource
+from .resources import LandingSource, SyntheticSource
+from .sensors.landing import landing_sensor
 from .settings import Settings, load_settings
 
 ASSET_MODULES = [sources, sales]
 JOBS = [daily_pipeline]
 SCHEDULES = [daily_schedule]
-SENSORS: list[dg.SensorDefinition] = []
+SENSORS: list[dg.SensorDefinition] = [landing_sensor]
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
     """Resources configured from settings (the Dagster UI launchpad can still override them)."""
+    rate = settings.quarantine_max_rate
+    source = (
+        LandingSource(landing_dir=settings.landing_dir, quarantine_max_rate=rate)
+        if settings.source == "landing"
+        else SyntheticSource(
+            orders_per_day=settings.orders_per_day,
+            n_skus=settings.n_skus,
+            seed=settings.seed,
+            quarantine_max_rate=rate,
+        )
+    )
     return {
         "io_manager": DayParquetIOManager(data_dir=settings.data_dir),
-        "source": SyntheticSource(
-            orders_per_day=settings.orders_per_day, n_skus=settings.n_skus, seed=settings.seed
-        ),
+        "source": source,
     }
 
 

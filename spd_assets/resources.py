@@ -1,4 +1,4 @@
-"""Resources: where the orders come from."""
+"""Resources: where the orders come from (SPD_SOURCE): the synthetic shop or the landing folder."""
 
 from __future__ import annotations
 
@@ -7,12 +7,34 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
+from .core import landing, schema
 from .core.catalog import generate_catalog, sku_popularity
 from .core.generate import GeneratedDay, generate_day
 from .core.incidents import ground_truth, incidents_between
+from .core.validate import LandingFileError, ValidatedDay, ValidationReport, empty_quarantine
 
 
-class SyntheticSource(dg.ConfigurableResource):
+class OrderSource(dg.ConfigurableResource):
+    """What the `catalog`, `orders` and `quarantine` assets read, whichever source is configured."""
+
+    quarantine_max_rate: float = 0.05  # the WARN check on `quarantine` fails above this share of rows
+
+    def catalog(self) -> pl.DataFrame:
+        raise NotImplementedError
+
+    def check_days(self, days: list[dt.date]) -> None:
+        """Fail fast, before anything is written, on what can be seen cheaply (no file, no header)."""
+
+    def load_day(self, day: dt.date, catalog: pl.DataFrame) -> ValidatedDay:
+        """One day's kept orders, its quarantined rows and the report (rows in, kept, quarantined)."""
+        raise NotImplementedError
+
+    def truth(self, day: dt.date, catalog: pl.DataFrame) -> pl.DataFrame:
+        """Injected drops on ``day``: only a synthetic source knows any."""
+        return schema.empty(schema.INJECTED_DROPS)
+
+
+class SyntheticSource(OrderSource):
     """Deterministic synthetic shop: the same settings give the same catalog and orders."""
 
     orders_per_day: int = 20_000
@@ -25,6 +47,38 @@ class SyntheticSource(dg.ConfigurableResource):
     def day(self, day: dt.date, catalog: pl.DataFrame) -> GeneratedDay:
         return generate_day(day, catalog, self.orders_per_day, self.seed)
 
+    def load_day(self, day: dt.date, catalog: pl.DataFrame) -> ValidatedDay:
+        """Generated orders are valid by construction: nothing to quarantine."""
+        orders = self.day(day, catalog).orders
+        n = orders.height
+        report = ValidationReport(day, "synthetic", rows_in=n, rows_kept=n, rows_quarantined=0)
+        return ValidatedDay(orders=orders, quarantine=empty_quarantine(), report=report)
+
     def truth(self, day: dt.date, catalog: pl.DataFrame) -> pl.DataFrame:
         incidents = incidents_between(day, day, catalog, sku_popularity(catalog.height, self.seed), self.seed)
         return ground_truth(day, incidents)
+
+
+class LandingSource(OrderSource):
+    """The shop's own daily files in ``landing_dir`` (``orders_YYYY-MM-DD.csv``, optional catalog.csv)."""
+
+    landing_dir: str
+
+    def catalog(self) -> pl.DataFrame:
+        return landing.landing_catalog(self.landing_dir)
+
+    def check_days(self, days: list[dt.date]) -> None:
+        problems: list[LandingFileError] = []
+        for day in days:
+            try:
+                landing.check_day(self.landing_dir, day)
+            except LandingFileError as exc:
+                problems.append(exc)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            shown = "\n".join(map(str, problems[:20])) + ("\n..." if len(problems) > 20 else "")
+            raise LandingFileError(self.landing_dir, f"{len(problems)} day files cannot be used:\n{shown}")
+
+    def load_day(self, day: dt.date, catalog: pl.DataFrame) -> ValidatedDay:
+        return landing.load_day(self.landing_dir, day)

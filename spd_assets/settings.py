@@ -28,6 +28,7 @@ class Settings:
     seed: int
     source: str
     landing_dir: str
+    quarantine_max_rate: float = 0.05
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -42,6 +43,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
         ) from None
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} is too small: expected an integer >= {minimum}")
+    return value
+
+
+def _rate(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{name}={raw!r} is not a share: expected a number from 0 to 1 (or 0% to 100%)")
     return value
 
 
@@ -84,4 +98,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         seed=_int(env, "SPD_SEED", 7, 0),
         source=source,
         landing_dir=landing,
+        quarantine_max_rate=_rate(env, "SPD_QUARANTINE_MAX_RATE", 0.05),
     )

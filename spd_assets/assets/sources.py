@@ -1,39 +1,145 @@
-"""Where the data enters: the catalog, one day's orders, and the ground truth of injected drops."""
+"""Where data enters: the catalog, each day's orders and the rows that failed validation, the ground truth.
+
+The source is a resource (SPD_SOURCE): the synthetic shop, or the landing folder of the shop's own files.
+"""
+
+import datetime as dt
 
 import dagster as dg
 import polars as pl
 
 from ..core import schema
-from ..core.storage import DayBatches
+from ..core.storage import DayBatches, DayStore, parse_day
+from ..core.validate import LandingFileError, ValidationReport
+from ..io_manager import DayParquetIOManager
 from ..partitions import daily, partition_days
 from ..progress import Progress
-from ..resources import SyntheticSource
+from ..resources import OrderSource
+
+
+def _failure(exc: LandingFileError) -> dg.Failure:
+    """A whole-file problem fails the run with one message naming the file and what is wrong."""
+    return dg.Failure(description=str(exc), metadata={"file": exc.file, "problem": exc.problem})
 
 
 @dg.asset(group_name="sources", kinds={"polars", "parquet"})
-def catalog(source: SyntheticSource) -> pl.DataFrame:
+def catalog(source: OrderSource) -> pl.DataFrame:
     """The product catalog (sku, name, category, base_price); every dated asset joins on it."""
-    return schema.conform(source.catalog(), schema.CATALOG)
+    try:
+        return schema.conform(source.catalog(), schema.CATALOG)
+    except LandingFileError as exc:
+        raise _failure(exc) from None
 
 
-@dg.asset(
-    group_name="sources",
-    kinds={"polars", "parquet"},
+@dg.multi_asset(
+    outs={
+        "orders": dg.AssetOut(
+            group_name="sources",
+            kinds={"polars", "parquet"},
+            is_required=False,
+            description="One row per order line that passed validation (schema.ORDERS).",
+        ),
+        "quarantine": dg.AssetOut(
+            group_name="sources",
+            kinds={"polars", "parquet"},
+            is_required=False,
+            dagster_type=dg.Nothing,  # written day by day below, in step with `orders`
+            description="Rows that failed validation: file, line, field, reason and the row as JSON.",
+        ),
+    },
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=True,
 )
-def orders(context: dg.AssetExecutionContext, catalog: pl.DataFrame, source: SyntheticSource) -> DayBatches:
-    """One row per order line; a range run generates and writes one day at a time."""
+def orders_and_quarantine(
+    context: dg.AssetExecutionContext,
+    catalog: pl.DataFrame,
+    source: OrderSource,
+    io_manager: dg.ResourceParam[DayParquetIOManager],
+):
+    """One validation pass per day gives both assets; a range run holds one day in memory at a time.
+
+    Each day's quarantine file is written before that day's orders go to the IO manager, so a run
+    that stops at a broken file leaves every earlier day with matching orders and quarantine.
+    """
     days = partition_days(context)
+    selected = context.selected_output_names
+    store = io_manager.store
+    try:
+        source.check_days(days)
+    except LandingFileError as exc:
+        raise _failure(exc) from None
     progress = Progress("orders", len(days), context.log.info, unit="orders")
+    preview: list[pl.DataFrame] = []
 
-    def batches():
+    def validated():
         for day in days:
-            frame = source.day(day, catalog).orders
-            progress.step(frame.height)
-            yield frame
+            try:
+                checked = source.load_day(day, catalog)
+            except LandingFileError as exc:
+                raise _failure(exc) from None
+            if "quarantine" in selected:
+                store.write("quarantine", day, checked.quarantine)
+                if checked.quarantine.height and not preview:
+                    preview.append(checked.quarantine.head(10))
+            _record(context, checked.report, selected)
+            progress.step(checked.report.rows_in)
+            yield checked.orders
 
-    return DayBatches(batches(), schema.ORDERS)
+    if "orders" in selected:
+        yield dg.Output(DayBatches(validated(), schema.ORDERS), output_name="orders")
+    else:
+        context.log.warning("quarantine selected without orders: the orders files keep their previous rows")
+        for _ in validated():
+            pass
+    if "quarantine" in selected:
+        _summarize_quarantine(
+            context, store, days, preview[0] if preview else schema.empty(schema.QUARANTINE)
+        )
+        yield dg.Output(None, output_name="quarantine")
+    else:
+        context.log.warning(
+            "orders selected without quarantine: the quarantine files keep their previous rows"
+        )
+
+
+def _record(context: dg.AssetExecutionContext, report: ValidationReport, selected: set[str]) -> None:
+    """Per-day counts on each materialization, so the checks can compare them with the stored files."""
+    key = report.day.isoformat()
+    counts = {
+        "rows_in": report.rows_in,
+        "rows_kept": report.rows_kept,
+        "rows_quarantined": report.rows_quarantined,
+        "quarantine_rate": round(report.quarantine_rate, 6),
+        "source_file": report.source_file,
+    }
+    if report.sha256:
+        counts["source_sha256"] = report.sha256
+    if "orders" in selected:
+        context.add_asset_metadata(counts, asset_key="orders", partition_key=key)
+    if "quarantine" in selected:
+        problems = dg.MetadataValue.json(report.problems)
+        context.add_asset_metadata(
+            {**counts, "rows": report.rows_quarantined, "problems": problems},
+            asset_key="quarantine",
+            partition_key=key,
+        )
+
+
+def _summarize_quarantine(
+    context: dg.AssetExecutionContext, store: DayStore, days: list[dt.date], preview: pl.DataFrame
+) -> None:
+    context.add_asset_metadata(
+        {
+            "days": len(days),
+            "date_range": f"{days[0]} .. {days[-1]}",
+            "path": store.uri("quarantine", days[0])
+            if len(days) == 1
+            else store.uri("quarantine").rsplit("/", 1)[0],
+            "preview": dg.MetadataValue.md(preview.to_pandas().to_markdown(index=False)),
+        },
+        asset_key="quarantine",
+    )
 
 
 @dg.asset(
@@ -44,8 +150,94 @@ def orders(context: dg.AssetExecutionContext, catalog: pl.DataFrame, source: Syn
     deps=[catalog],
 )
 def injected_drops(
-    context: dg.AssetExecutionContext, catalog: pl.DataFrame, source: SyntheticSource
+    context: dg.AssetExecutionContext, catalog: pl.DataFrame, source: OrderSource
 ) -> pl.DataFrame:
     """Ground truth: the drops the synthetic source injected on each day, to score detection against."""
     frames = [source.truth(day, catalog) for day in partition_days(context)]
     return pl.concat(frames) if frames else schema.empty(schema.INJECTED_DROPS)
+
+
+def _stored_rows(store: DayStore, asset: str, day: dt.date) -> int | None:
+    """Rows in a day's Parquet file, from its footer; None if the day was never written."""
+    if not store.exists(asset, day):
+        return None
+    return pl.scan_parquet(store.uri(asset, day)).select(pl.len()).collect().item()
+
+
+def _recorded(instance: dg.DagsterInstance, asset: str, key: str) -> dict:
+    """The per-day counts on the latest materialization of ``asset`` for partition ``key``."""
+    filt = dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key])
+    records = instance.fetch_materializations(filt, limit=1).records
+    if not records or records[0].asset_materialization is None:
+        return {}
+    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+
+
+def _table(rows: list[dict]) -> dg.MetadataValue:
+    return dg.MetadataValue.md(pl.DataFrame(rows).head(20).to_pandas().to_markdown(index=False))
+
+
+@dg.asset_check(asset="orders", partitions_def=daily, blocking=True)
+def rows_conserved(
+    context: dg.AssetCheckExecutionContext, io_manager: dg.ResourceParam[DayParquetIOManager]
+) -> dg.AssetCheckResult:
+    """Rows read from the source = rows in `orders` + rows in `quarantine`, on every day of the run."""
+    store, days = io_manager.store, []
+    for key in context.partition_keys:
+        day = parse_day(key)
+        rows_in = _recorded(context.instance, "orders", key).get("rows_in")
+        kept, quarantined = _stored_rows(store, "orders", day), _stored_rows(store, "quarantine", day)
+        ok = rows_in is not None and kept is not None and rows_in == kept + (quarantined or 0)
+        days.append({"date": key, "rows_in": rows_in, "orders": kept, "quarantine": quarantined, "ok": ok})
+    failing = [d for d in days if not d["ok"]]
+    return dg.AssetCheckResult(
+        passed=not failing,
+        description=(
+            f"rows in = orders + quarantine on all {len(days)} day(s)"
+            if not failing
+            else f"{len(failing)} of {len(days)} day(s) do not add up (or have no recorded rows_in)"
+        ),
+        metadata={
+            "days": len(days),
+            "rows_in": sum(d["rows_in"] or 0 for d in days),
+            "orders": sum(d["orders"] or 0 for d in days),
+            "quarantine": sum(d["quarantine"] or 0 for d in days),
+            **({"failing_days": _table(failing)} if failing else {}),
+        },
+    )
+
+
+@dg.asset_check(asset="quarantine", partitions_def=daily)
+def quarantine_rate(
+    context: dg.AssetCheckExecutionContext,
+    source: OrderSource,
+    io_manager: dg.ResourceParam[DayParquetIOManager],
+) -> dg.AssetCheckResult:
+    """WARN when a day quarantines more than SPD_QUARANTINE_MAX_RATE of its rows (a broken export)."""
+    store, limit, days = io_manager.store, source.quarantine_max_rate, []
+    for key in context.partition_keys:
+        recorded = _recorded(context.instance, "quarantine", key)
+        rows_in = recorded.get("rows_in") or 0
+        quarantined = _stored_rows(store, "quarantine", parse_day(key)) or 0
+        rate = quarantined / rows_in if rows_in else 0.0
+        top = ", ".join(f"{r} ({n})" for r, n in list((recorded.get("problems") or {}).items())[:3])
+        days.append({"date": key, "rows_in": rows_in, "quarantined": quarantined, "rate": rate, "top": top})
+    over = [d for d in days if d["rate"] > limit]
+    worst = max(days, key=lambda d: d["rate"])
+    return dg.AssetCheckResult(
+        passed=not over,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(over)} day(s) quarantined more than {limit:.1%} of their rows (worst {worst['date']}: "
+            f"{worst['rate']:.1%})"
+            if over
+            else f"every day quarantined at most {limit:.1%} of its rows"
+        ),
+        metadata={
+            "max_rate": limit,
+            "worst_rate": round(worst["rate"], 6),
+            "worst_day": worst["date"],
+            "days_over": len(over),
+            **({"days_over_limit": _table(over)} if over else {}),
+        },
+    )
