@@ -148,7 +148,7 @@ def _status(flag: pl.Expr, comparable: pl.Expr, min_comparable: int, config: Det
     return (
         pl.when(pl.col("revenue").is_null())
         .then(pl.lit("no_data"))
-        .when(comparable < min_comparable)
+        .when(comparable.fill_null(0) < min_comparable)
         .then(pl.lit("short_history"))
         .when(pl.col("baseline_orders") < config.min_baseline_orders)
         .then(pl.lit("low_volume"))
@@ -170,7 +170,12 @@ def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFr
         .with_columns(
             baseline=pl.col("relative").shift(1).rolling_median(config.weeks, min_samples=1).over(by_weekday)
             * pl.col("level_index"),
-            comparable=pl.col("relative").is_not_null().shift(1).rolling_sum(config.weeks).over(by_weekday),
+            comparable=pl.col("relative")
+            .is_not_null()
+            .shift(1)
+            .rolling_sum(config.weeks, min_samples=1)
+            .over(by_weekday)
+            .fill_null(0),
             baseline_orders=pl.col("orders")
             .shift(1)
             .rolling_median(config.weeks, min_samples=1)

@@ -1,0 +1,198 @@
+"""The drop detectors on known shapes: small hand-built shops whose right answer is obvious."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from spd_assets.core.detect import DetectionConfig, alert_id, detect_drops
+from spd_assets.core.metrics import daily_series
+from spd_assets.core.schema import ALERTS
+
+# Orders on an ordinary weekday per (sku, category, region); a weekend sells much less.
+CELLS = (
+    ("SKU-A", "home", "us-east", 60.0),
+    ("SKU-A", "home", "eu-west", 40.0),
+    ("SKU-B", "toys", "us-east", 50.0),
+    ("SKU-B", "toys", "eu-west", 30.0),
+    ("SKU-C", "toys", "us-east", 25.0),
+    ("SKU-C", "toys", "eu-west", 25.0),
+)
+PRICE = {"SKU-A": 20.0, "SKU-B": 12.0, "SKU-C": 8.0}
+WEEKDAY = (1.0, 1.0, 1.0, 1.05, 0.95, 0.6, 0.5)  # Monday..Sunday: a deep, normal weekend dip
+
+
+def history(n: int, end: dt.date = dt.date(2025, 6, 30)) -> list[dt.date]:
+    return [end - dt.timedelta(days=n - 1 - i) for i in range(n)]
+
+
+def shop_agg(
+    days: list[dt.date],
+    drops: dict[tuple[str, dt.date], float] | None = None,
+    noise: float = 0.04,
+    shop=lambda day: 1.0,
+    seed: int = 1,
+) -> pl.DataFrame:
+    """daily_agg rows for the small shop: weekday x shop-wide level x drops (share kept) x noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for day in days:
+        for sku, category, region, base in CELLS:
+            kept = (drops or {}).get((sku, day), 1.0)
+            orders = round(
+                base * WEEKDAY[day.weekday()] * shop(day) * kept * (1 + noise * rng.standard_normal())
+            )
+            revenue = round(orders * PRICE[sku], 2)
+            rows.append(
+                (day, sku, category, region, orders, orders, revenue, revenue / orders if orders else 0.0)
+            )
+    schema = {"date": pl.Date, "sku": pl.String, "category": pl.String, "region": pl.String,
+              "orders": pl.Int64, "units": pl.Int64, "revenue": pl.Float64, "aov": pl.Float64}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema, orient="row").filter(pl.col("orders") > 0)
+
+
+def series(agg: pl.DataFrame) -> pl.DataFrame:
+    return daily_series(agg, sorted(set(agg["date"].to_list())))
+
+
+def alerts_on(frame: pl.DataFrame, day: dt.date, config: DetectionConfig | None = None) -> pl.DataFrame:
+    return detect_drops(frame, [day], config=config).alerts
+
+
+def test_a_50_percent_one_day_drop_is_caught() -> None:
+    days = history(70)
+    found = alerts_on(series(shop_agg(days, {("SKU-A", days[-1]): 0.5})), days[-1])
+    sku = found.filter(level="sku")
+    assert sku["sku"].to_list() == ["SKU-A"]
+    row = sku.row(0, named=True)
+    assert 0.42 <= row["pct_drop"] <= 0.58 and row["robust_z"] <= -3.5
+    assert row["observed"] == pytest.approx(row["baseline"] * (1 - row["pct_drop"]), rel=1e-3)
+    assert row["revenue_at_risk"] == pytest.approx(row["baseline"] - row["observed"], abs=0.02)
+    assert (row["rule"], row["metric"], row["date"]) == ("weekday_mad", "revenue", days[-1])
+    # Series without SKU-A did not drop, so nothing names them.
+    assert found.filter(pl.col("sku").is_in(["SKU-B", "SKU-C"]) | (pl.col("category") == "toys")).is_empty()
+    assert found.filter(level="total").is_empty()
+
+
+def test_the_normal_weekend_dip_never_alerts() -> None:
+    days = history(84)
+    scored = detect_drops(series(shop_agg(days)), days[-28:])
+    assert scored.alerts.is_empty()
+    sundays = scored.scored.filter((pl.col("date").dt.weekday() == 7) & (pl.col("level") == "total"))
+    assert sundays.height == 4 and sundays["pct_drop"].abs().max() < 0.1  # a Sunday is compared with Sundays
+
+
+def test_a_flat_series_with_zero_mad_does_not_divide_by_zero() -> None:
+    days = history(70)
+    flat = series(shop_agg(days, noise=0.0))
+    quiet = detect_drops(flat, days[-14:])
+    assert quiet.alerts.is_empty()
+    z = quiet.scored.filter(pl.col("status") == "normal")["robust_z"]
+    assert z.is_not_null().all() and all(math.isfinite(v) for v in z.to_list())
+    assert quiet.scored.filter(level="total")["mad"].max() == 0.0  # the MAD really is zero
+
+    dropped = alerts_on(series(shop_agg(days, {("SKU-B", days[-1]): 0.5}, noise=0.0)), days[-1])
+    row = dropped.filter(level="sku").row(0, named=True)
+    assert (
+        row["sku"] == "SKU-B"
+        and math.isfinite(row["robust_z"])
+        and row["pct_drop"] == pytest.approx(0.5, abs=0.02)
+    )
+
+
+def test_a_short_history_raises_no_alert_and_says_why() -> None:
+    days = history(20)
+    result = detect_drops(series(shop_agg(days, {("SKU-A", days[-1]): 0.0})), [days[-1]])
+    assert result.alerts.is_empty()
+    assert result.reasons() == {"short_history": result.scored.height}
+
+
+def test_a_missing_row_on_a_day_that_was_read_is_zero_revenue() -> None:
+    days = history(70)
+    frame = series(shop_agg(days)).filter(~(pl.col("sku").eq_missing("SKU-A") & (pl.col("date") == days[-1])))
+    row = alerts_on(frame, days[-1]).filter(level="sku").row(0, named=True)
+    assert (row["sku"], row["observed"], row["pct_drop"]) == ("SKU-A", 0.0, 1.0)
+
+
+def test_a_day_that_was_not_read_is_unknown_not_zero() -> None:
+    days = history(70)
+    gap = days[-8]  # the same weekday as the last day
+    frame = series(shop_agg(days)).filter(pl.col("date") != gap)
+    result = detect_drops(frame, [gap, days[-1]], available=[d for d in days if d != gap])
+    assert result.alerts.is_empty()
+    assert set(result.scored.filter(date=gap)["status"]) == {"no_data"}
+    # The last day's baseline left the gap out instead of counting it as a day of zero revenue.
+    assert set(result.scored.filter(date=days[-1])["comparable"]) == {7}
+
+
+def test_a_tiny_series_stays_quiet() -> None:
+    days = history(70)
+    frame = series(shop_agg(days, {("SKU-C", days[-1]): 0.0}))
+    gated = detect_drops(frame, [days[-1]], config=DetectionConfig(min_baseline_orders=30))
+    sku_c = gated.scored.filter((pl.col("level") == "sku_region") & (pl.col("sku") == "SKU-C"))
+    assert set(sku_c["status"]) == {"low_volume"}  # 25 orders on a Monday
+    assert gated.alerts.filter(level="sku_region", sku="SKU-C").is_empty()
+    ungated = detect_drops(frame, [days[-1]], config=DetectionConfig(min_baseline_orders=0))
+    assert ungated.alerts.filter(level="sku_region", sku="SKU-C").height == 2
+
+
+def test_a_shop_wide_slump_is_not_a_drop_but_a_drop_inside_it_is() -> None:
+    days = history(100)
+    slump_start = days[70]
+
+    def shop(day: dt.date) -> float:  # +40% for weeks, then down to -20% over three weeks (post-peak)
+        return 1.4 - 0.6 * min(max((day - slump_start).days / 21, 0.0), 1.0)
+
+    drop_day = days[84]
+    frame = series(shop_agg(days, {("SKU-B", drop_day): 0.35}, shop=shop))
+    found = detect_drops(frame, days[70:]).alerts
+    assert found.filter(level="sku")["sku"].to_list() == ["SKU-B"]
+    assert set(found["date"].to_list()) == {drop_day}
+    # Measured raw (no shop level), the slump itself reads as drops of series that sold as usual.
+    raw = detect_drops(frame, days[70:], config=DetectionConfig(level_adjust="none")).alerts
+    assert raw.filter((pl.col("date") != drop_day) & (pl.col("sku").eq_missing("SKU-A"))).height > 0
+
+
+def test_severity_grows_with_the_revenue_at_stake() -> None:
+    days = history(70)
+    found = alerts_on(series(shop_agg(days, {("SKU-A", days[-1]): 0.0})), days[-1])
+    by_level = dict(found.select("level", "severity").iter_rows())
+    assert by_level["sku"] == "critical"  # SKU-A is about half the shop's revenue
+    assert found.filter(level="sku_region")["severity"].to_list() == ["critical", "critical"]
+
+
+def test_alert_ids_are_stable_and_differ_by_rule_and_series() -> None:
+    days = history(70)
+    frame = series(shop_agg(days, {("SKU-A", days[-1]): 0.4}))
+    config = DetectionConfig(rules=("weekday_mad", "seed_wow"))
+    first, second = alerts_on(frame, days[-1], config), alerts_on(frame, days[-1], config)
+    assert first["alert_id"].to_list() == second["alert_id"].to_list()
+    assert first["alert_id"].n_unique() == first.height
+    assert alert_id(days[-1], "sku", "SKU-A", "home", None, "weekday_mad") != alert_id(
+        days[-1], "sku", "SKU-A", "home", None, "seed_wow"
+    )
+    assert set(first["rule"]) == {"weekday_mad", "seed_wow"}
+    assert dict(first.schema) == ALERTS
+
+
+def test_the_seed_rule_keeps_flagging_after_a_stockout_ends() -> None:
+    days = history(70)
+    stockout = {("SKU-A", d): 0.0 for d in days[-10:-7]}  # three days, over a week before the end
+    frame = series(shop_agg(days, stockout))
+    after = days[-7:]
+    seed = detect_drops(frame, after, config=DetectionConfig(rules=("seed_wow",))).alerts
+    assert seed.filter(level="sku", sku="SKU-A", metric="revenue_7d").height >= 3  # its 7-day window
+    assert detect_drops(frame, after).alerts.is_empty()
+    during = detect_drops(frame, days[-10:-7]).alerts.filter(level="sku", sku="SKU-A")
+    assert during["date"].to_list() == days[-10:-7]
+
+
+def test_invalid_config_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValueError, match="unknown detection rule"):
+        DetectionConfig(rules=("nope",))
+    with pytest.raises(ValueError, match="min_weeks"):
+        DetectionConfig(weeks=3, min_weeks=4)
