@@ -1,0 +1,154 @@
+"""The delivery ledger: one row per (alert, channel), so each alert reaches each channel exactly once.
+
+SQLite on local disk (under the data directory): a row is recorded ``pending``, claimed as
+``sending`` by one run inside a write transaction (two checks running at once never both send it),
+then marked ``delivered`` or released back to ``pending`` with the error, to be retried by the next
+check. A claim left by a run that died mid-send is taken over after ``STALE_CLAIM_S``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import polars as pl
+
+from .schema import ALERTS
+
+STALE_CLAIM_S = 600.0
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    alert_id     TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    alert_date   TEXT NOT NULL,
+    alert        TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'delivered')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    claimed_by   TEXT,
+    claimed_at   REAL,
+    recorded_at  REAL NOT NULL,
+    delivered_at REAL,
+    PRIMARY KEY (alert_id, channel)
+);
+CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (channel, status);
+"""
+
+
+def _alert_json(row: dict) -> str:
+    return json.dumps({k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in row.items()})
+
+
+class DeliveryLedger:
+    """Which alert went to which channel, and which are still owed."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_DDL)
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken up front, so a claim cannot interleave with another."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def record(self, alerts: pl.DataFrame, channels: Sequence[str]) -> int:
+        """Owe each alert to each channel once; an alert already recorded (a re-run) is left alone."""
+        now = time.time()
+        rows = [
+            (r["alert_id"], channel, r["date"].isoformat(), _alert_json(r), now)
+            for r in alerts.select(list(ALERTS)).to_dicts()
+            for channel in channels
+        ]
+        with self._write() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO deliveries (alert_id, channel, alert_date, alert, status, recorded_at)"
+                " VALUES (?, ?, ?, ?, 'pending', ?)",
+                rows,
+            )
+            return db.total_changes - before
+
+    def claim(self, channel: str, claimant: str, stale_after_s: float = STALE_CLAIM_S) -> pl.DataFrame:
+        """Take every alert still owed to ``channel`` for ``claimant`` to send; returns them as alerts."""
+        now = time.time()
+        with self._write() as db:
+            db.execute(
+                "UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?,"
+                " attempts = attempts + 1 WHERE channel = ?"
+                " AND (status = 'pending' OR (status = 'sending' AND claimed_at < ?))",
+                (claimant, now, channel, now - stale_after_s),
+            )
+            found = db.execute(
+                "SELECT alert FROM deliveries WHERE channel = ? AND status = 'sending' AND claimed_by = ?"
+                " ORDER BY alert_date, alert_id",
+                (channel, claimant),
+            ).fetchall()
+        rows = [json.loads(a) for (a,) in found]
+        for r in rows:
+            r["date"] = dt.date.fromisoformat(r["date"])
+        return pl.DataFrame(rows, schema=ALERTS) if rows else pl.DataFrame(schema=ALERTS)
+
+    def _update(self, sql: str, params: tuple, channel: str, alert_ids: Sequence[str]) -> None:
+        if not alert_ids:
+            return
+        marks = ",".join("?" * len(alert_ids))
+        with self._write() as db:
+            db.execute(f"{sql} WHERE channel = ? AND alert_id IN ({marks})", (*params, channel, *alert_ids))
+
+    def mark_delivered(self, channel: str, alert_ids: Sequence[str]) -> None:
+        """The channel took these alerts: never send them to it again."""
+        sql = (
+            "UPDATE deliveries SET status = 'delivered', delivered_at = ?, last_error = NULL,"
+            " claimed_by = NULL"
+        )
+        self._update(sql, (time.time(),), channel, alert_ids)
+
+    def release(self, channel: str, alert_ids: Sequence[str], error: str) -> None:
+        """Sending failed: owe these alerts again, with the error, for the next check to retry."""
+        sql = "UPDATE deliveries SET status = 'pending', last_error = ?, claimed_by = NULL"
+        self._update(sql, (error,), channel, alert_ids)
+
+    def pending_count(self, channel: str) -> int:
+        """Alerts still owed to ``channel``."""
+        with self._connect() as db:
+            sql = "SELECT COUNT(*) FROM deliveries WHERE channel = ? AND status != 'delivered'"
+            return int(db.execute(sql, (channel,)).fetchone()[0])
+
+    def table(self) -> pl.DataFrame:
+        """Every delivery record (without the alert payload), for metadata, tests and the dashboard."""
+        with self._connect() as db:
+            cursor = db.execute(
+                "SELECT alert_id, channel, alert_date, status, attempts, last_error, delivered_at"
+                " FROM deliveries ORDER BY alert_date, alert_id, channel"
+            )
+            names = [c[0] for c in cursor.description]
+            data = cursor.fetchall()
+        schema = {
+            "alert_id": pl.String, "channel": pl.String, "alert_date": pl.String, "status": pl.String,
+            "attempts": pl.Int64, "last_error": pl.String, "delivered_at": pl.Float64,
+        }  # fmt: skip
+        return pl.DataFrame(data, schema=dict(zip(names, schema.values(), strict=True)), orient="row")

@@ -1,0 +1,102 @@
+"""The notifications resource: which channels are on, read from SPD_* environment variables.
+
+The log channel is always on; ``SPD_WEBHOOK_URL`` adds a Slack-compatible webhook; ``SPD_SMTP_HOST``
+(with ``SPD_SMTP_TO``) adds email. Secrets (the webhook URL carries a token, the SMTP password) are
+passed as ``EnvVar`` so they are resolved at run time and never shown in the Dagster UI.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import dagster as dg
+
+from .core.deliveries import DeliveryLedger
+from .core.notify import EmailNotifier, LogNotifier, Notifier, WebhookNotifier
+from .settings import Settings, SettingsError
+
+DEFAULT_LOOKBACK_DAYS = 3
+
+
+class Notifications(dg.ConfigurableResource):
+    """Channels for new alerts and the ledger that records what each channel has been sent."""
+
+    ledger_path: str
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    webhook_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None
+    smtp_to: str | None = None  # comma-separated addresses
+    timeout_s: float = 10.0
+
+    def notifiers(self, log: Callable[[str], None]) -> list[Notifier]:
+        """The log notifier, plus the webhook and email ones when configured."""
+        found: list[Notifier] = [LogNotifier(emit=log)]
+        if self.webhook_url:
+            found.append(WebhookNotifier(url=self.webhook_url, timeout_s=self.timeout_s))
+        if self.smtp_host:
+            recipients = [a.strip() for a in (self.smtp_to or "").split(",") if a.strip()]
+            found.append(
+                EmailNotifier(
+                    host=self.smtp_host,
+                    port=self.smtp_port,
+                    sender=self.smtp_from or self.smtp_user or "spd@localhost",
+                    recipients=recipients,
+                    user=self.smtp_user,
+                    password=self.smtp_password,
+                    timeout_s=self.timeout_s,
+                )
+            )
+        return found
+
+    def ledger(self) -> DeliveryLedger:
+        return DeliveryLedger(self.ledger_path)
+
+
+def default_ledger_path(settings: Settings, env: Mapping[str, str]) -> str:
+    """``<data_dir>/_deliveries/deliveries.sqlite``; SQLite needs a local disk, so for an object-store
+    data directory the ledger lives under DAGSTER_HOME instead."""
+    if "://" not in settings.data_dir:
+        return str(Path(settings.data_dir) / "_deliveries" / "deliveries.sqlite")
+    home = env.get("DAGSTER_HOME", "").strip() or ".dagster"
+    return str(Path(home).absolute() / "spd_deliveries.sqlite")
+
+
+def _secret(env: Mapping[str, str], name: str) -> dg.EnvVar | None:
+    return dg.EnvVar(name) if env.get(name, "").strip() else None
+
+
+def notifications_from_env(settings: Settings, env: Mapping[str, str] | None = None) -> Notifications:
+    """The resource from SPD_WEBHOOK_URL, SPD_SMTP_*, SPD_NOTIFY_LOOKBACK_DAYS; errors name the variable."""
+    env = os.environ if env is None else env
+
+    def integer(name: str, default: int, minimum: int) -> int:
+        raw = env.get(name, "").strip()
+        if not raw:
+            return default
+        if not raw.isdigit() or int(raw) < minimum:
+            raise SettingsError(f"{name}={raw!r} is not valid: expected a whole number >= {minimum}")
+        return int(raw)
+
+    host = env.get("SPD_SMTP_HOST", "").strip() or None
+    to = env.get("SPD_SMTP_TO", "").strip() or None
+    if host and not to:
+        raise SettingsError(
+            "SPD_SMTP_HOST is set but SPD_SMTP_TO is empty: expected comma-separated addresses"
+        )
+    return Notifications(
+        ledger_path=default_ledger_path(settings, env),
+        lookback_days=integer("SPD_NOTIFY_LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS, 0),
+        webhook_url=_secret(env, "SPD_WEBHOOK_URL"),
+        smtp_host=host,
+        smtp_port=integer("SPD_SMTP_PORT", 587, 1),
+        smtp_user=env.get("SPD_SMTP_USER", "").strip() or None,
+        smtp_password=_secret(env, "SPD_SMTP_PASSWORD"),
+        smtp_from=env.get("SPD_SMTP_FROM", "").strip() or None,
+        smtp_to=to,
+    )
