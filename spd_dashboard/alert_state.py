@@ -105,6 +105,10 @@ class AlertStates:
 def with_status(
     alerts: pl.DataFrame, states: dict[str, AlertState], now: dt.datetime | None = None
 ) -> pl.DataFrame:
-    """``alerts`` plus a ``status`` column: open, acknowledged, or snoozed until a time."""
-    shown = [states[a].shown_as(now) if a in states else "open" for a in alerts["alert_id"]]
-    return alerts.with_columns(status=pl.Series(shown, dtype=pl.String))
+    """``alerts`` plus ``status`` (open, acknowledged, or snoozed until a time) and the person's ``note``."""
+    ids = alerts["alert_id"].to_list()
+    shown = [states[a].shown_as(now) if a in states else "open" for a in ids]
+    notes = [states[a].note if a in states else "" for a in ids]
+    return alerts.with_columns(
+        status=pl.Series(shown, dtype=pl.String), note=pl.Series(notes, dtype=pl.String)
+    )

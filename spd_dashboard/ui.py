@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from . import query
-from .dagster_runs import dagster_ui
+from .dagster_runs import LaunchError, dagster_ui
 from .selection import Period, Selection, default_period, match_skus, period_from_input
 
 FILTER_KEYS = ("dates", "region", "category", "sku")
@@ -32,6 +32,14 @@ class View:
         return self.bounds is not None and self.period is not None
 
 
+def _pipeline_link() -> None:
+    try:
+        url = dagster_ui().url
+    except LaunchError:
+        return
+    st.caption(f"Pipeline runs and backfills: [Dagster UI]({url})")
+
+
 def _reset_filters() -> None:
     for key in FILTER_KEYS:
         st.session_state.pop(key, None)
@@ -42,6 +50,8 @@ def sidebar(root: str) -> View:
     b = query.bounds(root)
     if b is None:
         st.sidebar.caption("No sales data yet: the filters appear once daily_agg has a day.")
+        with st.sidebar:
+            _pipeline_link()
         view = View(root, None, None, Selection(), "", False)
         st.session_state[_VIEW_KEY] = view
         return view
@@ -68,6 +78,7 @@ def sidebar(root: str) -> View:
             "SKU search", key="sku", bind="query-params", placeholder="id or name, e.g. SKU-0004"
         )
         st.button("Reset filters", on_click=_reset_filters, type="tertiary", icon=":material/restart_alt:")
+        _pipeline_link()
     period = period_from_input(picked, fallback)
     skus = match_skus(query.catalog(root), search)
     selection = Selection(tuple(regions), tuple(cats), skus)

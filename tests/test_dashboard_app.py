@@ -188,6 +188,7 @@ def test_alerts_page_filters_and_remembers_an_acknowledgement(dashboard_history,
 
     critical = h.alerts.filter(pl.col("severity") == "critical")["alert_id"][0]
     at.selectbox(key="alert_pick").set_value(critical).run()
+    at.text_input(key="alert_note").set_value("known: us-east warehouse closed")
     next(b for b in at.button if b.label == "Acknowledge").click().run()
     assert "**3** alert(s) shown (1 acknowledged or snoozed hidden)" in _texts(at)
 
@@ -195,7 +196,16 @@ def test_alerts_page_filters_and_remembers_an_acknowledgement(dashboard_history,
     assert "**3** alert(s) shown" in _texts(restarted)
     restarted.toggle(key="closed").set_value(True).run()
     table = restarted.dataframe[0].value
-    assert table.loc[table["severity"] == "critical", "status"].tolist() == ["acknowledged"]
+    critical_row = table[table["severity"] == "critical"]
+    warning = h.alerts.filter(pl.col("severity") == "warning")["alert_id"][0]
+    restarted.selectbox(key="alert_pick").set_value(warning).run()
+    restarted.selectbox(key="snooze_days").set_value(3)
+    next(b for b in restarted.button if b.label == "Snooze").click().run()
+    statuses = sorted(restarted.dataframe[0].value["status"].str.slice(0, 13))
+    assert statuses == ["acknowledged", "open", "open", "snoozed until"]
+    assert critical_row[["status", "note"]].values.tolist() == [
+        ["acknowledged", "known: us-east warehouse closed"]
+    ]
 
 
 def test_run_anomaly_check_without_a_webserver_says_what_to_start(dashboard_history, open_app, closed_port):

@@ -130,8 +130,11 @@ def test_acknowledgements_and_snoozes_survive_a_new_store(tmp_path):
     assert "a1" not in AlertStates(root).all()
     with sqlite3.connect(tmp_path / "_dashboard" / "alert_state.sqlite") as con:
         assert con.execute("SELECT alert_id, status FROM alert_state").fetchall() == [("a2", "snoozed")]
+    AlertStates(root).snooze("a3", days=1, note="waiting for the supplier")
     alerts = pl.DataFrame({"alert_id": ["a1", "a2", "a3"]})
-    assert with_status(alerts, AlertStates(root).all())["status"].to_list()[0::2] == ["open", "open"]
+    shown = with_status(alerts, AlertStates(root).all())
+    assert shown["status"][0] == "open" and shown["status"][2].startswith("snoozed until")
+    assert shown["note"].to_list() == ["", "", "waiting for the supplier"]
 
 
 def test_launching_without_a_webserver_says_what_to_start(monkeypatch):

@@ -49,7 +49,7 @@ if shown.is_empty():
     st.stop()
 
 columns = ["date", "severity", "series", "metric", "observed", "baseline", "pct_drop", "robust_z",
-           "revenue_at_risk", "status", "rule", "alert_id"]  # fmt: skip
+           "revenue_at_risk", "status", "note", "rule", "alert_id"]  # fmt: skip
 ids = shown["alert_id"].to_list()
 
 
@@ -90,7 +90,7 @@ drop = f"-{a['pct_drop']:.0%}" if a["pct_drop"] is not None else "n/a"
 st.markdown(
     f"Observed **{a['observed']:,.2f}** against a baseline of **{a['baseline']:,.2f}** ({drop}, robust z "
     f"{a['robust_z'] or 0:.1f}); revenue at risk **${a['revenue_at_risk'] or 0:,.0f}**. Rule `{a['rule']}`. "
-    f"Status: **{a['status']}**."
+    f"Status: **{a['status']}**" + (f" ({a['note']})." if a["note"] else ".")
 )
 around = query.series(
     v.root,
@@ -104,16 +104,26 @@ around = query.series(
 metric = a["metric"] if a["metric"] in around.columns else "revenue"
 st.plotly_chart(charts.alert_series(around, a, metric), key="alert_series")
 
-ack, snooze_for, snooze, reopen = st.columns([2, 2, 2, 2], vertical_alignment="bottom")
+
+def _acknowledge(alert_id: str) -> None:
+    states.acknowledge(alert_id, note=st.session_state.get("alert_note", ""))
+
+
+def _snooze(alert_id: str) -> None:
+    states.snooze(alert_id, days=st.session_state["snooze_days"], note=st.session_state.get("alert_note", ""))
+
+
+note_col, ack, snooze_for, snooze, reopen = st.columns([4, 2, 2, 2, 2], vertical_alignment="bottom")
+note_col.text_input("Note", key="alert_note", placeholder="optional, e.g. known stock-out")
 ack.button(
     "Acknowledge",
     icon=":material/done:",
-    on_click=states.acknowledge,
+    on_click=_acknowledge,
     args=(picked,),
     disabled=a["status"] == "acknowledged",
 )
-days = snooze_for.selectbox("Snooze for", (1, 3, 7), format_func=lambda d: f"{d} day(s)", key="snooze_days")
-snooze.button("Snooze", icon=":material/snooze:", on_click=states.snooze, args=(picked, days))
+snooze_for.selectbox("Snooze for", (1, 3, 7), format_func=lambda d: f"{d} day(s)", key="snooze_days")
+snooze.button("Snooze", icon=":material/snooze:", on_click=_snooze, args=(picked,))
 reopen.button(
     "Reopen", icon=":material/undo:", on_click=states.reopen, args=(picked,), disabled=a["status"] == "open"
 )
