@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .assets import sales, sources
+from .assets import alerts, sales, sources
 from .io_manager import DayParquetIOManager
-from .jobs import daily_pipeline, daily_schedule
+from .jobs import anomaly_check, daily_pipeline, daily_schedule
+from .notifiers import notifications_from_env
 from .resources import LandingSource, SyntheticSource
+from .sensors.anomaly import anomaly_sensor
 from .sensors.landing import landing_sensor
 from .settings import Settings, load_settings
 
-ASSET_MODULES = [sources, sales]
-JOBS = [daily_pipeline]
+ASSET_MODULES = [sources, sales, alerts]
+JOBS = [daily_pipeline, anomaly_check]
 SCHEDULES = [daily_schedule]
-SENSORS: list[dg.SensorDefinition] = [landing_sensor]
+SENSORS: list[dg.SensorDefinition] = [landing_sensor, anomaly_sensor]
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -36,6 +38,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "io_manager": DayParquetIOManager(data_dir=settings.data_dir),
         "source": source,
+        "notifications": notifications_from_env(settings),
     }
 
 

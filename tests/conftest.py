@@ -9,6 +9,9 @@ from dataclasses import replace
 
 # Importing spd_assets validates SPD_DATA_DIR; keep that check away from the developer's ./data.
 os.environ["SPD_DATA_DIR"] = tempfile.mkdtemp(prefix="spd-import-")
+# Tests that run the pipeline must never notify a developer's real webhook or mailbox.
+os.environ["SPD_WEBHOOK_URL"] = ""  # empty = off
+os.environ["SPD_SMTP_HOST"] = ""
 
 import dagster as dg
 import polars as pl

@@ -1,0 +1,218 @@
+"""Revenue drops per day at every level, the checks that show them in the Dagster UI, and notifications.
+
+The asset reads ``daily_metrics`` for its days plus the HISTORY_DAYS before them (through a
+partition mapping, so a daily run costs the same whatever the length of history), runs the
+detectors of ``spd_assets.core.detect`` a month of days at a time, records new recent alerts in
+the delivery ledger and sends them. Checks are partitioned (a Dagster preview feature): a run for
+one day records its result on that day; a range run records one result for the range.
+"""
+
+import datetime as dt
+from collections import Counter
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from ..core import schema
+from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
+from ..core.notify import deliver, ordered, series_name
+from ..core.storage import DayFrames
+from ..notifiers import Notifications
+from ..partitions import daily, partition_days
+
+CHUNK_DAYS = 31  # output days detected together in a range run
+TOP_ALERTS = 10  # alerts listed in the materialization metadata
+CHECK_ALERTS = 50  # alerts listed in the failing check's metadata
+METRIC_COLUMNS = ("date", "level", "sku", "category", "region", "revenue", "orders")
+_D = DetectionConfig()
+
+
+class DetectionRunConfig(dg.Config):
+    """Detector thresholds (defaults tuned on one synthetic year, scored on others: benchmarks/README.md)."""
+
+    rules: list[str] = Field(default=list(_D.rules), description=f"Rules to run, of {list(RULES)}.")
+    weeks: int = Field(default=_D.weeks, description="Same-weekday days in the baseline (at most 8).")
+    min_weeks: int = Field(
+        default=_D.min_weeks, description="Fewer comparable days: short history, no alert."
+    )
+    z_threshold: float = Field(default=_D.z_threshold, description="Alert when robust z <= -z_threshold ...")
+    pct_threshold: float = Field(default=_D.pct_threshold, description="... and revenue is down this share.")
+    min_baseline_orders: float = Field(
+        default=_D.min_baseline_orders,
+        description="Median orders on comparable days below which a series stays quiet.",
+    )
+    min_rel_spread: float = Field(default=_D.min_rel_spread, description="Spread floor, share of baseline.")
+    level_adjust: str = Field(
+        default=_D.level_adjust,
+        description="'shop': measure series against the rest of the shop; 'none': raw.",
+    )
+    seed_pct_threshold: float = Field(
+        default=_D.seed_pct_threshold, description="seed_wow: 7-day drop share."
+    )
+    seed_z_threshold: float = Field(default=_D.seed_z_threshold, description="seed_wow: daily robust z.")
+    critical_share: float = Field(
+        default=_D.critical_share, description="At risk >= share of shop: critical."
+    )
+    warning_share: float = Field(default=_D.warning_share, description="At risk >= share of shop: warning.")
+    warning_drop: float = Field(default=_D.warning_drop, description="Or a drop at least this deep: warning.")
+
+    def detection(self) -> DetectionConfig:
+        """The core config; invalid combinations fail here, before anything is read."""
+        values = self.model_dump()
+        return DetectionConfig(**{**values, "rules": tuple(values["rules"])})
+
+
+def _alerts_markdown(alerts: pl.DataFrame, limit: int) -> str:
+    """A Markdown table of the first ``limit`` alerts, most severe first."""
+    rows = ordered(alerts).head(limit).to_dicts()
+    lines = [
+        "| severity | date | series | observed | baseline | drop | z | at risk | alert_id |",
+        "|---" * 9 + "|",
+    ]
+    lines += [
+        f"| {r['severity']} | {r['date']} | {series_name(r)} | {r['observed']:,.0f} | {r['baseline']:,.0f} "
+        f"| {r['pct_drop']:.0%} | {r['robust_z']:.1f} | {r['revenue_at_risk']:,.0f} | {r['alert_id']} |"
+        for r in rows
+    ]
+    if alerts.height > limit:
+        lines.append(f"\n…and {alerts.height - limit} more.")
+    return "\n".join(lines) if rows else "No alerts."
+
+
+def _counts(alerts: pl.DataFrame, column: str) -> dict[str, int]:
+    counts = alerts[column].value_counts(sort=True)
+    return dict(zip(counts[column].to_list(), counts["count"].to_list(), strict=True))
+
+
+def _why_quiet(reasons: Counter, config: DetectionConfig, first_day: dt.date) -> str:
+    """Why series-days could not alert, in words (short history in particular)."""
+    parts = []
+    if reasons.get("short_history"):
+        parts.append(
+            f"{reasons['short_history']:,} series-days had fewer than {config.min_weeks} same-weekday "
+            f"days of daily_metrics before them (history starts too late for {first_day}): no alert possible"
+        )
+    if reasons.get("low_volume"):
+        parts.append(
+            f"{reasons['low_volume']:,} series-days had fewer than {config.min_baseline_orders:g} orders "
+            "on comparable days: too small to alert"
+        )
+    return "; ".join(parts) or "every series-day had enough history and volume"
+
+
+@dg.asset(
+    group_name="detection",
+    kinds={"polars", "parquet"},
+    partitions_def=daily,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    ins={
+        "daily_metrics": dg.AssetIn(
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-HISTORY_DAYS, allow_nonexistent_upstream_partitions=True
+            )
+        )
+    },
+)
+def alerts(
+    context: dg.AssetExecutionContext,
+    config: DetectionRunConfig,
+    daily_metrics: DayFrames,
+    notifications: Notifications,
+) -> pl.DataFrame:
+    """Revenue drops per series per day (alert_id stable, so a re-run neither duplicates nor re-sends)."""
+    detection = config.detection()
+    days = partition_days(context)
+    store, asset = daily_metrics.store, daily_metrics.asset
+    found, reasons, read, wanted = [], Counter(), set(), set()
+    for i in range(0, len(days), CHUNK_DAYS):
+        chunk = days[i : i + CHUNK_DAYS]
+        need = [d for d in daily_metrics.days if chunk[0] - dt.timedelta(days=HISTORY_DAYS) <= d <= chunk[-1]]
+        have = [d for d in need if d >= days[0] or store.exists(asset, d)]
+        read.update(have)
+        wanted.update(need)
+        frame = daily_metrics.read(have).select(METRIC_COLUMNS)
+        result = detect_drops(frame, chunk, available=have, config=detection)
+        found.append(result.alerts)
+        reasons.update(result.reasons())
+    out = pl.concat(found) if found else schema.empty(schema.ALERTS)
+
+    report = deliver(
+        out,
+        notifications.notifiers(context.log.warning),
+        notifications.ledger(),
+        today=dt.datetime.now(dt.UTC).date(),
+        lookback_days=notifications.lookback_days,
+        claimant=context.run_id,
+    )
+    for channel, error in report.errors.items():
+        context.log.warning(f"{channel}: delivery failed, kept for the next check: {error}")
+    context.add_output_metadata(
+        {
+            "alerts": out.height,
+            "by_severity": _counts(out, "severity"),
+            "by_level": _counts(out, "level"),
+            "top_alerts": dg.MetadataValue.md(_alerts_markdown(out, TOP_ALERTS)),
+            "series_days_by_status": dict(sorted(reasons.items())),
+            "why_quiet": _why_quiet(reasons, detection, days[0]),
+            "history_days_read": f"{len(read)} of {len(wanted)} days of daily_metrics from {min(wanted)} "
+            "(a day not materialized counts as unknown, not as zero)",
+            "sent": report.sent,
+            "pending_delivery": report.pending,
+            "delivery_errors": report.errors,
+            "not_sent_older_than_lookback": report.skipped_old,
+        }
+    )
+    return out
+
+
+@dg.asset_check(asset=alerts, partitions_def=daily, description="WARN when the day(s) have revenue drops.")
+def no_revenue_drops(context: dg.AssetCheckExecutionContext, alerts: DayFrames) -> dg.AssetCheckResult:
+    """Fails (severity WARN) with the alerts as metadata, so anomalies show in the UI without a file."""
+    found = alerts.read()
+    found = found if found.width else schema.empty(schema.ALERTS)
+    return dg.AssetCheckResult(
+        passed=found.is_empty(),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{found.height} revenue drop(s)" if found.height else "no revenue drops",
+        metadata={
+            "alerts": found.height,
+            "by_severity": _counts(found, "severity"),
+            "alerts_table": dg.MetadataValue.md(_alerts_markdown(found, CHECK_ALERTS)),
+            "alert_rows": dg.MetadataValue.json(
+                ordered(found).head(CHECK_ALERTS).with_columns(pl.col("date").cast(pl.String)).to_dicts()
+            ),
+        },
+    )
+
+
+def schema_problems(day: dt.date, frame: pl.DataFrame) -> list[str]:
+    """What is wrong with one day's alerts file (empty list: nothing)."""
+    if dict(frame.schema) != schema.ALERTS:
+        return [f"{day}: columns {dict(frame.schema)} differ from schema.ALERTS"]
+    problems = []
+    if frame.filter(pl.col("date") != day).height:
+        problems.append(f"{day}: rows dated another day")
+    if (
+        frame["alert_id"].n_unique() != frame.height
+        or frame.filter(pl.col("alert_id").str.len_chars() != 16).height
+    ):
+        problems.append(f"{day}: alert_id not unique or not 16 characters")
+    if frame.filter(~pl.col("severity").is_in(["info", "warning", "critical"])).height:
+        problems.append(f"{day}: severity outside info/warning/critical")
+    if frame.filter(~pl.col("level").is_in(list(schema.LEVELS)) | ~pl.col("rule").is_in(list(RULES))).height:
+        problems.append(f"{day}: unknown level or rule")
+    return problems
+
+
+@dg.asset_check(asset=alerts, partitions_def=daily, description="Columns, types, ids and values of alerts.")
+def alerts_schema(context: dg.AssetCheckExecutionContext, alerts: DayFrames) -> dg.AssetCheckResult:
+    """Every day's file has exactly the ALERTS columns, unique 16-character ids and known values."""
+    problems = [p for day in alerts.days for p in schema_problems(day, alerts.read([day]))]
+    return dg.AssetCheckResult(
+        passed=not problems,
+        metadata={
+            "days": len(alerts.days),
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems)),
+        },
+    )

@@ -1,0 +1,110 @@
+"""The anomaly sensor: every new `daily_metrics` partition gets the anomaly-check job, exactly once.
+
+A plain sensor, not ``@asset_sensor`` (which sees only the latest materialization and so skips the
+days of a backfill). Each tick reads the materializations of `daily_metrics` after the cursor (a
+storage id) in order, a page at a time, and:
+
+- waits (leaves the cursor before it) at a materialization whose run is still going: that run may
+  be a backfill that materializes `alerts` itself a step later;
+- skips a partition whose `alerts` was materialized after that `daily_metrics` materialization (the
+  same run did the check, as `daily_pipeline` does);
+- asks for one run per range of consecutive days that still need a check (a 90-day backfill of
+  `daily_metrics` alone is one run, not 90 start-ups), with a run key made of the days and the
+  storage id, so a tick repeated after a crash requests nothing new and a later re-materialization
+  of a day is checked again.
+"""
+
+import time
+
+import dagster as dg
+
+from ..jobs import anomaly_check
+from ..partitions import daily
+
+METRICS = dg.AssetKey("daily_metrics")
+ALERTS = dg.AssetKey("alerts")
+PAGE = 500  # materializations read per query
+MAX_RECORDS = 10_000  # per tick; the rest waits for the next tick (the cursor says where)
+MAX_RANGE_DAYS = 366  # days per requested run
+STUCK_AFTER_S = 6 * 3600  # a run "in progress" this long after materializing is treated as finished
+
+
+def _new_materializations(instance: dg.DagsterInstance, after: int) -> list[dg.EventLogRecord]:
+    """`daily_metrics` materializations after storage id ``after``, oldest first, up to MAX_RECORDS."""
+    records: list[dg.EventLogRecord] = []
+    while len(records) < MAX_RECORDS:
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=METRICS, after_storage_id=after), limit=PAGE, ascending=True
+        )
+        records += page.records
+        if not page.has_more or not page.records:
+            break
+        after = page.records[-1].storage_id
+    return records
+
+
+def _settled(records: list[dg.EventLogRecord], instance: dg.DagsterInstance) -> list[dg.EventLogRecord]:
+    """The records up to (not including) the first one whose run has not finished yet."""
+    finished: dict[str, bool] = {}
+    now = time.time()
+    for n, record in enumerate(records):
+        if record.run_id not in finished:
+            run = instance.get_run_by_id(record.run_id)
+            finished[record.run_id] = run is None or run.is_finished
+        if not finished[record.run_id] and now - record.timestamp < STUCK_AFTER_S:
+            return records[:n]
+    return records
+
+
+def _ranges(keys: list[str]) -> list[list[str]]:
+    """Consecutive partition keys grouped into runs of at most MAX_RANGE_DAYS."""
+    order = {k: i for i, k in enumerate(daily.get_partition_keys())}
+    groups: list[list[str]] = []
+    for key in sorted(keys, key=order.__getitem__):
+        last = groups[-1] if groups else None
+        if last and order[key] == order[last[-1]] + 1 and len(last) < MAX_RANGE_DAYS:
+            last.append(key)
+        else:
+            groups.append([key])
+    return groups
+
+
+def run_request(keys: list[str], storage_id: int) -> dg.RunRequest:
+    """One day: a partition run; several consecutive days: one single-run range."""
+    if len(keys) == 1:
+        return dg.RunRequest(partition_key=keys[0], run_key=f"alerts:{keys[0]}:{storage_id}")
+    return dg.RunRequest(
+        run_key=f"alerts:{keys[0]}...{keys[-1]}:{storage_id}",
+        tags={
+            "dagster/asset_partition_range_start": keys[0],
+            "dagster/asset_partition_range_end": keys[-1],
+        },
+    )
+
+
+@dg.sensor(
+    job=anomaly_check,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests the anomaly_check job for each newly materialized daily_metrics partition, once.",
+)
+def anomaly_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    """Check each new `daily_metrics` partition once, unless its `alerts` is already newer."""
+    cursor = int(context.cursor) if context.cursor else 0
+    records = _settled(_new_materializations(context.instance, cursor), context.instance)
+    if not records:
+        return dg.SensorResult(
+            skip_reason="no new daily_metrics materializations (or their run is still going)"
+        )
+    metrics_sid = {r.partition_key: r.storage_id for r in records if r.partition_key}
+    checked = context.instance.get_latest_storage_id_by_partition(
+        ALERTS, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=set(metrics_sid)
+    )
+    valid = set(daily.get_partition_keys())
+    todo = [k for k, sid in metrics_sid.items() if k in valid and checked.get(k, -1) < sid]
+    requests = [run_request(keys, max(metrics_sid[k] for k in keys)) for keys in _ranges(todo)]
+    context.log.info(
+        f"{len(metrics_sid)} new daily_metrics partition(s): {len(metrics_sid) - len(todo)} already checked, "
+        f"{len(todo)} to check in {len(requests)} run(s)"
+    )
+    return dg.SensorResult(run_requests=requests, cursor=str(records[-1].storage_id))
