@@ -285,6 +285,7 @@ def main() -> None:
     parser.add_argument("--orders-per-day", type=int, default=20_000)
     parser.add_argument("--skus", type=int, default=200)
     parser.add_argument("--sweep", action="store_true", help="print the threshold grid on the tuning seed")
+    parser.add_argument("--out", type=Path, default=OUT, help="where the JSON goes")
     args = parser.parse_args()
 
     def year(seed: int) -> Year:
@@ -315,8 +316,8 @@ def main() -> None:
         "implied_drop": IMPLIED_DROP,
         "seconds": round(elapsed, 1),
     }
-    OUT.write_text(json.dumps({"setup": setup, "results": report}, indent=2) + "\n")
-    print(f"wrote {OUT} in {elapsed:.0f} s")
+    args.out.write_text(json.dumps({"setup": setup, "results": report}, indent=2) + "\n")
+    print(f"wrote {args.out} in {elapsed:.0f} s")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import dagster as dg
 import pytest
 from conftest import materialize_range, recent_days
 from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 
 from spd_assets.core.storage import DayStore
 from spd_assets.partitions import daily
@@ -118,3 +120,33 @@ def test_it_waits_for_the_run_that_materialized_the_day_to_finish(sensor_defs, i
     instance.report_run_failed(instance.get_run_by_id(run.run_id))  # it never got to alerts
     (request,) = tick(sensor_defs, instance, None).run_requests
     assert request.partition_key == day
+
+
+def test_it_waits_for_an_asset_backfill_that_will_materialize_alerts_itself(sensor_defs, instance) -> None:
+    days = recent_days(2)
+    backfill = PartitionBackfill.from_asset_partitions(
+        backfill_id="bf1",
+        asset_graph=sensor_defs.resolve_asset_graph(),
+        partition_names=[d.isoformat() for d in days],
+        asset_selection=[dg.AssetKey("daily_metrics"), dg.AssetKey("alerts")],
+        backfill_timestamp=time.time(),
+        tags={},
+        dynamic_partitions_store=instance,
+        all_partitions=False,
+        title=None,
+        description=None,
+        run_config=None,
+    )
+    instance.add_backfill(backfill)
+    dg.materialize(
+        [sensor_defs.get_assets_def("catalog")], instance=instance, resources=sensor_defs.resources
+    )
+    sensor_defs.resolve_job_def("metrics_only").execute_in_process(
+        instance=instance,
+        tags={RANGE_START: days[0].isoformat(), RANGE_END: days[-1].isoformat(), "dagster/backfill": "bf1"},
+    )
+    # The backfill's metrics run is done, but its alerts run has not come yet: no check of our own.
+    assert tick(sensor_defs, instance, None).run_requests == []
+    instance.update_backfill(backfill.with_status(BulkActionStatus.COMPLETED_FAILED))  # alerts never came
+    (request,) = tick(sensor_defs, instance, None).run_requests
+    assert partitions(request) == [d.isoformat() for d in days]

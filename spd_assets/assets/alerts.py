@@ -124,15 +124,19 @@ def alerts(
     detection = config.detection()
     days = partition_days(context)
     store, asset = daily_metrics.store, daily_metrics.asset
-    found, reasons, read, wanted = [], Counter(), set(), set()
+    found, reasons, wanted, read = [], Counter(), set(), set()
+    window: dict[dt.date, pl.DataFrame] = {}  # days read, kept while later chunks still need them
     for i in range(0, len(days), CHUNK_DAYS):
         chunk = days[i : i + CHUNK_DAYS]
         need = [d for d in daily_metrics.days if chunk[0] - dt.timedelta(days=HISTORY_DAYS) <= d <= chunk[-1]]
-        have = [d for d in need if d >= days[0] or store.exists(asset, d)]
-        read.update(have)
         wanted.update(need)
-        frame = daily_metrics.read(have).select(METRIC_COLUMNS)
-        result = detect_drops(frame, chunk, available=have, config=detection)
+        window = {d: f for d, f in window.items() if d in need}
+        for d in need:
+            if d not in window and (d >= days[0] or store.exists(asset, d)):
+                window[d] = store.read(asset, d).select(METRIC_COLUMNS)
+        have = sorted(window)
+        read.update(have)
+        result = detect_drops(pl.concat([window[d] for d in have]), chunk, available=have, config=detection)
         found.append(result.alerts)
         reasons.update(result.reasons())
     out = pl.concat(found) if found else schema.empty(schema.ALERTS)

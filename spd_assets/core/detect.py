@@ -2,14 +2,19 @@
 
 Two named rules score every series (total, region, category, sku, sku x region) on every day:
 
-- ``weekday_mad`` (the default): the baseline is the median of the same weekday over the last
-  ``weeks`` weeks, scaled by the shop's recent level (so the weeks after a seasonal peak are not all
-  drops); the spread is 1.4826 x MAD of those same-weekday values, floored so a flat series cannot
-  divide by zero and a small series cannot look calmer than its order count allows. A drop is flagged
-  when the robust z and the percent drop both pass their thresholds and the baseline has volume.
+- ``weekday_mad`` (the default). Each series is measured against the rest of the shop that same day
+  (the total against its own previous week), so a shop-wide swing such as the slide after the
+  holiday peak moves every baseline with it. Baseline: the median of that ratio on the same weekday
+  over the last ``weeks`` weeks, times today's rest of the shop. Spread: 1.4826 x the median
+  absolute miss of the baseline over the last 28 days (the MAD of its own forecast errors), floored
+  by ``min_rel_spread`` (a flat series has MAD 0) and by Poisson noise (a series of n orders cannot
+  be steadier than 1/sqrt(n)). Alert when robust z and percent drop both pass their thresholds and
+  the comparable days averaged ``min_baseline_orders`` orders.
 - ``seed_wow``: the seed project's rule, kept to compare against: 7-day revenue down more than a
   percent against the prior 7 days, or the day's revenue a robust z below the median/MAD of the
   previous 28 days (any weekday).
+
+In the alerts, ``mad`` is the spread the robust z was divided by: robust_z = -(baseline - observed) / mad.
 """
 
 from __future__ import annotations
@@ -254,7 +259,7 @@ def _to_alerts(scored: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
         return empty(ALERTS)
     found = found.join(shop, on=["date", "rule"], how="left").with_columns(
         revenue_at_risk=(pl.col("baseline") - pl.col("observed")).clip(lower_bound=0.0),
-        mad=MAD_SCALE * pl.col("mad"),
+        mad=pl.col("spread"),
     )
     share = pl.col("revenue_at_risk") / pl.coalesce("shop_baseline", "baseline")
     found = found.with_columns(
@@ -276,18 +281,12 @@ def _to_alerts(scored: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
     )
 
 
-SCORED = {
+SCORED = {  # what every rule reports per series-day (``mad``: unscaled, before floors)
     "date": pl.Date,
-    **dict.fromkeys(SERIES, pl.String),
-    "rule": pl.String,
-    "status": pl.String,
-    "metric": pl.String,
-    "observed": pl.Float64,
-    "baseline": pl.Float64,
-    "mad": pl.Float64,
-    "robust_z": pl.Float64,
-    "pct_drop": pl.Float64,
-    "baseline_orders": pl.Float64,
+    **dict.fromkeys((*SERIES, "rule", "status", "metric"), pl.String),
+    **dict.fromkeys(
+        ("observed", "baseline", "mad", "spread", "robust_z", "pct_drop", "baseline_orders"), pl.Float64
+    ),
     "comparable": pl.Int64,
 }
 SCORERS = {"weekday_mad": score_weekday_mad, "seed_wow": score_seed_wow}

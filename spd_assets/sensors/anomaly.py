@@ -4,8 +4,9 @@ A plain sensor, not ``@asset_sensor`` (which sees only the latest materializatio
 days of a backfill). Each tick reads the materializations of `daily_metrics` after the cursor (a
 storage id) in order, a page at a time, and:
 
-- waits (leaves the cursor before it) at a materialization whose run is still going: that run may
-  be a backfill that materializes `alerts` itself a step later;
+- waits (leaves the cursor before it) at a materialization whose run is still going, or whose
+  asset backfill is still going and includes `alerts`: `alerts` may be materialized a step or a
+  run later (after six hours the sensor stops waiting for a run that never reports an end);
 - skips a partition whose `alerts` was materialized after that `daily_metrics` materialization (the
   same run did the check, as `daily_pipeline` does);
 - asks for one run per range of consecutive days that still need a check (a 90-day backfill of
@@ -17,6 +18,7 @@ storage id) in order, a page at a time, and:
 import time
 
 import dagster as dg
+from dagster._core.execution.backfill import BulkActionStatus
 
 from ..jobs import anomaly_check
 from ..partitions import daily
@@ -27,6 +29,8 @@ PAGE = 500  # materializations read per query
 MAX_RECORDS = 10_000  # per tick; the rest waits for the next tick (the cursor says where)
 MAX_RANGE_DAYS = 366  # days per requested run
 STUCK_AFTER_S = 6 * 3600  # a run "in progress" this long after materializing is treated as finished
+BACKFILL_TAG = "dagster/backfill"
+BACKFILL_GOING = (BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING, BulkActionStatus.FAILING)
 
 
 def _new_materializations(instance: dg.DagsterInstance, after: int) -> list[dg.EventLogRecord]:
@@ -43,15 +47,26 @@ def _new_materializations(instance: dg.DagsterInstance, after: int) -> list[dg.E
     return records
 
 
+def _busy(run: dg.DagsterRun | None, instance: dg.DagsterInstance) -> bool:
+    """The run is still going, or belongs to an asset backfill still going that includes `alerts`
+    (a backfill may materialize `daily_metrics` and `alerts` in separate runs)."""
+    if run is None:
+        return False
+    if not run.is_finished:
+        return True
+    backfill_id = run.tags.get(BACKFILL_TAG)
+    backfill = instance.get_backfill(backfill_id) if backfill_id else None
+    return bool(backfill and backfill.status in BACKFILL_GOING and ALERTS in (backfill.asset_selection or ()))
+
+
 def _settled(records: list[dg.EventLogRecord], instance: dg.DagsterInstance) -> list[dg.EventLogRecord]:
-    """The records up to (not including) the first one whose run has not finished yet."""
-    finished: dict[str, bool] = {}
+    """The records up to (not including) the first one whose run or backfill has not finished yet."""
+    busy: dict[str, bool] = {}
     now = time.time()
     for n, record in enumerate(records):
-        if record.run_id not in finished:
-            run = instance.get_run_by_id(record.run_id)
-            finished[record.run_id] = run is None or run.is_finished
-        if not finished[record.run_id] and now - record.timestamp < STUCK_AFTER_S:
+        if record.run_id not in busy:
+            busy[record.run_id] = _busy(instance.get_run_by_id(record.run_id), instance)
+        if busy[record.run_id] and now - record.timestamp < STUCK_AFTER_S:
             return records[:n]
     return records
 
