@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from .core.landing import daily_file_name, day_of, read_header, sha256_file
-from .core.validate import LINE, LandingFileError, resolve_columns, when_column
+from .core.validate import LINE, LandingFileError, resolve_columns, with_when
 
 BATCH_ROWS = 200_000  # rows of the export held in memory at a time
 
@@ -51,13 +51,13 @@ def split_export(export: str | Path, landing_dir: str | Path, overwrite: bool = 
         scan = pl.scan_parquet(export).with_row_index(LINE, offset=1)
     else:
         scan = pl.scan_csv(export, infer_schema=False, row_index_name=LINE, row_index_offset=2)
-    day_expr, _ = when_column(when, scan.collect_schema()[when])
+    scan = with_when(scan, when, scan.collect_schema()[when], "__when_").rename({"__when_date": "__day"})
     root.mkdir(parents=True, exist_ok=True)
     temps: dict[dt.date, Path] = {}
     undated: list[str] = []
     bad = rows = 0
     try:
-        for batch in scan.with_columns(day_expr.alias("__day")).collect_batches(chunk_size=BATCH_ROWS):
+        for batch in scan.drop("__when_ts").collect_batches(chunk_size=BATCH_ROWS):
             missing = batch.filter(pl.col("__day").is_null())
             bad += missing.height
             undated += [

@@ -138,8 +138,7 @@ def _parse_csv(data: bytes, file: str) -> pl.DataFrame:
         )
     else:
         frame = frame.with_columns((pl.int_range(pl.len()) + 2).cast(pl.Int64).alias(LINE))
-    blank = pl.all_horizontal(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in cols)
-    return frame.filter(~blank)
+    return frame.filter(~pl.all_horizontal(pl.col(c).is_null() for c in cols))  # blank line or ",,,"
 
 
 def _parse_parquet(data: bytes, file: str) -> pl.DataFrame:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import polars as pl
 
@@ -23,6 +24,7 @@ REVENUE_ABS_TOL = 0.01  # revenue may differ from qty × price by a cent ...
 REVENUE_REL_TOL = 0.005  # ... or by 0.5 %, whichever is larger (rounded unit prices)
 _DATETIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M")
 _P = "__spd_"  # prefix of working columns, so they never collide with a file's own columns
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 
 class LandingFileError(ValueError):
@@ -94,66 +96,73 @@ def _number(col: str, dtype: pl.DataType) -> pl.Expr:
     return value.cast(pl.Float64, strict=False)
 
 
-def parse_when(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(date as written, UTC timestamp) from ISO 8601 text: a date, or a date-time with optional offset.
+def with_when(frame: FrameT, col: str, dtype: pl.DataType, prefix: str) -> FrameT:
+    """Add ``{prefix}date`` and ``{prefix}ts`` (UTC) parsed from a date/ts column of any type.
 
-    A bare date is midnight UTC; a naive date-time is taken as UTC; the date is the one written, so an
-    export in local time keeps each order on its local day.
+    Text is ISO 8601: a date, or a date-time with optional offset (``Z``, ``+02:00``, ``+0200``). A bare
+    date is midnight UTC; a naive date-time is taken as UTC; the date is the one written, so an export
+    in local time keeps each order on its local day. Date and Datetime columns (Parquet) are taken as
+    they are. ``spd import`` uses the same rule to decide which day file a row goes to.
     """
-    iso = text.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.replace(r"[zZ]$", "+00:00")
-    stamps = [
-        iso.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC") for f in _DATETIME_FORMATS
-    ]
-    day = text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-    bare = pl.when(text.str.len_bytes() == 10).then(day.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"))
-    ts = pl.coalesce(bare, *stamps)
-    return pl.when(ts.is_not_null()).then(day), ts
-
-
-def when_column(col: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
-    """(date, ts) of a date/ts column: text, Date or Datetime (naive = UTC); ``spd import`` uses it too."""
+    date, ts = f"{prefix}date", f"{prefix}ts"
     if dtype == pl.Date:
-        return pl.col(col), pl.col(col).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        return frame.with_columns(
+            pl.col(col).alias(date), pl.col(col).cast(pl.Datetime("us", "UTC")).alias(ts)
+        )
     if isinstance(dtype, pl.Datetime):
         local = pl.col(col) if dtype.time_zone else pl.col(col).dt.replace_time_zone("UTC")
-        return local.dt.date(), local.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
-    return parse_when(_text(col, dtype))
+        utc = local.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        return frame.with_columns(local.dt.date().alias(date), utc.alias(ts))
+    text, iso = f"{prefix}when_text", f"{prefix}iso"
+    frame = frame.with_columns(_text(col, dtype).alias(text))  # in stages: each computed once
+    frame = frame.with_columns(
+        pl.col(text)
+        .str.replace(" ", "T", literal=True, n=1)  # the ISO date-time separator may be a space
+        .str.replace("Z", "+00:00", literal=True, n=1)
+        .alias(iso),
+        pl.col(text).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).alias(date),
+    )
+    bare = pl.when(pl.col(text).str.len_bytes() == 10).then(pl.col(date).cast(pl.Datetime("us", "UTC")))
+    stamps = [
+        pl.col(iso).str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC")
+        for f in _DATETIME_FORMATS
+    ]
+    frame = frame.with_columns(pl.coalesce(bare, *stamps).alias(ts))
+    return frame.with_columns(pl.when(pl.col(ts).is_not_null()).then(pl.col(date)).alias(date)).drop(
+        text, iso
+    )
 
 
-def _problems(names: dict[str, str], types: dict[str, pl.DataType], day: dt.date, tol: float) -> list:
+def _problems(names: dict[str, str], day: dt.date, tol: float) -> list[tuple[str, pl.Expr, str]]:
     """(field, condition, reason) for every row check, in the order reasons are listed."""
-    num = {k: pl.col(f"{_P}{k}") for k in ("qty", "price", "revenue") if k in names}
+    col = {k: pl.col(f"{_P}{k}") for k in names}
+    text = {k: pl.col(f"{_P}t_{k}") for k in names}
     when_field = "date" if "date" in names else "ts"
-    checks = [("order_id", pl.col(f"{_P}order_id").is_null(), "order_id is empty")]
-    for name in ("sku", "region"):
-        checks.append((name, pl.col(f"{_P}{name}").is_null(), f"{name} is empty"))
+    checks = [(k, col[k].is_null(), f"{k} is empty") for k in ("order_id", "sku", "region")]
     for name in ("qty", "price"):
-        empty = _text(names[name], types[names[name]]).is_null()
-        checks.append((name, empty, f"{name} is empty"))
-        nan = num[name].is_null() | ~num[name].is_finite()
-        checks.append((name, ~empty & nan, f"{name} is not a number"))
-    qty, price = num["qty"], num["price"]
+        checks.append((name, text[name].is_null(), f"{name} is empty"))
+        nan = col[name].is_null() | ~col[name].is_finite()
+        checks.append((name, text[name].is_not_null() & nan, f"{name} is not a number"))
+    qty, price = col["qty"], col["price"]
     checks.append(("qty", qty.is_finite() & (qty != qty.floor()), "qty is not a whole number"))
     checks.append(("qty", qty.is_finite() & (qty <= 0), "qty is not positive"))
     checks.append(("price", price.is_finite() & (price < 0), "price is negative"))
     usable = qty.is_finite() & (qty == qty.floor()) & (qty > 0) & price.is_finite() & (price >= 0)
     if "revenue" in names:
-        rev = num["revenue"]
-        given = _text(names["revenue"], types[names["revenue"]]).is_not_null()
-        checks.append(("revenue", given & (rev.is_null() | ~rev.is_finite()), "revenue is not a number"))
+        rev = col["revenue"]
+        nan = rev.is_null() | ~rev.is_finite()
+        checks.append(("revenue", text["revenue"].is_not_null() & nan, "revenue is not a number"))
         expected = qty * price
         off = (rev - expected).abs() > pl.max_horizontal(pl.lit(tol), REVENUE_REL_TOL * expected.abs())
         checks.append(("revenue", usable & rev.is_finite() & off, "revenue differs from qty × price"))
-    for name in ("date", "ts"):
-        if name in names:
-            empty = _text(names[name], types[names[name]]).is_null()
-            if name == "ts" and "date" in names:
-                checks.append(("ts", ~empty & pl.col(f"{_P}ts_own").is_null(), "ts does not parse"))
-                continue
-            checks.append((name, empty, f"{name} is empty"))
-            checks.append((name, ~empty & pl.col(f"{_P}date").is_null(), f"{name} does not parse"))
-    wrong_day = pl.col(f"{_P}date").is_not_null() & (pl.col(f"{_P}date") != day)
-    checks.append((when_field, wrong_day, f"{when_field} is not the file's day"))
+    if "ts" in names and "date" in names:
+        checks.append(("ts", text["ts"].is_not_null() & pl.col(f"{_P}own_ts").is_null(), "ts does not parse"))
+    checks.append((when_field, text[when_field].is_null(), f"{when_field} is empty"))
+    parsed = pl.col(f"{_P}date")
+    checks.append(
+        (when_field, text[when_field].is_not_null() & parsed.is_null(), f"{when_field} does not parse")
+    )
+    checks.append((when_field, parsed.is_not_null() & (parsed != day), f"{when_field} is not the file's day"))
     return checks
 
 
@@ -169,47 +178,53 @@ def validate_orders(
         raw = raw.with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
     data_cols = [c for c in raw.columns if c not in (LINE, MALFORMED)]
     names = resolve_columns(data_cols, source_file)
-    types = {c: raw.schema[c] for c in data_cols}
-    when_col = names.get("date", names.get("ts"))
-    date_expr, ts_expr = when_column(when_col, types[when_col])
-    numbers = [k for k in ("qty", "price", "revenue") if k in names]
-    typed = [
-        *[_text(names[k], types[names[k]]).alias(f"{_P}{k}") for k in ("order_id", "sku", "region")],
-        *[_number(names[k], types[names[k]]).alias(f"{_P}{k}") for k in numbers],
-        date_expr.alias(f"{_P}date"),
-        ts_expr.alias(f"{_P}ts_date"),
-    ]
+    types = {k: raw.schema[c] for k, c in names.items()}
+    when = "date" if "date" in names else "ts"
+    frame = raw.with_columns(
+        *[_text(c, types[k]).alias(f"{_P}t_{k}") for k, c in names.items()],
+        *[_number(names[k], types[k]).alias(f"{_P}{k}") for k in ("qty", "price", "revenue") if k in names],
+    ).with_columns(pl.col(f"{_P}t_{k}").alias(f"{_P}{k}") for k in ("order_id", "sku", "region"))
+    frame = with_when(frame, names[when], types[when], _P)
     if "ts" in names and "date" in names:
-        typed.append(when_column(names["ts"], types[names["ts"]])[1].alias(f"{_P}ts_own"))
-    frame = raw.with_columns(typed)
-    _check_day(frame, day, source_file, when_col)
+        frame = with_when(frame, names["ts"], types["ts"], f"{_P}own_").drop(f"{_P}own_date")
+    _check_day(frame, day, source_file, names[when])
 
-    checks = _problems(names, types, day, revenue_tolerance)
+    checks = _problems(names, day, revenue_tolerance)
     if MALFORMED in raw.columns:
         checks.insert(0, ("row", pl.col(MALFORMED).is_not_null(), "row has more fields than the header"))
-    fields = _listed([(c, f) for f, c, _ in checks], ",")
-    reasons = _listed([(c, r) for _, c, r in checks], "; ")
+    flags = [f"{_P}check{i}" for i in range(len(checks))]
     frame = frame.with_columns(
-        fields.str.split(",").list.unique(maintain_order=True).list.join(",").alias(f"{_P}field"),
-        reasons.fill_null("").alias(f"{_P}reason"),
+        c.fill_null(False).alias(f) for f, (_, c, _) in zip(flags, checks, strict=True)
     )
-    good = pl.col(f"{_P}reason") == ""
-    duplicate = good & ~pl.col(f"{_P}order_id").is_first_distinct().over(good)  # keep the first clean row
-    frame = frame.with_columns(
-        pl.when(duplicate).then(pl.lit("order_id")).otherwise(f"{_P}field").alias(f"{_P}field"),
-        pl.when(duplicate).then(pl.lit("duplicate order_id")).otherwise(f"{_P}reason").alias(f"{_P}reason"),
+    failed = pl.any_horizontal(flags)
+    good = frame.filter(~failed)
+    first = good[f"{_P}order_id"].is_first_distinct()  # of duplicate order_ids, keep the first clean row
+    duplicates = good.filter(~first).with_columns(
+        pl.lit("order_id").alias(f"{_P}field"), pl.lit("duplicate order_id").alias(f"{_P}reason")
     )
-    kept = frame.filter(pl.col(f"{_P}reason") == "")
-    bad = frame.filter(pl.col(f"{_P}reason") != "")
-    orders = _orders(kept, names)
-    quarantine = bad.select(
-        date=pl.lit(day, dtype=pl.Date),
-        source_file=pl.lit(source_file),
-        line=pl.col(LINE).cast(pl.Int64),
-        order_id=pl.col(f"{_P}order_id"),
-        field=pl.col(f"{_P}field"),
-        reason=pl.col(f"{_P}reason"),
-        raw=pl.struct(data_cols).struct.json_encode() if data_cols else pl.lit("{}"),
+    bad = frame.filter(failed).with_columns(  # only the (usually few) failed rows get their reasons spelled
+        _listed([(pl.col(f), field) for f, (field, _, _) in zip(flags, checks, strict=True)], ",")
+        .str.split(",")
+        .list.unique(maintain_order=True)
+        .list.join(",")
+        .alias(f"{_P}field"),
+        _listed([(pl.col(f), reason) for f, (_, _, reason) in zip(flags, checks, strict=True)], "; ").alias(
+            f"{_P}reason"
+        ),
+    )
+    orders = _orders(good.filter(first), names)
+    quarantine = (
+        pl.concat([bad, duplicates])
+        .sort(LINE)
+        .select(
+            date=pl.lit(day, dtype=pl.Date),
+            source_file=pl.lit(source_file),
+            line=pl.col(LINE).cast(pl.Int64),
+            order_id=pl.col(f"{_P}order_id"),
+            field=pl.col(f"{_P}field"),
+            reason=pl.col(f"{_P}reason"),
+            raw=pl.struct(data_cols).struct.json_encode() if data_cols else pl.lit("{}"),
+        )
     )
     quarantine = schema.conform(quarantine, schema.QUARANTINE)
     if orders.height + quarantine.height != raw.height:  # a bug, never bad input
@@ -247,9 +262,9 @@ def _check_day(frame: pl.DataFrame, day: dt.date, source_file: str, when_col: st
 
 def _orders(kept: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
     """Kept rows in schema.ORDERS: ts from `ts` when given (else the date column's own time or midnight)."""
-    ts = pl.col(f"{_P}ts_date")
+    ts = pl.col(f"{_P}ts")
     if "ts" in names and "date" in names:
-        ts = pl.coalesce(pl.col(f"{_P}ts_own"), ts)
+        ts = pl.coalesce(pl.col(f"{_P}own_ts"), ts)
     qty, price = pl.col(f"{_P}qty"), pl.col(f"{_P}price")
     revenue = (qty * price).round(2)
     if "revenue" in names:
