@@ -8,6 +8,7 @@ import streamlit as st
 
 from . import query
 from .dagster_runs import TERMINAL, DagsterUI, LaunchError, dagster_ui, launch_check, run_status
+from .selection import series_label
 
 _STATE = "spd_check"
 _ICONS = {
@@ -16,6 +17,8 @@ _ICONS = {
     "CANCELED": ":material/cancel:",
 }
 POLL_SECONDS = 2
+SHOW = 5  # alerts of the checked day listed in the panel
+BADGE = {"critical": "red", "warning": "orange", "info": "blue"}
 
 
 def _launch(ui: DagsterUI) -> None:
@@ -45,14 +48,23 @@ def _follow(ui: DagsterUI, root: str) -> None:
     if problem:
         st.warning(problem, icon=":material/cloud_off:")
     if status not in TERMINAL:
-        st.caption(f"Checking the status every {POLL_SECONDS} s...", help=None)
+        st.caption(f"Checking the status every {POLL_SECONDS} s...")
     elif status == "SUCCESS":
-        found = query.alerts(root, day, day).height
-        st.caption(f"{icon} Done: {found} alert(s) for {day}. The list below is refreshed.")
+        found = query.alerts(root, day, day)
+        st.caption(f"{icon} Done: {found.height} alert(s) for {day}, the most severe first:")
+        for a in found.head(SHOW).iter_rows(named=True):
+            label = series_label(a["level"], a["sku"], a["category"], a["region"])
+            drop = f" -{a['pct_drop']:.0%}" if a["pct_drop"] is not None else ""
+            st.markdown(
+                f"- :{BADGE.get(a['severity'], 'gray')}-badge[{a['severity']}] {label}: {a['metric']}{drop}"
+            )
     else:
         st.caption(f"{icon} The run ended with {status}: see its logs in the Dagster UI.")
     if status in TERMINAL and not info["refreshed"]:
         info["refreshed"] = True
+        if status == "SUCCESS":  # show the checked day's worst alert below, whatever was selected before
+            first = query.alerts(root, day, day)["alert_id"].head(1).to_list()
+            st.session_state.update({"alert_pick": first[0]} if first else {})
         st.rerun()  # the whole page, so the alerts list re-reads the new files
 
 
@@ -68,7 +80,7 @@ def panel(root: str, days: tuple[dt.date, ...]) -> None:
         if not days:
             st.caption("daily_metrics has no day yet, so there is nothing to check.")
             return
-        pick, go, status = st.columns([2, 2, 5], vertical_alignment="bottom")
+        pick, go, hint = st.columns([2, 2, 5], vertical_alignment="bottom")
         pick.date_input(
             "Day to check",
             value=days[-1],
@@ -81,12 +93,10 @@ def panel(root: str, days: tuple[dt.date, ...]) -> None:
         go.button(
             "Run anomaly check", type="primary", icon=":material/play_arrow:", on_click=_launch, args=(ui,)
         )
-        with status:
-            info = st.session_state.get(_STATE)
-            if not info:
-                st.caption(f"Launches the `anomaly_check` job for that day's partition via {ui.url}.")
-            elif "error" in info:
-                st.warning(info["error"], icon=":material/cloud_off:")
-            else:
-                active = info["status"] not in TERMINAL
-                st.fragment(run_every=POLL_SECONDS if active else None)(_follow)(ui, root)
+        hint.caption(f"Launches the `anomaly_check` job for that day's partition via {ui.url}.")
+        info = st.session_state.get(_STATE)
+        if info and "error" in info:
+            st.warning(info["error"], icon=":material/cloud_off:")
+        elif info:
+            active = info["status"] not in TERMINAL
+            st.fragment(run_every=POLL_SECONDS if active else None)(_follow)(ui, root)

@@ -9,8 +9,20 @@ from dataclasses import dataclass
 
 import polars as pl
 
-MONEY = "compact"  # st.metric formats: "8.1M" fits a card on a laptop screen; the exact sum is in the help
-COUNT = "%,d"
+MONEY, COUNT = "money", "count"
+
+
+def short(value: float | None, kind: str) -> str:
+    """A number that fits a KPI card on a laptop screen: '$8.03M', '$16.3K', '$100.59', '79,642', '2.80M'."""
+    if value is None:
+        return "—"
+    prefix = "$" if kind == MONEY else ""
+    for size, suffix in ((1e9, "B"), (1e6, "M")):
+        if abs(value) >= size:
+            return f"{prefix}{value / size:.2f}{suffix}"
+    if kind == MONEY:
+        return f"${value / 1e3:.1f}K" if abs(value) >= 1e4 else f"${value:,.2f}"
+    return f"{value:,.0f}"
 
 
 @dataclass(frozen=True)
@@ -21,8 +33,12 @@ class Kpi:
     value: float | None
     delta: float | None
     spark: list[float]
-    format: str
+    kind: str
     help: str
+
+    @property
+    def shown(self) -> str:
+        return short(self.value, self.kind)
 
 
 def pct_change(current: float | None, previous: float | None) -> float | None:
@@ -62,7 +78,7 @@ def period_kpis(current: pl.DataFrame, previous: pl.DataFrame | None, seven: pl.
     vs = "the previous period of the same length"
     kpis = [
         Kpi(
-            "Revenue ($)",
+            "Revenue",
             cur["revenue"],
             pct_change(cur["revenue"], prev.get("revenue")),
             current["revenue"].to_list(),
@@ -90,14 +106,14 @@ def period_kpis(current: pl.DataFrame, previous: pl.DataFrame | None, seven: pl.
             aov,
             pct_change(aov, prev_aov),
             daily_aov.to_list(),
-            "dollar",
+            MONEY,
             f"Average order value: revenue / orders over the period; vs {vs}.",
         ),
     ]
     last = seven.filter(pl.col("revenue_7d").is_not_null()).tail(1)
     kpis.append(
         Kpi(
-            "7-day revenue ($)",
+            "7-day revenue",
             float(last["revenue_7d"][0]) if last.height else None,
             last["pct_change_7d"][0] if last.height else None,
             seven["revenue_7d"].fill_null(0.0).to_list(),
@@ -109,11 +125,10 @@ def period_kpis(current: pl.DataFrame, previous: pl.DataFrame | None, seven: pl.
 
 
 def _with_exact(kpi: Kpi) -> Kpi:
-    if kpi.format != MONEY or kpi.value is None:
+    if kpi.value is None:
         return kpi
-    return Kpi(
-        kpi.label, kpi.value, kpi.delta, kpi.spark, kpi.format, f"{kpi.help} Exactly ${kpi.value:,.2f}."
-    )
+    exact = f"${kpi.value:,.2f}" if kpi.kind == MONEY else f"{kpi.value:,.0f}"
+    return Kpi(kpi.label, kpi.value, kpi.delta, kpi.spark, kpi.kind, f"{kpi.help} Exactly {exact}.")
 
 
 def sku_table(by_sku: pl.DataFrame, catalog: pl.DataFrame, prev_complete: bool) -> pl.DataFrame:

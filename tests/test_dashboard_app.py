@@ -7,6 +7,7 @@ queries; filters are set through the widgets and through the URL's query paramet
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from dashboard_data import read_asset
 from streamlit.testing.v1 import AppTest
 
-from spd_dashboard import charts
+from spd_dashboard import charts, summary
 
 APP = Path(__file__).parents[1] / "spd_dashboard" / "app.py"
 PAGES = ("views/overview.py", "views/skus.py", "views/regions.py", "views/alerts.py", "views/health.py")
@@ -48,7 +49,13 @@ def open_app(monkeypatch, closed_port):
 
 
 def _metrics(at: AppTest) -> dict[str, tuple[float, str]]:
-    return {m.label: (float(m.value), m.proto.delta) for m in at.metric}
+    """label -> (exact value from the card's help, delta); the card shows the short form of that value."""
+    out = {}
+    for m in at.metric:
+        exact = float(re.search(r"Exactly \$?([\d,.]+)\.$", m.proto.help).group(1).replace(",", ""))
+        assert m.value == summary.short(exact, summary.MONEY if "$" in m.value else summary.COUNT)
+        out[m.label] = (exact, m.proto.delta)
+    return out
 
 
 def _sums(data_dir: str, start, end, cond: pl.Expr | None = None) -> dict[str, float]:
@@ -75,16 +82,16 @@ def test_overview_kpis_equal_the_parquet_sums_with_deltas(dashboard_history, ope
     at = open_app(h.data_dir, params=_week(h))
     cur, prev = _sums(h.data_dir, h.days[-7], h.last), _sums(h.data_dir, h.days[-14], h.days[-8])
     got = _metrics(at)
-    assert got["Revenue ($)"][0] == pytest.approx(cur["revenue"], abs=0.01)
+    assert got["Revenue"][0] == pytest.approx(cur["revenue"], abs=0.01)
     assert got["Orders"][0] == cur["orders"] and got["Units"][0] == cur["units"]
     assert got["AOV"][0] == pytest.approx(cur["revenue"] / cur["orders"], abs=0.01)
-    assert got["Revenue ($)"][1] == f"{cur['revenue'] / prev['revenue'] - 1:+.1%}"
+    assert got["Revenue"][1] == f"{cur['revenue'] / prev['revenue'] - 1:+.1%}"
     assert got["Units"][1] == f"{cur['units'] / prev['units'] - 1:+.1%}"
     total = read_asset(h.data_dir, "daily_metrics").filter(
         (pl.col("level") == "total") & (pl.col("date") == h.last)
     )
-    assert got["7-day revenue ($)"][0] == pytest.approx(total["revenue_7d"][0], abs=0.01)
-    assert got["7-day revenue ($)"][1] == f"{total['pct_change_7d'][0]:+.1%}"
+    assert got["7-day revenue"][0] == pytest.approx(total["revenue_7d"][0], abs=0.01)
+    assert got["7-day revenue"][1] == f"{total['pct_change_7d'][0]:+.1%}"
     assert len(at.dataframe) == 2  # the movers, up and down
 
 
@@ -101,21 +108,18 @@ def test_overview_marks_the_alert_days_on_the_trend(dashboard_history, open_app)
 def test_region_widget_narrows_the_kpis(dashboard_history, open_app):
     h = dashboard_history
     at = open_app(h.data_dir, params=_week(h))
-    everything = _metrics(at)["Revenue ($)"][0]
+    everything = _metrics(at)["Revenue"][0]
     at.multiselect(key="region").set_value(["us-east", "apac"]).run()
     want = _sums(h.data_dir, h.days[-7], h.last, pl.col("region").is_in(["us-east", "apac"]))
     got = _metrics(at)
-    assert (
-        got["Revenue ($)"][0] == pytest.approx(want["revenue"], abs=0.01)
-        and got["Revenue ($)"][0] < everything
-    )
+    assert got["Revenue"][0] == pytest.approx(want["revenue"], abs=0.01) and got["Revenue"][0] < everything
     assert got["Orders"][0] == want["orders"]
     seven = read_asset(h.data_dir, "daily_metrics").filter(
         (pl.col("level") == "region")
         & pl.col("region").is_in(["us-east", "apac"])
         & (pl.col("date") == h.last)
     )
-    assert got["7-day revenue ($)"][0] == pytest.approx(seven["revenue_7d"].sum(), abs=0.01)
+    assert got["7-day revenue"][0] == pytest.approx(seven["revenue_7d"].sum(), abs=0.01)
 
 
 def test_filters_in_the_url_reproduce_a_view(dashboard_history, open_app):
@@ -128,7 +132,7 @@ def test_filters_in_the_url_reproduce_a_view(dashboard_history, open_app):
     cond = (pl.col("region") == "eu-west") & pl.col("category").is_in(["electronics", "home"])
     cond &= pl.col("sku").str.contains("SKU-00", literal=True)
     want = _sums(h.data_dir, h.days[-10], h.days[-3], cond)
-    assert _metrics(at)["Revenue ($)"][0] == pytest.approx(want["revenue"], abs=0.01)
+    assert _metrics(at)["Revenue"][0] == pytest.approx(want["revenue"], abs=0.01)
     assert "8 days" in _texts(at)
 
 

@@ -70,18 +70,30 @@ def test_kpis_sum_the_period_and_compare_with_the_previous_one():
     seven = pl.DataFrame({"date": [D, D + dt.timedelta(days=1)], "revenue_7d": [900.0, 1000.0],
                           "pct_change_7d": [None, -0.2], "window_days": [7, 7]})  # fmt: skip
     kpis = {k.label: k for k in summary.period_kpis(current, previous, seven)}
-    assert kpis["Revenue ($)"].value == 400.0 and kpis["Revenue ($)"].delta == pytest.approx(1.0)
+    assert kpis["Revenue"].value == 400.0 and kpis["Revenue"].delta == pytest.approx(1.0)
     assert kpis["Orders"].value == 6 and kpis["Orders"].delta == pytest.approx(0.2)
     assert kpis["Units"].value == 8 and kpis["Units"].delta == pytest.approx(1.0)
     assert kpis["AOV"].value == pytest.approx(400 / 6) and kpis["AOV"].delta == pytest.approx(
         (400 / 6) / 40 - 1
     )
     assert kpis["AOV"].spark == [50.0, 75.0]
-    assert kpis["7-day revenue ($)"].value == 1000.0 and kpis["7-day revenue ($)"].delta == -0.2
-    assert "Exactly $400.00" in kpis["Revenue ($)"].help
+    assert kpis["7-day revenue"].value == 1000.0 and kpis["7-day revenue"].delta == -0.2
+    assert "Exactly $400.00" in kpis["Revenue"].help
     no_prev = summary.period_kpis(current, None, seven)
     assert [k.delta for k in no_prev[:4]] == [None, None, None, None]
     assert summary.delta_text(-0.1234) == "-12.3%" and summary.delta_text(None) is None
+    assert kpis["Revenue"].shown == "$400.00" and kpis["Orders"].shown == "6"
+
+
+def test_card_numbers_are_short_enough_for_a_laptop_screen():
+    money, count = summary.MONEY, summary.COUNT
+    assert summary.short(8_025_123.45, money) == "$8.03M"
+    assert summary.short(1_234_567_890, money) == "$1.23B"
+    assert summary.short(16_345.6, money) == "$16.3K"
+    assert summary.short(100.594, money) == "$100.59"
+    assert summary.short(79_642, count) == "79,642"
+    assert summary.short(2_800_400, count) == "2.80M"
+    assert summary.short(None, count) == "—"
 
 
 def test_movers_rank_by_money_gained_and_lost():

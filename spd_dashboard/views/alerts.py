@@ -11,7 +11,7 @@ from spd_dashboard.selection import filter_alerts, series_label
 
 SEVERITIES = ("critical", "warning", "info")
 LEVELS = ("total", "region", "category", "sku", "sku_region")
-BADGE = {"critical": "red", "warning": "orange", "info": "blue"}
+BADGE = check_panel.BADGE
 
 v = ui.view()
 ui.header("Alerts", v)

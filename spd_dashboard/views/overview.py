@@ -17,12 +17,11 @@ seven = query.seven_day(v.root, sel, p.start, p.end)
 for card, kpi in zip(st.columns(5, gap="small"), summary.period_kpis(totals, previous, seven), strict=True):
     card.metric(
         kpi.label,
-        None if kpi.value is None else round(kpi.value, 2),
+        kpi.shown,
         delta=summary.delta_text(kpi.delta),
         border=True,
         chart_data=kpi.spark,
         chart_type="area" if kpi.label.startswith("7-day") else "line",
-        format=kpi.format,
         help=kpi.help,
     )
 
