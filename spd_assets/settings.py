@@ -90,6 +90,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         data_dir = str(Path(data_dir).absolute())
     _check_writable("SPD_DATA_DIR", data_dir)
     landing = env.get("SPD_LANDING_DIR", "").strip() or f"{data_dir}/landing"
+    if source == "landing" and "://" in landing:
+        raise SettingsError(f"SPD_LANDING_DIR={landing!r} is not a local folder: expected a local directory")
     return Settings(
         data_dir=data_dir,
         start_date=start,

@@ -10,16 +10,10 @@ from conftest import SMALL
 
 from spd_assets.core import schema
 from spd_assets.core.generate import generate_day
-from spd_assets.core.landing import (
-    FileState,
-    check_day,
-    day_of,
-    landing_catalog,
-    load_day,
-    read_catalog_file,
-    scan_landing,
-)
+from spd_assets.core.landing import check_day, day_of, landing_catalog, load_day, read_catalog_file
 from spd_assets.core.validate import LandingFileError
+from spd_assets.sensors.landing import FileState, scan_landing
+from spd_assets.settings import SettingsError, load_settings
 
 DAY = dt.date(2025, 3, 1)
 HEADER = b"order_id,date,sku,region,qty,price\n"
@@ -99,6 +93,16 @@ def test_a_clean_file_round_trips_to_identical_order_rows(tmp_path, small_catalo
             HEADER + b"A1,2025-03-02,S1,us-east,2,10\n",
             "1 of 1 rows are dated 2025-03-02, not 2025-03-01 "
             "(the day in the file's name; first at line 2, date='2025-03-02')",
+        ),
+        (
+            "orders_2025-03-01.csv",
+            b"order_id;date;sku;region;qty;price\nA1;2025-03-01;S1;us-east;2;10\n",
+            "is separated by semicolons, not commas; export it as comma-separated CSV",
+        ),
+        (
+            "orders_2025-03-01.csv",
+            b"order_id,date,sku,region,qty,qty,price\nA1,2025-03-01,S1,us-east,2,2,10\n",
+            "column 'qty' appears more than once in the header",
         ),
     ],
 )
@@ -210,3 +214,14 @@ def test_scanning_rehashes_a_file_only_when_its_size_or_mtime_changed(tmp_path):
         scan_landing(tmp_path, stale)["orders_2025-03-01.csv"].sha256 == first["orders_2025-03-01.csv"].sha256
     )
     assert scan_landing(tmp_path, {}, settle_s=60, now=1_700_000_130) == {}  # still being copied in
+
+
+def test_landing_settings_the_rate_and_a_local_folder(tmp_path):
+    env = {"SPD_DATA_DIR": str(tmp_path), "SPD_SOURCE": "landing"}
+    settings = load_settings(env)
+    assert (settings.landing_dir, settings.quarantine_max_rate) == (f"{tmp_path}/landing", 0.05)
+    assert load_settings({**env, "SPD_QUARANTINE_MAX_RATE": "2%"}).quarantine_max_rate == 0.02
+    with pytest.raises(SettingsError, match=r"SPD_QUARANTINE_MAX_RATE='1.5' is not a share"):
+        load_settings({**env, "SPD_QUARANTINE_MAX_RATE": "1.5"})
+    with pytest.raises(SettingsError, match=r"SPD_LANDING_DIR='s3://shop/landing' is not a local folder"):
+        load_settings({**env, "SPD_LANDING_DIR": "s3://shop/landing"})

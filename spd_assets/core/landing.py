@@ -12,9 +12,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
-import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -110,6 +108,21 @@ def _ragged_lines(data: bytes, file: str, height: int) -> tuple[list[int], list[
     return lines, marks
 
 
+def _check_header(columns: list[str], file: str) -> list[str]:
+    """Catch the header problems polars lets through: another separator, a column named twice."""
+    if len(columns) == 1:
+        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+            if sep in columns[0]:
+                raise LandingFileError(
+                    file, f"is separated by {name}, not commas; export it as comma-separated CSV"
+                )
+    for name in columns:
+        base, dup, _ = name.rpartition("_duplicated_")
+        if dup and base in columns:
+            raise LandingFileError(file, f"column {base!r} appears more than once in the header")
+    return columns
+
+
 def _parse_csv(data: bytes, file: str) -> pl.DataFrame:
     """Every column as text, with the line of each row; blank lines are dropped (they are not rows)."""
     _guard_text(data, file)
@@ -126,7 +139,7 @@ def _parse_csv(data: bytes, file: str) -> pl.DataFrame:
         lines, marks = _ragged_lines(data, file, frame.height)
     except pl.exceptions.NoDataError:
         raise LandingFileError(file, "is empty") from None
-    cols = frame.columns
+    cols = _check_header(frame.columns, file)
     if marks is not None:
         frame = frame.with_columns(pl.Series(LINE, lines, pl.Int64), pl.Series(MALFORMED, marks, pl.String))
     elif b'"' in data:  # a quoted field may span lines: count them so line numbers stay exact
@@ -179,7 +192,7 @@ def read_header(path: str | Path) -> list[str]:
     error = _encoding_error(first, str(path))
     if error:
         raise error
-    return pl.read_csv(first, infer_schema=False, n_rows=0).columns
+    return _check_header(pl.read_csv(first, infer_schema=False, n_rows=0).columns, str(path))
 
 
 def check_day(landing_dir: str | Path, day: dt.date) -> Path:
@@ -202,50 +215,12 @@ def load_day(landing_dir: str | Path, day: dt.date) -> ValidatedDay:
     return dataclasses.replace(checked, report=dataclasses.replace(checked.report, sha256=digest))
 
 
-@dataclass(frozen=True)
-class FileState:
-    """What the landing sensor remembers of a file: its content hash and the stat that guards rehashing."""
-
-    sha256: str
-    size: int
-    mtime_ns: int
-
-
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def scan_landing(
-    landing_dir: str | Path, known: dict[str, FileState], settle_s: float = 0.0, now: float | None = None
-) -> dict[str, FileState]:
-    """The daily files and catalog.csv now in the folder, hashed only when their size or mtime changed.
-
-    Files modified less than ``settle_s`` seconds ago are left out (still being copied in).
-    """
-    root = Path(landing_dir)
-    if not root.is_dir():
-        return {}
-    now = dt.datetime.now(dt.UTC).timestamp() if now is None else now
-    states = {}
-    for entry in os.scandir(root):
-        if not entry.is_file() or not (entry.name == CATALOG_FILE or day_of(entry.name)):
-            continue
-        stat = entry.stat()
-        if now - stat.st_mtime < settle_s:
-            continue
-        old = known.get(entry.name)
-        if old and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-            states[entry.name] = old
-            continue
-        try:
-            states[entry.name] = FileState(sha256_file(Path(entry.path)), stat.st_size, stat.st_mtime_ns)
-        except OSError:
-            continue  # vanished or unreadable right now; looked at again on the next tick
-    return states
 
 
 def read_catalog_file(path: str | Path) -> pl.DataFrame:

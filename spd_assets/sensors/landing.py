@@ -10,12 +10,16 @@ requests an asset backfill of exactly those partitions. The backfill daemon runs
 order, as single runs per contiguous range (every dated asset has ``BackfillPolicy.single_run``).
 """
 
+import datetime as dt
 import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 
-from ..core.landing import CATALOG_FILE, FileState, day_of, scan_landing
+from ..core.landing import CATALOG_FILE, day_of, sha256_file
 from ..partitions import daily
 from ..resources import LandingSource, OrderSource
 from ..settings import load_settings
@@ -23,6 +27,44 @@ from ..settings import load_settings
 SETTLE_SECONDS = 10.0  # a file modified more recently may still be being copied in
 SOURCE_KEYS = (dg.AssetKey("orders"), dg.AssetKey("quarantine"))
 LANDING_TARGETS = dg.AssetSelection.assets("catalog", "orders", "quarantine").downstream()
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the landing sensor remembers of a file: its content hash and the stat that guards rehashing."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+def scan_landing(
+    landing_dir: str | Path, known: dict[str, FileState], settle_s: float = 0.0, now: float | None = None
+) -> dict[str, FileState]:
+    """The daily files and catalog.csv now in the folder, hashed only when their size or mtime changed.
+
+    Files modified less than ``settle_s`` seconds ago are left out (still being copied in).
+    """
+    root = Path(landing_dir)
+    if not root.is_dir():
+        return {}
+    now = dt.datetime.now(dt.UTC).timestamp() if now is None else now
+    states = {}
+    for entry in os.scandir(root):
+        if not entry.is_file() or not (entry.name == CATALOG_FILE or day_of(entry.name)):
+            continue
+        stat = entry.stat()
+        if now - stat.st_mtime < settle_s:
+            continue
+        old = known.get(entry.name)
+        if old and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            states[entry.name] = old
+            continue
+        try:
+            states[entry.name] = FileState(sha256_file(Path(entry.path)), stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            continue  # vanished or unreadable right now; looked at again on the next tick
+    return states
 
 
 def _load_cursor(cursor: str | None) -> tuple[dict[str, FileState], set[str]]:
