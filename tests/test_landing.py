@@ -214,6 +214,8 @@ def test_scanning_rehashes_a_file_only_when_its_size_or_mtime_changed(tmp_path):
         scan_landing(tmp_path, stale)["orders_2025-03-01.csv"].sha256 == first["orders_2025-03-01.csv"].sha256
     )
     assert scan_landing(tmp_path, {}, settle_s=60, now=1_700_000_130) == {}  # still being copied in
+    assert scan_landing(tmp_path, stale, settle_s=60, now=1_700_000_130) == stale  # kept until it settles
+    assert scan_landing(tmp_path, {}, budget_s=-1) == {}  # over the hashing budget: a later tick
 
 
 def test_landing_settings_the_rate_and_a_local_folder(tmp_path):

@@ -13,6 +13,7 @@ order, as single runs per contiguous range (every dated asset has ``BackfillPoli
 import datetime as dt
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from ..resources import LandingSource, OrderSource
 from ..settings import load_settings
 
 SETTLE_SECONDS = 10.0  # a file modified more recently may still be being copied in
+HASH_BUDGET_SECONDS = 20.0  # per tick, well inside the sensor's evaluation timeout
 SOURCE_KEYS = (dg.AssetKey("orders"), dg.AssetKey("quarantine"))
 LANDING_TARGETS = dg.AssetSelection.assets("catalog", "orders", "quarantine").downstream()
 
@@ -39,31 +41,40 @@ class FileState:
 
 
 def scan_landing(
-    landing_dir: str | Path, known: dict[str, FileState], settle_s: float = 0.0, now: float | None = None
+    landing_dir: str | Path,
+    known: dict[str, FileState],
+    settle_s: float = 0.0,
+    now: float | None = None,
+    budget_s: float | None = None,
 ) -> dict[str, FileState]:
     """The daily files and catalog.csv now in the folder, hashed only when their size or mtime changed.
 
-    Files modified less than ``settle_s`` seconds ago are left out (still being copied in).
+    A file modified less than ``settle_s`` ago (maybe still being copied in), or met after ``budget_s``
+    seconds of hashing (a year of history landing at once), keeps its previous state, if any, and is
+    hashed on a later tick.
     """
     root = Path(landing_dir)
     if not root.is_dir():
         return {}
     now = dt.datetime.now(dt.UTC).timestamp() if now is None else now
+    started = time.monotonic()
     states = {}
-    for entry in os.scandir(root):
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
         if not entry.is_file() or not (entry.name == CATALOG_FILE or day_of(entry.name)):
             continue
-        stat = entry.stat()
-        if now - stat.st_mtime < settle_s:
-            continue
-        old = known.get(entry.name)
+        stat, old = entry.stat(), known.get(entry.name)
         if old and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
             states[entry.name] = old
             continue
+        over_budget = budget_s is not None and time.monotonic() - started > budget_s
         try:
-            states[entry.name] = FileState(sha256_file(Path(entry.path)), stat.st_size, stat.st_mtime_ns)
+            if now - stat.st_mtime >= settle_s and not over_budget:
+                states[entry.name] = FileState(sha256_file(Path(entry.path)), stat.st_size, stat.st_mtime_ns)
+                continue
         except OSError:
-            continue  # vanished or unreadable right now; looked at again on the next tick
+            pass  # vanished or unreadable right now
+        if old:  # looked at again on a later tick
+            states[entry.name] = old
     return states
 
 
@@ -149,7 +160,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, source: OrderSource):
     if not isinstance(source, LandingSource):
         return dg.SkipReason("SPD_SOURCE is not 'landing': the landing folder is not the source of orders")
     known, pending = _load_cursor(context.cursor)
-    now = scan_landing(source.landing_dir, known, settle_s=SETTLE_SECONDS)
+    now = scan_landing(source.landing_dir, known, settle_s=SETTLE_SECONDS, budget_s=HASH_BUDGET_SECONDS)
     changed = {n for n, s in now.items() if n in pending or n not in known or known[n].sha256 != s.sha256}
     first, last = daily.get_first_partition_key(), daily.get_last_partition_key()
     days, pending = set(), set()
