@@ -197,3 +197,12 @@ def test_invalid_config_is_refused_with_the_reason() -> None:
         DetectionConfig(rules=("nope",))
     with pytest.raises(ValueError, match="min_weeks"):
         DetectionConfig(weeks=3, min_weeks=4)
+
+
+def test_a_day_without_orders_is_an_outage_even_on_a_noisy_series() -> None:
+    days = history(70)
+    frame = series(shop_agg(days, {("SKU-A", days[-1]): 0.0}, noise=0.5))  # +-50% day to day
+    z_only = alerts_on(frame, days[-1], DetectionConfig(zero_is_outage=False)).filter(level="sku")
+    found = alerts_on(frame, days[-1]).filter(level="sku").row(0, named=True)
+    assert z_only.is_empty() and found["robust_z"] > -3.5  # too noisy for the z test alone
+    assert (found["sku"], found["observed"], found["pct_drop"]) == ("SKU-A", 0.0, 1.0)

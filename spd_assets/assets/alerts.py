@@ -43,6 +43,9 @@ class DetectionRunConfig(dg.Config):
         description="Median orders on comparable days below which a series stays quiet.",
     )
     min_rel_spread: float = Field(default=_D.min_rel_spread, description="Spread floor, share of baseline.")
+    zero_is_outage: bool = Field(
+        default=_D.zero_is_outage, description="A day with no orders alerts whatever its z (enough volume)."
+    )
     level_adjust: str = Field(
         default=_D.level_adjust,
         description="'shop': measure series against the rest of the shop; 'none': raw.",

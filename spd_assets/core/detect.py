@@ -9,7 +9,8 @@ Two named rules score every series (total, region, category, sku, sku x region) 
   absolute miss of the baseline over the last 28 days (the MAD of its own forecast errors), floored
   by ``min_rel_spread`` (a flat series has MAD 0) and by Poisson noise (a series of n orders cannot
   be steadier than 1/sqrt(n)). Alert when robust z and percent drop both pass their thresholds and
-  the comparable days averaged ``min_baseline_orders`` orders.
+  the comparable days averaged ``min_baseline_orders`` orders; a day with no orders at all on such a
+  series alerts whatever its z (an outage: Poisson makes it a one-in-a-billion day otherwise).
 - ``seed_wow``: the seed project's rule, kept to compare against: 7-day revenue down more than a
   percent against the prior 7 days, or the day's revenue a robust z below the median/MAD of the
   previous 28 days (any weekday).
@@ -51,6 +52,7 @@ class DetectionConfig:
     pct_threshold: float = 0.35  # ... and revenue down at least this share of the baseline
     min_baseline_orders: float = 20.0  # median orders on comparable days; below it a series stays quiet
     min_rel_spread: float = 0.05  # spread floor as a share of the baseline (zero MAD)
+    zero_is_outage: bool = True  # a day with no orders (and enough volume usually) alerts whatever the z
     level_adjust: str = "shop"  # measure series against the shop's revenue (see _shop_level): shop | none
     seed_pct_threshold: float = 0.2  # seed_wow: 7-day revenue down this share vs the prior 7 days
     seed_z_threshold: float = 3.5  # seed_wow: daily robust z vs the previous 28 days
@@ -204,7 +206,12 @@ def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFr
         metric=pl.lit("revenue"),
         observed=pl.col("revenue"),
     )
-    flag = (pl.col("robust_z") <= -config.z_threshold) & (pl.col("pct_drop") >= config.pct_threshold)
+    # A day with no orders at all where comparable days had min_baseline_orders or more is an outage
+    # whatever the spread: Poisson gives it e^-20 (2e-9) at 20 orders a day.
+    outage = (pl.col("orders") == 0) & pl.lit(config.zero_is_outage)
+    flag = ((pl.col("robust_z") <= -config.z_threshold) | outage) & (
+        pl.col("pct_drop") >= config.pct_threshold
+    )
     return scored.with_columns(
         status=_status(flag, pl.col("comparable"), config.min_weeks, config), rule=pl.lit("weekday_mad")
     )
