@@ -59,7 +59,9 @@ class DayParquetIOManager(dg.ConfigurableIOManager):
                 "rows": rows,
                 "days": len(expected),
                 "date_range": f"{expected[0]} .. {expected[-1]}",
-                "path": self.store.uri(asset, expected[0]) if len(expected) == 1 else self.store.uri(asset),
+                "path": self.store.uri(asset, expected[0])
+                if len(expected) == 1
+                else self.store.folder_uri(asset),
                 "preview": _preview(preview if preview is not None else pl.DataFrame(schema=schema)),
             }
         )

@@ -56,6 +56,12 @@ def ensure_demo_history(days: int = 90) -> int:
 
     settings = load_settings()
     dagster_home()
+    if settings.source == "landing":
+        print(
+            f"spd: SPD_SOURCE=landing, so no demo history: the landing sensor materializes the files in "
+            f"{settings.landing_dir} once the Dagster daemon runs (see README, 'Bring your own orders')"
+        )
+        return 0
     store = DayStore(settings.data_dir)
     have = store.days("daily_metrics")
     if have:
@@ -181,6 +187,8 @@ def run() -> int:
                 "false",
                 "--client.toolbarMode",
                 "minimal",
+                "--server.fileWatcherType",
+                "none",
             ],
         ),
     ]

@@ -15,12 +15,18 @@ def aggregate_daily(orders: pl.DataFrame | pl.LazyFrame, catalog: pl.DataFrame) 
     agg = (
         orders.lazy()
         .group_by("date", "sku", "region")
-        .agg(orders=pl.len().cast(pl.Int64), units=pl.col("qty").sum(), revenue=pl.col("revenue").sum())
+        # Money is summed in integer cents: a float sum depends on the order the threads add rows in,
+        # and the same orders must give the same bytes.
+        .agg(
+            orders=pl.len().cast(pl.Int64),
+            units=pl.col("qty").sum(),
+            cents=(pl.col("revenue") * 100).round().cast(pl.Int64).sum(),
+        )
         .join(catalog.lazy().select("sku", "category"), on="sku", how="left")
         .with_columns(
             category=pl.col("category").fill_null("unknown"),
-            revenue=pl.col("revenue").round(2),
-            aov=(pl.col("revenue") / pl.col("orders")).round(4),
+            revenue=pl.col("cents") / 100,
+            aov=(pl.col("cents") / pl.col("orders") / 100).round(4),
         )
         .sort("date", "sku", "region")
         .collect()

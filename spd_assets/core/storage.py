@@ -10,6 +10,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import polars as pl
 import pyarrow as pa
@@ -34,8 +35,8 @@ class DayStore:
 
     root: str
 
-    @property
-    def _fs(self) -> tuple[pafs.FileSystem, str]:
+    @cached_property
+    def _fs(self) -> tuple[pafs.FileSystem, str]:  # resolved once: an object store's lookup is a network call
         fs, path = (
             pafs.FileSystem.from_uri(self.root) if "://" in self.root else (pafs.LocalFileSystem(), self.root)
         )
@@ -50,6 +51,10 @@ class DayStore:
         """The path as a user would type it (with the scheme for remote stores)."""
         path = self.path(asset, day)
         return path if "://" not in self.root else f"{self.root.split('://')[0]}://{path}"
+
+    def folder_uri(self, asset: str) -> str:
+        """The folder holding every day of ``asset``."""
+        return self.uri(asset, dt.date.min).rsplit("/", 2)[0]
 
     def write(self, asset: str, day: dt.date | None, frame: pl.DataFrame) -> str:
         """Write one day's frame atomically; returns the file's URI."""
