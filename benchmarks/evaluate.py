@@ -311,7 +311,7 @@ def main() -> None:
     for name, results in report.items():
         print(f"{name}:\n{table(results)}\n")
     setup = {
-        **{k: str(v) for k, v in vars(args).items()},
+        **{k: str(v) for k, v in vars(args).items() if k not in ("out", "sweep")},
         "variants": {name: asdict(cfg) for name, cfg in VARIANTS.items()},
         "implied_drop": IMPLIED_DROP,
         "seconds": round(elapsed, 1),

@@ -20,6 +20,7 @@ from ..core.notify import deliver, ordered, series_name
 from ..core.storage import DayFrames
 from ..notifiers import Notifications
 from ..partitions import daily, partition_days
+from ..progress import Progress
 
 CHUNK_DAYS = 31  # output days detected together in a range run
 TOP_ALERTS = 10  # alerts listed in the materialization metadata
@@ -88,13 +89,13 @@ def _counts(alerts: pl.DataFrame, column: str) -> dict[str, int]:
     return dict(zip(counts[column].to_list(), counts["count"].to_list(), strict=True))
 
 
-def _why_quiet(reasons: Counter, config: DetectionConfig, first_day: dt.date) -> str:
+def _why_quiet(reasons: Counter, config: DetectionConfig) -> str:
     """Why series-days could not alert, in words (short history in particular)."""
     parts = []
     if reasons.get("short_history"):
         parts.append(
-            f"{reasons['short_history']:,} series-days had fewer than {config.min_weeks} same-weekday "
-            f"days of daily_metrics before them (history starts too late for {first_day}): no alert possible"
+            f"{reasons['short_history']:,} series-days had fewer than {config.min_weeks} same-weekday days "
+            "of history in daily_metrics: no alert possible (materialize earlier days to check them)"
         )
     if reasons.get("low_volume"):
         parts.append(
@@ -129,6 +130,7 @@ def alerts(
     store, asset = daily_metrics.store, daily_metrics.asset
     found, reasons, wanted, read = [], Counter(), set(), set()
     window: dict[dt.date, pl.DataFrame] = {}  # days read, kept while later chunks still need them
+    progress = Progress("alerts", len(days), context.log.info, unit="alerts")
     for i in range(0, len(days), CHUNK_DAYS):
         chunk = days[i : i + CHUNK_DAYS]
         need = [d for d in daily_metrics.days if chunk[0] - dt.timedelta(days=HISTORY_DAYS) <= d <= chunk[-1]]
@@ -142,6 +144,7 @@ def alerts(
         result = detect_drops(pl.concat([window[d] for d in have]), chunk, available=have, config=detection)
         found.append(result.alerts)
         reasons.update(result.reasons())
+        progress.step(result.alerts.height, days=len(chunk))
     out = pl.concat(found) if found else schema.empty(schema.ALERTS)
 
     report = deliver(
@@ -161,7 +164,7 @@ def alerts(
             "by_level": _counts(out, "level"),
             "top_alerts": dg.MetadataValue.md(_alerts_markdown(out, TOP_ALERTS)),
             "series_days_by_status": dict(sorted(reasons.items())),
-            "why_quiet": _why_quiet(reasons, detection, days[0]),
+            "why_quiet": _why_quiet(reasons, detection),
             "history_days_read": f"{len(read)} of {len(wanted)} days of daily_metrics from {min(wanted)} "
             "(a day not materialized counts as unknown, not as zero)",
             "sent": report.sent,
