@@ -18,7 +18,6 @@ storage id) in order, a page at a time, and:
 import time
 
 import dagster as dg
-from dagster._core.execution.backfill import BulkActionStatus
 
 from ..jobs import anomaly_check
 from ..partitions import daily
@@ -30,7 +29,7 @@ MAX_RECORDS = 10_000  # per tick; the rest waits for the next tick (the cursor s
 MAX_RANGE_DAYS = 366  # days per requested run
 STUCK_AFTER_S = 6 * 3600  # a run "in progress" this long after materializing is treated as finished
 BACKFILL_TAG = "dagster/backfill"
-BACKFILL_GOING = (BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING, BulkActionStatus.FAILING)
+BACKFILL_GOING = ("REQUESTED", "CANCELING", "FAILING")  # BulkActionStatus values of a backfill not done
 
 
 def _new_materializations(instance: dg.DagsterInstance, after: int) -> list[dg.EventLogRecord]:
@@ -56,7 +55,8 @@ def _busy(run: dg.DagsterRun | None, instance: dg.DagsterInstance) -> bool:
         return True
     backfill_id = run.tags.get(BACKFILL_TAG)
     backfill = instance.get_backfill(backfill_id) if backfill_id else None
-    return bool(backfill and backfill.status in BACKFILL_GOING and ALERTS in (backfill.asset_selection or ()))
+    going = backfill is not None and backfill.status.value in BACKFILL_GOING
+    return going and ALERTS in (backfill.asset_selection or ())
 
 
 def _settled(records: list[dg.EventLogRecord], instance: dg.DagsterInstance) -> list[dg.EventLogRecord]:
