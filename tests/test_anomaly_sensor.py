@@ -13,6 +13,7 @@ from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 
 from spd_assets.core.storage import DayStore
 from spd_assets.partitions import daily
+from spd_assets.sensors import anomaly
 from spd_assets.sensors.anomaly import anomaly_sensor
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
@@ -150,3 +151,20 @@ def test_it_waits_for_an_asset_backfill_that_will_materialize_alerts_itself(sens
     instance.update_backfill(backfill.with_status(BulkActionStatus.COMPLETED_FAILED))  # alerts never came
     (request,) = tick(sensor_defs, instance, None).run_requests
     assert partitions(request) == [d.isoformat() for d in days]
+
+
+def test_a_long_backlog_is_read_in_pages_across_ticks_without_gaps(
+    sensor_defs, instance, monkeypatch
+) -> None:
+    monkeypatch.setattr(anomaly, "PAGE", 2)
+    monkeypatch.setattr(anomaly, "MAX_RECORDS", 3)  # so one tick stops after two pages (4 records)
+    dates = recent_days(5)
+    days = [d.isoformat() for d in dates]
+    metrics(sensor_defs, instance, dates[0], dates[-1])
+
+    first = tick(sensor_defs, instance, None)
+    second = tick(sensor_defs, instance, first.cursor)
+    covered = [k for result in (first, second) for r in result.run_requests for k in partitions(r)]
+    assert covered == days  # every day once, in order
+    assert [partitions(r) for r in first.run_requests] == [days[:4]]
+    assert tick(sensor_defs, instance, second.cursor).run_requests == []
