@@ -14,7 +14,7 @@ from tabulate import tabulate
 from .core.storage import DayBatches, DayFrames, DayStore, parse_day
 
 
-def _preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
+def markdown_preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
     """The first rows as a Markdown table (tabulate directly: importing pandas costs a second a run)."""
     head = frame.head(rows)
     return dg.MetadataValue.md(tabulate(head.rows(), headers=head.columns, tablefmt="pipe"))
@@ -35,7 +35,7 @@ class DayParquetIOManager(dg.ConfigurableIOManager):
             if not isinstance(obj, pl.DataFrame):
                 raise TypeError(f"{asset}: an unpartitioned asset must return a polars DataFrame")
             uri = self.store.write(asset, None, obj)
-            context.add_output_metadata({"rows": obj.height, "path": uri, "preview": _preview(obj)})
+            context.add_output_metadata({"rows": obj.height, "path": uri, "preview": markdown_preview(obj)})
             return
         expected = sorted(parse_day(k) for k in context.asset_partition_keys)
         batches = obj if isinstance(obj, DayBatches) else [obj]
@@ -62,7 +62,7 @@ class DayParquetIOManager(dg.ConfigurableIOManager):
                 "path": self.store.uri(asset, expected[0])
                 if len(expected) == 1
                 else self.store.folder_uri(asset),
-                "preview": _preview(preview if preview is not None else pl.DataFrame(schema=schema)),
+                "preview": markdown_preview(preview if preview is not None else pl.DataFrame(schema=schema)),
             }
         )
 

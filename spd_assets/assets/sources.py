@@ -11,7 +11,7 @@ import polars as pl
 from ..core import schema
 from ..core.storage import DayBatches, DayStore, parse_day
 from ..core.validate import LandingFileError, ValidationReport
-from ..io_manager import DayParquetIOManager
+from ..io_manager import DayParquetIOManager, markdown_preview
 from ..partitions import daily, partition_days
 from ..progress import Progress
 from ..resources import OrderSource
@@ -136,7 +136,7 @@ def _summarize_quarantine(
             "path": store.uri("quarantine", days[0])
             if len(days) == 1
             else store.uri("quarantine").rsplit("/", 1)[0],
-            "preview": dg.MetadataValue.md(preview.to_pandas().to_markdown(index=False)),
+            "preview": markdown_preview(preview),
         },
         asset_key="quarantine",
     )
@@ -174,7 +174,7 @@ def _recorded(instance: dg.DagsterInstance, asset: str, key: str) -> dict:
 
 
 def _table(rows: list[dict]) -> dg.MetadataValue:
-    return dg.MetadataValue.md(pl.DataFrame(rows).head(20).to_pandas().to_markdown(index=False))
+    return markdown_preview(pl.DataFrame(rows), rows=20)
 
 
 @dg.asset_check(asset="orders", partitions_def=daily, blocking=True)
