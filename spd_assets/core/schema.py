@@ -75,6 +75,7 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame
         raise ValueError(f"frame lacks columns {missing}; has {frame.columns}")
     return frame.select([pl.col(c).cast(t) for c, t in schema.items()])
 
+
 ALERTS = {
     "alert_id": pl.String,
     "date": pl.Date,
