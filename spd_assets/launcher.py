@@ -21,6 +21,14 @@ from .settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: workspace.yaml and spd_dashboard/ live here
 
+# For users, not developers: no reloading, no usage stats, no developer toolbar (XSRF stays on).
+STREAMLIT_FLAGS = [
+    "--server.headless", "true",
+    "--browser.gatherUsageStats", "false",
+    "--client.toolbarMode", "minimal",
+    "--server.fileWatcherType", "none",
+]  # fmt: skip
+
 DAGSTER_YAML = """\
 # Written by `spd run` on first start; edit freely. Postgres and a container run launcher: see README.
 telemetry:
@@ -181,14 +189,7 @@ def run() -> int:
                 host,
                 "--server.port",
                 str(dash_port),
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-                "--client.toolbarMode",
-                "minimal",
-                "--server.fileWatcherType",
-                "none",
+                *STREAMLIT_FLAGS,
             ],
         ),
     ]

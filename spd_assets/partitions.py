@@ -16,3 +16,12 @@ daily = dg.DailyPartitionsDefinition(start_date=load_settings().start_date.isofo
 def partition_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[dt.date]:
     """The days a run covers: one for a normal run, many for a single-run backfill."""
     return [parse_day(k) for k in context.partition_keys]
+
+
+def with_history(days_before: int) -> dg.AssetIn:
+    """An input reading the same days plus ``days_before`` earlier ones (fewer where history is shorter)."""
+    return dg.AssetIn(
+        partition_mapping=dg.TimeWindowPartitionMapping(
+            start_offset=-days_before, allow_nonexistent_upstream_partitions=True
+        )
+    )

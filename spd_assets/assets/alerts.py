@@ -19,7 +19,7 @@ from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
 from ..core.notify import deliver, ordered, series_name
 from ..core.storage import DayFrames
 from ..notifiers import Notifications
-from ..partitions import daily, partition_days
+from ..partitions import daily, partition_days, with_history
 from ..progress import Progress
 
 CHUNK_DAYS = 31  # output days detected together in a range run
@@ -110,13 +110,7 @@ def _why_quiet(reasons: Counter, config: DetectionConfig) -> str:
     kinds={"polars", "parquet"},
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    ins={
-        "daily_metrics": dg.AssetIn(
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-HISTORY_DAYS, allow_nonexistent_upstream_partitions=True
-            )
-        )
-    },
+    ins={"daily_metrics": with_history(HISTORY_DAYS)},
 )
 def alerts(
     context: dg.AssetExecutionContext,

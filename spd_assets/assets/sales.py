@@ -9,7 +9,7 @@ from ..core import schema
 from ..core.aggregate import aggregate_daily
 from ..core.metrics import LOOKBACK_DAYS, rolling_metrics
 from ..core.storage import DayBatches, DayFrames
-from ..partitions import daily, partition_days
+from ..partitions import daily, partition_days, with_history
 from ..progress import Progress
 
 METRICS_CHUNK_DAYS = 31  # output days computed together in a range run
@@ -38,13 +38,7 @@ def daily_agg(context: dg.AssetExecutionContext, orders: DayFrames, catalog: pl.
     kinds={"polars", "parquet"},
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    ins={
-        "daily_agg": dg.AssetIn(
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True
-            )
-        )
-    },
+    ins={"daily_agg": with_history(LOOKBACK_DAYS)},
 )
 def daily_metrics(context: dg.AssetExecutionContext, daily_agg: DayFrames) -> DayBatches:
     """Rolling 7-day KPIs at every roll-up level; reads only the 13 earlier days the windows need."""

@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from spd_assets.launcher import DAGSTER_YAML, STREAMLIT_FLAGS
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
@@ -25,16 +27,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-]
-STREAMLIT_FLAGS = [
-    "--server.headless",
-    "true",
-    "--browser.gatherUsageStats",
-    "false",
-    "--client.toolbarMode",
-    "minimal",
-    "--server.fileWatcherType",
-    "none",
 ]
 IDLE = "[data-testid=stApp][data-test-connection-state=CONNECTED][data-test-script-state=notRunning]"
 
@@ -144,7 +136,6 @@ def dagster_dev(
 ) -> Server:
     """Launch `dagster dev` (webserver + daemon, as `make run` does) on a fresh DAGSTER_HOME; call
     ``dagster_ready`` before using it (it boots while the test prepares its data)."""
-    from spd_assets.launcher import DAGSTER_YAML
 
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(DAGSTER_YAML)
