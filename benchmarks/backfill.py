@@ -49,7 +49,7 @@ def single_run(first: str, last: str, storage: str = "sqlite") -> dict:
 def compute_floor(
     first: str, last: str, orders_per_day: int, n_skus: int, data_dir: str | None = None
 ) -> dict:
-    """The same core functions in a plain loop: generate, aggregate, rolling metrics.
+    """The same core functions in a plain loop: generate, aggregate, rolling metrics, detect drops.
 
     With ``data_dir`` it also writes every asset's Parquet and reads the orders back, as the pipeline
     does: the floor for the same work persisted, without Dagster.
@@ -58,6 +58,7 @@ def compute_floor(
 
     from spd_assets.core.aggregate import aggregate_daily
     from spd_assets.core.catalog import generate_catalog
+    from spd_assets.core.detect import HISTORY_DAYS, detect_drops
     from spd_assets.core.generate import generate_day
     from spd_assets.core.metrics import LOOKBACK_DAYS, rolling_metrics
     from spd_assets.core.storage import DayStore
@@ -78,13 +79,22 @@ def compute_floor(
         aggs[day] = aggregate_daily(orders, catalog)
         if store:
             store.write("daily_agg", day, aggs[day])
+    metrics = {}
     for i in range(0, len(days), 31):  # rolling metrics in the same 31-day chunks as the asset
         chunk = days[i : i + 31]
         need = [d for d in days if chunk[0] - dt.timedelta(days=LOOKBACK_DAYS) <= d <= chunk[-1]]
-        metrics = rolling_metrics(pl.concat([aggs[d] for d in need]), days=need, output_days=chunk)
-        if store:
-            for (day,), part in metrics.partition_by("date", as_dict=True).items():
+        frame = rolling_metrics(pl.concat([aggs[d] for d in need]), days=need, output_days=chunk)
+        for (day,), part in frame.partition_by("date", as_dict=True).items():
+            metrics[day] = part
+            if store:
                 store.write("daily_metrics", day, part)
+    for i in range(0, len(days), 31):  # detection in the alerts asset's chunks, over the same history
+        chunk = days[i : i + 31]
+        need = [d for d in days if chunk[0] - dt.timedelta(days=HISTORY_DAYS) <= d <= chunk[-1]]
+        found = detect_drops(pl.concat([metrics[d] for d in need]), chunk, available=need).alerts
+        if store:
+            for day in chunk:
+                store.write("alerts", day, found.filter(pl.col("date") == day))
     return {"seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
 
 
@@ -95,7 +105,7 @@ if __name__ == "__main__":
     elif kind == "single_memory":
         out = single_run(*args, storage="memory")
     else:
-        out = compute_floor(
-            args[0], args[1], int(os.environ["SPD_ORDERS_PER_DAY"]), int(os.environ["SPD_SKUS"])
-        )
+        data_dir = os.environ["SPD_DATA_DIR"] if kind == "floor_io" else None
+        orders, skus = int(os.environ["SPD_ORDERS_PER_DAY"]), int(os.environ["SPD_SKUS"])
+        out = compute_floor(args[0], args[1], orders, skus, data_dir)
     print(json.dumps(out))
