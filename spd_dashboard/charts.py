@@ -35,6 +35,17 @@ def _layout(fig: go.Figure, height: int = HEIGHT, **kw: object) -> go.Figure:
     return fig
 
 
+def _add_seven_day_line(fig: go.Figure, metrics: pl.DataFrame) -> None:
+    """The 7-day average line drawn over daily bars, the same on every page."""
+    fig.add_scatter(
+        x=metrics["date"].to_list(),
+        y=_avg7(metrics),
+        name="7-day average",
+        mode="lines",
+        line={"color": "#1B2A49", "width": 3},
+    )
+
+
 def _avg7(seven: pl.DataFrame) -> list[float | None]:
     """7-day revenue as a daily average, so the line sits on the same scale as the daily bars."""
     return [
@@ -53,13 +64,7 @@ def trend_figure(totals: pl.DataFrame, seven: pl.DataFrame, marks: pl.DataFrame)
         marker_color=REVENUE_COLOR,
         opacity=0.55,
     )
-    fig.add_scatter(
-        x=seven["date"].to_list(),
-        y=_avg7(seven),
-        name="7-day average",
-        mode="lines",
-        line={"color": "#1B2A49", "width": 3},
-    )
+    _add_seven_day_line(fig, seven)
     for severity, color in SEVERITY_COLORS.items():
         rows = marks.filter(pl.col("severity") == severity)
         if rows.height:
@@ -173,13 +178,7 @@ def sku_history(daily: pl.DataFrame, metrics: pl.DataFrame) -> go.Figure:
             marker_color=region_color(region),
         )
     if metrics.height:
-        fig.add_scatter(
-            x=metrics["date"].to_list(),
-            y=_avg7(metrics),
-            name="7-day average",
-            mode="lines",
-            line={"color": "#1B2A49", "width": 3},
-        )
+        _add_seven_day_line(fig, metrics)
     return _layout(fig, barmode="stack", yaxis_tickprefix="$")
 
 
