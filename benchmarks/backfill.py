@@ -57,11 +57,11 @@ def compute_floor(
     import polars as pl
 
     from spd_assets.core.aggregate import aggregate_daily
-    from spd_assets.core.catalog import generate_catalog
     from spd_assets.core.detect import HISTORY_DAYS, detect_drops
-    from spd_assets.core.generate import generate_day
     from spd_assets.core.metrics import LOOKBACK_DAYS, rolling_metrics
     from spd_assets.core.storage import DayStore
+    from spd_assets.core.synthetic.catalog import generate_catalog
+    from spd_assets.core.synthetic.orders import generate_day
 
     started = time.perf_counter()
     catalog = generate_catalog(n_skus, 7)

@@ -16,9 +16,9 @@ QUERY_KEYS = ["date", "sku", "region"]
 
 def write_orders(root: Path, days: int, orders_per_day: int) -> int:
     """Synthetic orders under ``root/orders/date=.../data.parquet``; returns the row count."""
-    from spd_assets.core.catalog import generate_catalog
-    from spd_assets.core.generate import generate_day
     from spd_assets.core.storage import DayStore
+    from spd_assets.core.synthetic.catalog import generate_catalog
+    from spd_assets.core.synthetic.orders import generate_day
 
     store, catalog, rows = DayStore(str(root)), generate_catalog(500, 7), 0
     for i in range(days):

@@ -31,13 +31,13 @@ import numpy as np
 import polars as pl
 
 from spd_assets.core.aggregate import aggregate_daily
-from spd_assets.core.calendar import promotions
-from spd_assets.core.catalog import cell_weights, generate_catalog, sku_popularity
 from spd_assets.core.detect import HISTORY_DAYS, DetectionConfig, detect_drops
-from spd_assets.core.generate import generate_day, incident_factors
-from spd_assets.core.incidents import Incident, incidents_between
-from spd_assets.core.metrics import LEVEL_KEYS, daily_series
-from spd_assets.core.schema import LEVELS, REGIONS
+from spd_assets.core.metrics import daily_series
+from spd_assets.core.schema import LEVEL_KEYS, LEVELS, REGIONS
+from spd_assets.core.synthetic.catalog import cell_weights, generate_catalog, sku_popularity
+from spd_assets.core.synthetic.drops import Incident, incidents_between
+from spd_assets.core.synthetic.orders import generate_day, incident_factors
+from spd_assets.core.synthetic.seasonality import promotions
 
 IMPLIED_DROP = 0.10
 OUT = Path(__file__).with_name("detection.json")

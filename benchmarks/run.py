@@ -88,7 +88,7 @@ def bench_backfill(tmp: Path) -> dict:
     home.mkdir()
     env = _env(tmp / "per", first, DAGSTER_HOME=str(home))
     subprocess.run(
-        [DAGSTER, "asset", "materialize", "-m", "spd_assets", "--select", "catalog"],
+        [DAGSTER, "asset", "materialize", "-m", "spd_assets.definitions", "--select", "catalog"],
         env=env,
         capture_output=True,
         check=True,
@@ -103,7 +103,7 @@ def bench_backfill(tmp: Path) -> dict:
                 "job",
                 "execute",
                 "-m",
-                "spd_assets",
+                "spd_assets.definitions",
                 "-j",
                 "daily_pipeline",
                 "--tags",

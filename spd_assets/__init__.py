@@ -1,14 +1,17 @@
-"""spd: sales performance pipeline. ``dagster ... -m spd_assets`` finds ``defs`` here."""
+"""spd: sales performance pipeline. Dagster loads ``spd_assets.definitions``; importing this package
+(or any ``spd_assets.core`` module) builds nothing, reads no setting and touches no file.
 
-import warnings
+``dagster ... -m spd_assets`` still works: ``defs`` is built on first access.
+"""
 
-import dagster as dg
+from __future__ import annotations
 
-# spd relies on single-run backfills and partition mappings that Dagster still labels beta/preview
-# (see README, "What spd relies on"); say so once there instead of on every import.
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+from typing import Any
 
-from .definitions import defs  # noqa: E402
 
-__all__ = ["defs"]
+def __getattr__(name: str) -> Any:
+    if name == "defs":
+        from .definitions import defs
+
+        return defs
+    raise AttributeError(f"module 'spd_assets' has no attribute {name!r}")

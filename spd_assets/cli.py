@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args, rest = parser.parse_known_args(argv)
     if args.command == "import":
-        from .ingest import main as import_main
+        from .importer import main as import_main
 
         return import_main(rest)
     if rest:

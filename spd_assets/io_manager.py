@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 from tabulate import tabulate
 
-from .core.storage import DayBatches, DayFrames, DayStore, parse_day
+from .core.storage import DayBatches, DayFrames, DayStore, WrittenDays, parse_day
 
 
 def markdown_preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
@@ -29,8 +29,24 @@ class DayParquetIOManager(dg.ConfigurableIOManager):
     def store(self) -> DayStore:
         return DayStore(self.data_dir)
 
-    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | DayBatches) -> None:
+    def _range_metadata(self, asset: str, days: list, rows: int, preview: pl.DataFrame) -> dict:
+        return {
+            "rows": rows,
+            "days": len(days),
+            "date_range": f"{days[0]} .. {days[-1]}",
+            "path": self.store.uri(asset, days[0]) if len(days) == 1 else self.store.folder_uri(asset),
+            "preview": markdown_preview(preview),
+        }
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | DayBatches | WrittenDays) -> None:
         asset = context.asset_key.path[-1]
+        if isinstance(obj, WrittenDays):
+            expected = sorted(parse_day(k) for k in context.asset_partition_keys)
+            if sorted(obj.days) != expected or obj.asset != asset:
+                raise ValueError(f"{asset}: the asset wrote {obj.asset} for other days than the run's")
+            preview = obj.preview if obj.preview is not None else pl.DataFrame()
+            context.add_output_metadata(self._range_metadata(asset, expected, obj.rows, preview))
+            return
         if not context.has_asset_partitions:
             if not isinstance(obj, pl.DataFrame):
                 raise TypeError(f"{asset}: an unpartitioned asset must return a polars DataFrame")
@@ -51,20 +67,22 @@ class DayParquetIOManager(dg.ConfigurableIOManager):
                 written.add(day)
                 rows += part.height
                 preview = part if preview is None else preview
+        no_data = obj.no_data if isinstance(obj, DayBatches) else set()
         for day in expected:
-            if day not in written:  # a day with nothing to report is still materialized, as empty
+            # A day with nothing to report is materialized as empty; a day whose upstream has no data
+            # gets no file at all, so readers see it as unknown (missing), never as zero sales.
+            if day not in written and day not in no_data:
                 self.store.write(asset, day, pl.DataFrame(schema=schema))
-        context.add_output_metadata(
-            {
-                "rows": rows,
-                "days": len(expected),
-                "date_range": f"{expected[0]} .. {expected[-1]}",
-                "path": self.store.uri(asset, expected[0])
-                if len(expected) == 1
-                else self.store.folder_uri(asset),
-                "preview": markdown_preview(preview if preview is not None else pl.DataFrame(schema=schema)),
-            }
-        )
+        shown = preview if preview is not None else pl.DataFrame(schema=schema)
+        metadata = self._range_metadata(asset, expected, rows, shown)
+        if no_data:
+            missing = sorted(no_data)
+            metadata["days_without_data"] = dg.MetadataValue.json([d.isoformat() for d in missing])
+            context.log.warning(
+                f"{asset}: {len(missing)} day(s) have no upstream data ({missing[0]} .. {missing[-1]}), "
+                "so no file was written for them: they show as missing until their upstream day exists"
+            )
+        context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | DayFrames:
         upstream = context.upstream_output

@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .settings import load_settings
+from .core.settings import SettingsError, load_servers, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: workspace.yaml and spd_dashboard/ live here
 
@@ -59,10 +59,11 @@ def ensure_demo_history(days: int = 90) -> int:
     import dagster as dg
 
     from .core.storage import DayStore
-    from .definitions import defs
-    from .partitions import daily
+    from .definitions import build_defs
+    from .partitions import daily_partitions, range_tags
 
     settings = load_settings()
+    defs, daily = build_defs(settings), daily_partitions(settings)
     dagster_home()
     if settings.source == "landing":
         print(
@@ -101,10 +102,7 @@ def ensure_demo_history(days: int = 90) -> int:
             instance=instance,
             run_config=quiet,
             raise_on_error=False,
-            tags={
-                "dagster/asset_partition_range_start": first.isoformat(),
-                "dagster/asset_partition_range_end": last.isoformat(),
-            },
+            tags=range_tags(first, last),
         )
     if not result.success:
         print(
@@ -148,13 +146,17 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 def run() -> int:
     """Demo history, then both servers on loopback until Ctrl-C."""
-    load_settings()  # fail on bad settings before anything starts
+    try:  # fail on bad settings before anything starts
+        load_settings()
+        load_servers()
+    except SettingsError as exc:
+        print(f"spd: {exc}", file=sys.stderr)
+        return 1
     home = dagster_home()
     if ensure_demo_history() != 0:
         return 1
-    host = os.environ.get("SPD_HOST", "127.0.0.1")
-    ui_port = int(os.environ.get("SPD_DAGSTER_PORT", "3000"))
-    dash_port = int(os.environ.get("SPD_DASHBOARD_PORT", "8501"))
+    servers_cfg = load_servers()
+    host, ui_port, dash_port = servers_cfg.host, servers_cfg.dagster_port, servers_cfg.dashboard_port
     for name, port in (("SPD_DAGSTER_PORT", ui_port), ("SPD_DASHBOARD_PORT", dash_port)):
         if not _port_free(host, port):
             print(f"spd: port {port} on {host} is in use; stop what uses it or set {name}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The daily partitions every dated asset shares."""
+"""The daily partitions every dated asset shares, built from the settings, and the run's days."""
 
 from __future__ import annotations
 
@@ -6,11 +6,27 @@ import datetime as dt
 
 import dagster as dg
 
+from .core.settings import Settings
 from .core.storage import parse_day
-from .settings import load_settings
 
-# Only complete UTC days are partitions: today appears once it has ended.
-daily = dg.DailyPartitionsDefinition(start_date=load_settings().start_date.isoformat(), timezone="UTC")
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
+    """Complete UTC days from SPD_START_DATE: today appears once it has ended.
+
+    With a fixed SPD_TODAY the set ends the day before it; otherwise it follows the clock, so a
+    long-running daemon gains each new day without a reload.
+    """
+    end = settings.today.isoformat() if settings.today else None
+    return dg.DailyPartitionsDefinition(
+        start_date=settings.start_date.isoformat(), end_date=end, timezone="UTC"
+    )
+
+
+def range_tags(first: str | dt.date, last: str | dt.date) -> dict[str, str]:
+    """The tags that make one run cover a range of partitions (a single-run backfill)."""
+    return {RANGE_START: str(first), RANGE_END: str(last)}
 
 
 def partition_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[dt.date]:

@@ -7,9 +7,10 @@ launched, so the pages load without Dagster. Host and port: SPD_DAGSTER_HOST / S
 from __future__ import annotations
 
 import datetime as dt
-import os
 import urllib.request
 from dataclasses import dataclass
+
+from spd_assets.core.settings import SettingsError, load_servers
 
 JOB = "anomaly_check"
 TERMINAL = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
@@ -36,19 +37,17 @@ class DagsterUI:
     def unreachable(self) -> str:
         return (
             f"The Dagster webserver is not reachable at {self.url}: start it with `make run` "
-            f"(or `dagster dev -m spd_assets -p {self.port}`)."
+            f"(or `dagster dev -m spd_assets.definitions -p {self.port}`)."
         )
 
 
 def dagster_ui() -> DagsterUI:
     """From SPD_DAGSTER_HOST and SPD_DAGSTER_PORT (default 127.0.0.1:3000)."""
-    host = os.environ.get("SPD_DAGSTER_HOST", "").strip() or "127.0.0.1"
-    raw = os.environ.get("SPD_DAGSTER_PORT", "").strip() or "3000"
     try:
-        port = int(raw)
-    except ValueError:
-        raise LaunchError(f"SPD_DAGSTER_PORT={raw!r} is not a port number") from None
-    return DagsterUI(host, port)
+        servers = load_servers()
+    except SettingsError as exc:
+        raise LaunchError(str(exc)) from None
+    return DagsterUI(servers.dagster_host, servers.dagster_port)
 
 
 def reachable(ui: DagsterUI, timeout_s: float = 1.5) -> bool:

@@ -17,9 +17,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from spd_assets.core.catalog import generate_catalog
+from spd_assets.core.settings import Settings, load_settings
+from spd_assets.core.synthetic.catalog import generate_catalog
 from spd_assets.definitions import build_defs
-from spd_assets.settings import Settings, load_settings
 
 SMALL = {"orders_per_day": 3_000, "n_skus": 40, "seed": 7}
 
@@ -35,6 +35,17 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture
 def defs(settings) -> dg.Definitions:
     return build_defs(settings)
+
+
+@pytest.fixture
+def sensor_defs(defs) -> dg.Definitions:
+    """The project's definitions plus a job that stops at daily_metrics (no alerts)."""
+    metrics_only = dg.define_asset_job(
+        "metrics_only",
+        selection=dg.AssetSelection.assets("daily_metrics").upstream() - dg.AssetSelection.assets("catalog"),
+        partitions_def=defs.get_assets_def("daily_metrics").partitions_def,
+    )
+    return dg.Definitions.merge(defs, dg.Definitions(jobs=[metrics_only]))
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import polars as pl
 from conftest import SMALL, materialize_range, recent_days
 
 from spd_assets.core.schema import ALERTS, QUARANTINE
+from spd_assets.core.settings import load_settings
 from spd_assets.core.storage import DayStore
 from spd_assets.definitions import build_defs
-from spd_assets.settings import load_settings
 
 HISTORY_DAYS = 21
 

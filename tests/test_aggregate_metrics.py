@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 
 from spd_assets.core.aggregate import aggregate_daily
-from spd_assets.core.generate import generate_day
 from spd_assets.core.metrics import rolling_metrics
 from spd_assets.core.schema import DAILY_AGG, DAILY_METRICS
+from spd_assets.core.synthetic.orders import generate_day
 
 D0 = dt.date(2025, 6, 2)
 

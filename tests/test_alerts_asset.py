@@ -11,12 +11,12 @@ import pytest
 from conftest import recent_days
 from test_detect import shop_agg
 
-from spd_assets.core.deliveries import DeliveryLedger
+from spd_assets.core.delivery_ledger import DeliveryLedger
 from spd_assets.core.metrics import rolling_metrics
 from spd_assets.core.schema import ALERTS
 from spd_assets.core.storage import DayStore
 from spd_assets.definitions import build_defs
-from spd_assets.notifiers import default_ledger_path
+from spd_assets.resources.notifications import default_ledger_path
 
 
 def write_metrics(data_dir: str, days: list[dt.date], drops: dict | None = None) -> None:

@@ -6,11 +6,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from spd_assets.core.calendar import black_friday, demand_factor
-from spd_assets.core.catalog import generate_catalog, sku_popularity
-from spd_assets.core.generate import generate_day
-from spd_assets.core.incidents import incidents_between
 from spd_assets.core.schema import ORDERS, REGIONS
+from spd_assets.core.synthetic.catalog import generate_catalog, sku_popularity
+from spd_assets.core.synthetic.drops import incidents_between
+from spd_assets.core.synthetic.orders import generate_day
+from spd_assets.core.synthetic.seasonality import black_friday, demand_factor
 
 CAT = generate_catalog(60, seed=3)
 

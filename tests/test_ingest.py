@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from spd_assets.cli import main as spd
-from spd_assets.core.generate import generate_day
-from spd_assets.core.landing import load_day
-from spd_assets.ingest import main as spd_import
+from spd_assets.core.landing.files import load_day
+from spd_assets.core.synthetic.orders import generate_day
+from spd_assets.importer import main as spd_import
 
 FIRST = dt.date(2025, 1, 1)
 DAYS = [FIRST + dt.timedelta(days=i) for i in range(90)]  # January to March
@@ -107,7 +107,7 @@ def test_python_dash_m_runs_the_import(tmp_path):
     path.write_text("order_id,date,sku,region,qty,price\nA,2025-01-01,S,apac,1,1\n")
     env = {**os.environ, "SPD_DATA_DIR": str(tmp_path / "data")}
     out = subprocess.run(
-        [sys.executable, "-m", "spd_assets.ingest", str(path)],
+        [sys.executable, "-m", "spd_assets.importer", str(path)],
         env=env,
         capture_output=True,
         text=True,

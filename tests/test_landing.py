@@ -9,11 +9,11 @@ import pytest
 from conftest import SMALL
 
 from spd_assets.core import schema
-from spd_assets.core.generate import generate_day
-from spd_assets.core.landing import check_day, day_of, landing_catalog, load_day, read_catalog_file
-from spd_assets.core.validate import LandingFileError
-from spd_assets.sensors.landing import FileState, scan_landing
-from spd_assets.settings import SettingsError, load_settings
+from spd_assets.core.landing.files import check_day, day_of, landing_catalog, load_day, read_catalog_file
+from spd_assets.core.landing.folder import FileState, scan_landing
+from spd_assets.core.landing.validate import LandingFileError
+from spd_assets.core.settings import SettingsError, load_settings
+from spd_assets.core.synthetic.orders import generate_day
 
 DAY = dt.date(2025, 3, 1)
 HEADER = b"order_id,date,sku,region,qty,price\n"

@@ -11,8 +11,8 @@ from conftest import materialize_range, recent_days
 from polars.testing import assert_frame_equal
 
 from spd_assets.core.aggregate import aggregate_daily
-from spd_assets.core.generate import generate_day
 from spd_assets.core.storage import DayStore
+from spd_assets.core.synthetic.orders import generate_day
 from spd_assets.definitions import build_defs
 
 BAD_ROWS = (  # columns as generated: order_id, ts, date, sku, region, qty, price, revenue

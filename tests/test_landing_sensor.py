@@ -1,4 +1,8 @@
-"""The landing sensor on a real instance: new, changed and unchanged files, late data, the catalog."""
+"""The landing sensor's requests on a real instance: new, changed and unchanged files, late data, gaps.
+
+These tick the sensor directly (no run is launched); tests/e2e/test_daemon_backfills.py runs the same
+flows through the real daemon.
+"""
 
 import datetime as dt
 import os
@@ -9,11 +13,13 @@ import dagster as dg
 import pytest
 from conftest import recent_days
 
-from spd_assets.core.generate import generate_day
+from spd_assets.core.landing.folder import affected_days, contiguous
+from spd_assets.core.synthetic.orders import generate_day
 from spd_assets.definitions import build_defs
-from spd_assets.partitions import daily
+from spd_assets.partitions import RANGE_END, RANGE_START
 
 OLD = 1_600_000_000  # an mtime long past, so files count as settled
+DATED = ["orders", "quarantine", "daily_agg", "daily_metrics", "alerts"]
 
 
 @pytest.fixture
@@ -43,103 +49,103 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None 
     return defs.resolve_sensor_def("landing_sensor").evaluate_tick(context)
 
 
-def requested(result) -> dict[str, tuple[str, str, int] | None]:
-    """Per asset of the one requested backfill: (first day, last day, days), None when unpartitioned."""
+def what(result) -> tuple[str, ...] | tuple[str, str]:
+    """('catalog',) or (first day, last day) of the one request of a tick."""
     (request,) = result.run_requests
-    subset = request.asset_graph_subset
-    out: dict[str, tuple[str, str, int] | None] = {
-        k.path[-1]: None for k in subset.non_partitioned_asset_keys
-    }
-    for key, partitions in subset.partitions_subsets_by_asset_key.items():
-        keys = sorted(partitions.get_partition_keys())
-        out[key.path[-1]] = (keys[0], keys[-1], len(keys))
-    return out
+    keys = [k.path[-1] for k in request.asset_selection]
+    if keys == ["catalog"]:
+        return ("catalog",)
+    assert keys == DATED
+    if request.partition_key:
+        return (request.partition_key, request.partition_key)
+    return (request.tags[RANGE_START], request.tags[RANGE_END])
 
 
-def span(first: dt.date, days: int) -> tuple[str, str, int]:
-    """first .. first+days-1, cut at the last partition (yesterday)."""
-    last = min(first + dt.timedelta(days=days - 1), dt.date.fromisoformat(daily.get_last_partition_key()))
-    return (first.isoformat(), last.isoformat(), (last - first).days + 1)
+def ticks_until_idle(defs, instance, cursor=None, limit: int = 20) -> tuple[list, str]:
+    """Every request the sensor makes, tick after tick, until it has nothing left (runs never start)."""
+    seen = []
+    for _ in range(limit):
+        result = tick(defs, instance, cursor)
+        cursor = result.cursor
+        if not result.run_requests:
+            return seen, cursor
+        seen.append(what(result))
+    raise AssertionError(f"still requesting after {limit} ticks: {seen}")
 
 
-def expected_alerts(defs: dg.Definitions, first: dt.date, metrics_days: int) -> dict:
-    """What `alerts` must re-run, from its own window on daily_metrics (absent until the asset exists)."""
-    graph = defs.get_repository_def().asset_graph
-    if not graph.has(dg.AssetKey("alerts")):
-        return {}
-    mapping = graph.get_partition_mapping(dg.AssetKey("alerts"), dg.AssetKey("daily_metrics"))
-    return {"alerts": span(first, metrics_days - getattr(mapping, "start_offset", 0))}
+def iso(day: dt.date) -> str:
+    return day.isoformat()
 
 
-def test_a_new_file_requests_its_day_the_later_windows_and_a_first_catalog(
-    landing_defs, landing, instance, small_catalog
-):
+def test_affected_days_reach_later_landed_days_within_the_window() -> None:
+    d = [dt.date(2025, 3, 1) + dt.timedelta(days=k) for k in range(30)]
+    landed = set(d[:3]) | set(d[5:20])
+    assert affected_days([d[2]], landed, 14) == {d[2], *d[5:16]}  # d2..d15, days with a file only
+    assert contiguous({d[0], d[1], d[3]}) == [(d[0], d[1]), (d[3], d[3])]
+
+
+def test_a_new_file_loads_the_catalog_first_then_its_day(landing_defs, landing, instance, small_catalog):
     day = recent_days(1, end_offset=40)[0]
     drop(landing, day, small_catalog)
-    result = tick(landing_defs, instance)
-    assert requested(result) == {
-        "catalog": None,  # never materialized yet: orders need it
-        "orders": span(day, 1),
-        "quarantine": span(day, 1),
-        "daily_agg": span(day, 1),
-        "daily_metrics": span(day, 14),  # metrics for d..d+13 read day d
-        **expected_alerts(landing_defs, day, 14),
-    }
-    assert result.run_requests[0].tags["spd/trigger"] == "landing_sensor"
+    first = tick(landing_defs, instance)
+    assert what(first) == ("catalog",)  # never materialized yet: orders need it
+    assert first.run_requests[0].tags["spd/trigger"] == "landing_sensor"
+    second = tick(landing_defs, instance, first.cursor)
+    assert what(second) == (iso(day), iso(day))
+    assert second.run_requests[0].tags["dagster/max_retries"] == "2"
+    assert tick(landing_defs, instance, second.cursor).run_requests == []
 
 
 def test_an_unchanged_file_never_triggers_twice(landing_defs, landing, instance, small_catalog):
     path = drop(landing, recent_days(1, end_offset=30)[0], small_catalog)
-    first = tick(landing_defs, instance)
-    assert len(first.run_requests) == 1
-    second = tick(landing_defs, instance, first.cursor)
-    assert second.run_requests == [] and "no new or changed day files" in second.skip_message
+    seen, cursor = ticks_until_idle(landing_defs, instance)
+    assert len(seen) == 2  # catalog, the day
     os.utime(path, (OLD + 60, OLD + 60))  # touched, same content
-    third = tick(landing_defs, instance, second.cursor)
-    assert third.run_requests == []
+    assert tick(landing_defs, instance, cursor).run_requests == []
 
 
 def test_a_changed_file_requests_its_day_again(landing_defs, landing, instance, small_catalog):
     day = recent_days(1, end_offset=30)[0]
     drop(landing, day, small_catalog)
-    first = tick(landing_defs, instance)
+    _, cursor = ticks_until_idle(landing_defs, instance)
     drop(landing, day, small_catalog, orders_per_day=55)  # a corrected export for the same day
-    again = tick(landing_defs, instance, first.cursor)
-    assert requested(again)["orders"] == span(day, 1)
-    assert "catalog" in requested(again)  # still never materialized in this instance
-    assert tick(landing_defs, instance, again.cursor).run_requests == []
+    seen, _ = ticks_until_idle(landing_defs, instance, cursor)
+    assert seen[-1] == (iso(day), iso(day))
 
 
-def test_late_data_for_an_early_day_re_runs_every_window_that_reads_it(
+def test_late_data_re_runs_the_later_days_whose_windows_read_it_and_a_gap_splits_the_runs(
     landing_defs, landing, instance, small_catalog
 ):
     days = recent_days(20, end_offset=3)
     for day in days[5:]:
         drop(landing, day, small_catalog)
-    cursor = tick(landing_defs, instance).cursor
+    seen, cursor = ticks_until_idle(landing_defs, instance)
+    assert seen == [("catalog",), (iso(days[5]), iso(days[-1]))]  # the history: one run
     late = days[2]
     drop(landing, late, small_catalog)
-    late_tick = tick(landing_defs, instance, cursor)
-    result = requested(late_tick)
-    assert result["orders"] == result["daily_agg"] == span(late, 1)
-    assert result["daily_metrics"] == span(late, 14)
-    assert {k: v for k, v in result.items() if k == "alerts"} == expected_alerts(landing_defs, late, 14)
-    near_end = recent_days(1, end_offset=1)[0]  # yesterday: no later partitions exist yet
-    drop(landing, near_end, small_catalog)
-    assert requested(tick(landing_defs, instance, late_tick.cursor))["daily_metrics"] == span(near_end, 1)
+    seen, cursor = ticks_until_idle(landing_defs, instance, cursor)
+    # days 3 and 4 have no file: day 2 alone, then 5..15 (their 14-day windows read day 2)
+    assert seen == [(iso(late), iso(late)), (iso(days[5]), iso(days[15]))]
 
 
-def test_several_new_files_make_one_backfill(landing_defs, landing, instance, small_catalog):
+def test_one_run_at_a_time_while_a_landing_run_is_going(landing_defs, landing, instance, small_catalog):
     days = recent_days(30, end_offset=5)
-    for day in (days[0], days[10]):
+    for day in (days[0], days[20]):
         drop(landing, day, small_catalog)
-    result = requested(tick(landing_defs, instance))
-    assert result["orders"] == (days[0].isoformat(), days[10].isoformat(), 2)
-    assert result["daily_metrics"] == (
-        days[0].isoformat(),
-        (days[10] + dt.timedelta(days=13)).isoformat(),
-        24,  # d0..d0+13 and d10..d10+13 overlap
+    dg.materialize(
+        [landing_defs.get_assets_def("catalog")], instance=instance, resources=landing_defs.resources
     )
+    first = tick(landing_defs, instance)
+    assert what(first) == (iso(days[0]), iso(days[0]))
+    run = instance.create_run_for_job(
+        landing_defs.resolve_job_def("daily_pipeline"),
+        status=dg.DagsterRunStatus.STARTED,
+        tags={"spd/trigger": "landing_sensor"},
+    )
+    waiting = tick(landing_defs, instance, first.cursor)
+    assert waiting.run_requests == [] and "waiting for run" in waiting.skip_message
+    instance.report_run_failed(instance.get_run_by_id(run.run_id))
+    assert what(tick(landing_defs, instance, waiting.cursor)) == (iso(days[20]), iso(days[20]))
 
 
 def test_a_file_already_loaded_with_the_same_content_requests_nothing(
@@ -168,6 +174,15 @@ def test_a_file_for_a_day_that_is_not_a_partition_yet_waits(landing_defs, landin
     assert f'"pending":["orders_{today}.csv"]' in result.cursor
 
 
+def test_a_deleted_file_is_reported_in_the_tick(landing_defs, landing, instance, small_catalog):
+    path = drop(landing, recent_days(1, end_offset=10)[0], small_catalog)
+    _, cursor = ticks_until_idle(landing_defs, instance)
+    path.unlink()
+    result = tick(landing_defs, instance, cursor)
+    assert result.run_requests == []
+    assert f"1 file(s) deleted from the landing folder ({path.name})" in result.skip_message
+
+
 def test_files_that_are_not_day_files_or_still_being_copied_are_ignored(
     landing_defs, landing, instance, small_catalog
 ):
@@ -182,7 +197,7 @@ def test_files_that_are_not_day_files_or_still_being_copied_are_ignored(
 def test_a_new_catalog_csv_requests_the_catalog(landing_defs, landing, instance):
     (landing / "catalog.csv").write_text("sku,category,price\nS1,toys,3\n")
     os.utime(landing / "catalog.csv", (OLD, OLD))
-    assert requested(tick(landing_defs, instance)) == {"catalog": None}
+    assert what(tick(landing_defs, instance)) == ("catalog",)
 
 
 def test_with_the_synthetic_source_the_sensor_does_nothing(defs, landing, instance, small_catalog):

@@ -10,9 +10,7 @@ import polars as pl
 import pytest
 from smtpdfix import SMTPDFix
 
-from spd_assets.core.deliveries import DeliveryLedger
-from spd_assets.core.detect import alert_id
-from spd_assets.core.notify import (
+from spd_assets.core.channels import (
     MAX_PER_MESSAGE,
     DeliveryError,
     EmailNotifier,
@@ -21,9 +19,11 @@ from spd_assets.core.notify import (
     deliver,
     slack_payload,
 )
+from spd_assets.core.delivery_ledger import DeliveryLedger
+from spd_assets.core.detect import alert_id
 from spd_assets.core.schema import ALERTS
-from spd_assets.notifiers import notifications_from_env
-from spd_assets.settings import SettingsError
+from spd_assets.core.settings import SettingsError
+from spd_assets.resources.notifications import notifications_from_env
 
 TODAY = dt.date(2026, 3, 10)
 

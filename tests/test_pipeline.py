@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from conftest import SMALL, materialize_range, recent_days
 
-from spd_assets.core.generate import generate_day
 from spd_assets.core.storage import DayStore
+from spd_assets.core.synthetic.orders import generate_day
 
 DATED = ["orders", "injected_drops", "daily_agg", "daily_metrics"]
 
@@ -35,7 +35,7 @@ def test_definitions_validate_from_the_command_line(tmp_path):
     env = {**os.environ, "SPD_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path)}
     dagster = Path(sys.executable).parent / "dagster"
     out = subprocess.run(
-        [dagster, "definitions", "validate", "-m", "spd_assets"],
+        [dagster, "definitions", "validate", "-m", "spd_assets.definitions"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -119,7 +119,8 @@ def test_a_partition_outside_the_definition_is_refused(defs, instance):
         _materialize(defs, instance, DATED, future)
 
 
-def test_a_missing_upstream_day_names_the_file(defs, instance, settings):
+def test_a_day_without_upstream_data_gets_no_file_and_says_so(defs, instance, settings):
+    """A day whose orders were never materialized is unknown downstream: no file (never zero sales)."""
     (day,) = recent_days(1)
     dg.materialize(_assets(defs), selection=["catalog"], instance=instance, resources=defs.resources)
     result = dg.materialize(
@@ -128,20 +129,20 @@ def test_a_missing_upstream_day_names_the_file(defs, instance, settings):
         partition_key=day.isoformat(),
         instance=instance,
         resources=defs.resources,
-        raise_on_error=False,
     )
-    assert not result.success
-    message = str(result.get_step_failure_events()[0].step_failure_data.error)
-    assert f"orders for {day} is not materialized" in message
-    assert f"orders/date={day}/data.parquet" in message
+    assert result.success
+    assert not DayStore(settings.data_dir).exists("daily_agg", day)
+    (mat,) = result.asset_materializations_for_node("daily_agg")
+    assert mat.metadata["days_without_data"].value == [day.isoformat()]
 
 
 def test_the_daily_schedule_requests_yesterday(defs, instance):
     schedule = defs.resolve_schedule_def("daily_pipeline_schedule")
-    when = dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.UTC)
+    today = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)  # any day inside the partitions
+    when = dt.datetime(today.year, today.month, today.day, 2, 0, tzinfo=dt.UTC)
     ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
     (request,) = schedule.evaluate_tick(ctx).run_requests
-    assert request.partition_key == "2026-03-09"
+    assert request.partition_key == (today - dt.timedelta(days=1)).isoformat()
 
 
 def test_the_readme_backfill_commands_run_a_range_as_one_run(tmp_path):
@@ -154,7 +155,7 @@ def test_the_readme_backfill_commands_run_a_range_as_one_run(tmp_path):
         "SPD_SKUS": "20",
     }
     dagster = str(Path(sys.executable).parent / "dagster")
-    base = [dagster, "asset", "materialize", "-m", "spd_assets"]
+    base = [dagster, "asset", "materialize", "-m", "spd_assets.definitions"]
     for extra in (
         ["--select", "catalog"],
         ["--select", "* and not key:catalog", "--partition-range", f"{days[0]}...{days[-1]}"],

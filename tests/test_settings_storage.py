@@ -10,8 +10,8 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from spd_assets.core.settings import SettingsError, default_start_date, load_settings
 from spd_assets.core.storage import DayStore, MissingPartitionError
-from spd_assets.settings import SettingsError, default_start_date, load_settings
 
 
 def test_defaults_are_sensible(tmp_path):
@@ -52,7 +52,7 @@ def test_dagster_reports_a_bad_setting_when_loading(tmp_path):
         "DAGSTER_HOME": str(tmp_path),
         "SPD_START_DATE": "yesterday",
     }
-    cmd = [Path(sys.executable).parent / "dagster", "definitions", "validate", "-m", "spd_assets"]
+    cmd = [Path(sys.executable).parent / "dagster", "definitions", "validate", "-m", "spd_assets.definitions"]
     out = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     assert "SPD_START_DATE='yesterday' is not a date: expected YYYY-MM-DD" in out.stdout + out.stderr

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from spd_assets.core import schema
-from spd_assets.core.validate import LandingFileError, validate_orders
+from spd_assets.core.landing.validate import LandingFileError, validate_orders
 
 DAY = dt.date(2025, 3, 1)
 NAME = "orders_2025-03-01.csv"

@@ -7,64 +7,48 @@ the delivery ledger and sends them. Checks are partitioned (a Dagster preview fe
 one day records its result on that day; a range run records one result for the range.
 """
 
+import dataclasses
 import datetime as dt
 from collections import Counter
+from typing import Any
 
 import dagster as dg
 import polars as pl
+import pydantic
 from pydantic import Field
 
 from ..core import schema
+from ..core.channels import deliver, ordered, series_name
 from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
-from ..core.notify import deliver, ordered, series_name
-from ..core.storage import DayFrames
-from ..notifiers import Notifications
-from ..partitions import daily, partition_days, with_history
+from ..core.storage import DayBatches, DayFrames
+from ..partitions import partition_days, with_history
 from ..progress import Progress
+from ..resources.notifications import Notifications
 
 CHUNK_DAYS = 31  # output days detected together in a range run
 TOP_ALERTS = 10  # alerts listed in the materialization metadata
 CHECK_ALERTS = 50  # alerts listed in the failing check's metadata
+HISTORY = dt.timedelta(days=HISTORY_DAYS)
 METRIC_COLUMNS = ("date", "level", "sku", "category", "region", "revenue", "orders")
-_D = DetectionConfig()
 
 
-class DetectionRunConfig(dg.Config):
-    """Detector thresholds (defaults tuned on one synthetic year, scored on others: benchmarks/README.md)."""
+def _run_config_class() -> type[dg.Config]:
+    """The `alerts` run config, generated from DetectionConfig so each threshold is declared once."""
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(DetectionConfig):
+        default = list(f.default) if isinstance(f.default, tuple) else f.default
+        kind = list[str] if isinstance(f.default, tuple) else type(f.default)
+        fields[f.name] = (kind, Field(default=default, description=f.metadata["doc"]))
+    return pydantic.create_model("DetectionRunConfig", __base__=dg.Config, **fields)
 
-    rules: list[str] = Field(default=list(_D.rules), description=f"Rules to run, of {list(RULES)}.")
-    weeks: int = Field(default=_D.weeks, description="Same-weekday days in the baseline (at most 8).")
-    min_weeks: int = Field(
-        default=_D.min_weeks, description="Fewer comparable days: short history, no alert."
-    )
-    z_threshold: float = Field(default=_D.z_threshold, description="Alert when robust z <= -z_threshold ...")
-    pct_threshold: float = Field(default=_D.pct_threshold, description="... and revenue is down this share.")
-    min_baseline_orders: float = Field(
-        default=_D.min_baseline_orders,
-        description="Median orders on comparable days below which a series stays quiet.",
-    )
-    min_rel_spread: float = Field(default=_D.min_rel_spread, description="Spread floor, share of baseline.")
-    zero_is_outage: bool = Field(
-        default=_D.zero_is_outage, description="A day with no orders alerts whatever its z (enough volume)."
-    )
-    level_adjust: str = Field(
-        default=_D.level_adjust,
-        description="'shop': measure series against the rest of the shop; 'none': raw.",
-    )
-    seed_pct_threshold: float = Field(
-        default=_D.seed_pct_threshold, description="seed_wow: 7-day drop share."
-    )
-    seed_z_threshold: float = Field(default=_D.seed_z_threshold, description="seed_wow: daily robust z.")
-    critical_share: float = Field(
-        default=_D.critical_share, description="At risk >= share of shop: critical."
-    )
-    warning_share: float = Field(default=_D.warning_share, description="At risk >= share of shop: warning.")
-    warning_drop: float = Field(default=_D.warning_drop, description="Or a drop at least this deep: warning.")
 
-    def detection(self) -> DetectionConfig:
-        """The core config; invalid combinations fail here, before anything is read."""
-        values = self.model_dump()
-        return DetectionConfig(**{**values, "rules": tuple(values["rules"])})
+DetectionRunConfig = _run_config_class()
+
+
+def detection_config(config: dg.Config) -> DetectionConfig:
+    """The core config from the run config; invalid combinations fail here, before anything is read."""
+    values = config.model_dump()
+    return DetectionConfig(**{**values, "rules": tuple(values["rules"])})
 
 
 def _alerts_markdown(alerts: pl.DataFrame, limit: int) -> str:
@@ -105,91 +89,6 @@ def _why_quiet(reasons: Counter, config: DetectionConfig) -> str:
     return "; ".join(parts) or "every series-day had enough history and volume"
 
 
-@dg.asset(
-    group_name="detection",
-    kinds={"polars", "parquet"},
-    partitions_def=daily,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    ins={"daily_metrics": with_history(HISTORY_DAYS)},
-)
-def alerts(
-    context: dg.AssetExecutionContext,
-    config: DetectionRunConfig,
-    daily_metrics: DayFrames,
-    notifications: Notifications,
-) -> pl.DataFrame:
-    """Revenue drops per series per day (alert_id stable, so a re-run neither duplicates nor re-sends)."""
-    detection = config.detection()
-    days = partition_days(context)
-    store, asset = daily_metrics.store, daily_metrics.asset
-    found, reasons, wanted, read = [], Counter(), set(), set()
-    window: dict[dt.date, pl.DataFrame] = {}  # days read, kept while later chunks still need them
-    progress = Progress("alerts", len(days), context.log.info, unit="alerts")
-    for i in range(0, len(days), CHUNK_DAYS):
-        chunk = days[i : i + CHUNK_DAYS]
-        need = [d for d in daily_metrics.days if chunk[0] - dt.timedelta(days=HISTORY_DAYS) <= d <= chunk[-1]]
-        wanted.update(need)
-        window = {d: f for d, f in window.items() if d in need}
-        for d in need:
-            if d not in window and (d >= days[0] or store.exists(asset, d)):
-                window[d] = store.read(asset, d).select(METRIC_COLUMNS)
-        have = sorted(window)
-        read.update(have)
-        result = detect_drops(pl.concat([window[d] for d in have]), chunk, available=have, config=detection)
-        found.append(result.alerts)
-        reasons.update(result.reasons())
-        progress.step(result.alerts.height, days=len(chunk))
-    out = pl.concat(found) if found else schema.empty(schema.ALERTS)
-
-    report = deliver(
-        out,
-        notifications.notifiers(context.log.warning),
-        notifications.ledger(),
-        today=dt.datetime.now(dt.UTC).date(),
-        lookback_days=notifications.lookback_days,
-        claimant=context.run_id,
-    )
-    for channel, error in report.errors.items():
-        context.log.warning(f"{channel}: delivery failed, kept for the next check: {error}")
-    context.add_output_metadata(
-        {
-            "alerts": out.height,
-            "by_severity": _counts(out, "severity"),
-            "by_level": _counts(out, "level"),
-            "top_alerts": dg.MetadataValue.md(_alerts_markdown(out, TOP_ALERTS)),
-            "series_days_by_status": dict(sorted(reasons.items())),
-            "why_quiet": _why_quiet(reasons, detection),
-            "history_days_read": f"{len(read)} of {len(wanted)} days of daily_metrics from {min(wanted)} "
-            "(a day not materialized counts as unknown, not as zero)",
-            "sent": report.sent,
-            "pending_delivery": report.pending,
-            "delivery_errors": report.errors,
-            "not_sent_older_than_lookback": report.skipped_old,
-        }
-    )
-    return out
-
-
-@dg.asset_check(asset=alerts, partitions_def=daily, description="WARN when the day(s) have revenue drops.")
-def no_revenue_drops(context: dg.AssetCheckExecutionContext, alerts: DayFrames) -> dg.AssetCheckResult:
-    """Fails (severity WARN) with the alerts as metadata, so anomalies show in the UI without a file."""
-    found = alerts.read()
-    found = found if found.width else schema.empty(schema.ALERTS)
-    return dg.AssetCheckResult(
-        passed=found.is_empty(),
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"{found.height} revenue drop(s)" if found.height else "no revenue drops",
-        metadata={
-            "alerts": found.height,
-            "by_severity": _counts(found, "severity"),
-            "alerts_table": dg.MetadataValue.md(_alerts_markdown(found, CHECK_ALERTS)),
-            "alert_rows": dg.MetadataValue.json(
-                ordered(found).head(CHECK_ALERTS).with_columns(pl.col("date").cast(pl.String)).to_dicts()
-            ),
-        },
-    )
-
-
 def schema_problems(day: dt.date, frame: pl.DataFrame) -> list[str]:
     """What is wrong with one day's alerts file (empty list: nothing)."""
     if dict(frame.schema) != schema.ALERTS:
@@ -209,14 +108,119 @@ def schema_problems(day: dt.date, frame: pl.DataFrame) -> list[str]:
     return problems
 
 
-@dg.asset_check(asset=alerts, partitions_def=daily, description="Columns, types, ids and values of alerts.")
-def alerts_schema(context: dg.AssetCheckExecutionContext, alerts: DayFrames) -> dg.AssetCheckResult:
-    """Every day's file has exactly the ALERTS columns, unique 16-character ids and known values."""
-    problems = [p for day in alerts.days for p in schema_problems(day, alerts.read([day]))]
-    return dg.AssetCheckResult(
-        passed=not problems,
-        metadata={
-            "days": len(alerts.days),
-            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems)),
-        },
+def build(daily: dg.DailyPartitionsDefinition) -> list:
+    """The `alerts` asset and its checks on ``daily``."""
+
+    @dg.asset(
+        group_name="detection",
+        kinds={"polars", "parquet"},
+        partitions_def=daily,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        ins={"daily_metrics": with_history(HISTORY_DAYS)},
     )
+    def alerts(
+        context: dg.AssetExecutionContext,
+        config: DetectionRunConfig,
+        daily_metrics: DayFrames,
+        notifications: Notifications,
+    ) -> DayBatches:
+        """Revenue drops per series per day (alert_id stable, so a re-run neither duplicates nor re-sends).
+
+        A day without daily_metrics is unknown: it gets no alerts file, and history windows skip it.
+        """
+        detection = detection_config(config)
+        days = partition_days(context)
+        store, asset = daily_metrics.store, daily_metrics.asset
+        found, reasons, wanted, read, no_data = [], Counter(), set(), set(), set()
+        window: dict[dt.date, pl.DataFrame] = {}  # days read, kept while later chunks still need them
+        progress = Progress("alerts", len(days), context.log.info, unit="alerts")
+        for chunk, have in daily_metrics.windows(days, HISTORY_DAYS, CHUNK_DAYS):
+            wanted.update(d for d in daily_metrics.days if chunk[0] - HISTORY <= d <= chunk[-1])
+            no_data.update(d for d in chunk if d not in have)
+            window = {d: f for d, f in window.items() if d in have}
+            for d in have:
+                if d not in window:
+                    window[d] = store.read(asset, d).select(METRIC_COLUMNS)
+            read.update(have)
+            checked = [d for d in chunk if d in have]
+            if checked:
+                result = detect_drops(
+                    pl.concat([window[d] for d in have]), checked, available=have, config=detection
+                )
+                found.append(result.alerts)
+                reasons.update(result.reasons())
+            progress.step(sum(f.height for f in found[-1:]) if checked else 0, days=len(chunk))
+        out = pl.concat(found) if found else schema.empty(schema.ALERTS)
+
+        ledger = notifications.ledger()
+        withdrawn = ledger.withdraw_absent(sorted(set(days) - no_data), out["alert_id"].to_list())
+        if withdrawn:
+            context.log.info(
+                f"{withdrawn} alert(s) no longer hold on these days' data: withdrawn, never sent"
+            )
+        report = deliver(
+            out,
+            notifications.notifiers(context.log.warning),
+            ledger,
+            today=notifications.today(),
+            lookback_days=notifications.lookback_days,
+            claimant=context.run_id,
+        )
+        for channel, error in report.errors.items():
+            context.log.warning(f"{channel}: delivery failed, kept for the next check: {error}")
+        context.add_output_metadata(
+            {
+                "alerts": out.height,
+                "by_severity": _counts(out, "severity"),
+                "by_level": _counts(out, "level"),
+                "top_alerts": dg.MetadataValue.md(_alerts_markdown(out, TOP_ALERTS)),
+                "series_days_by_status": dict(sorted(reasons.items())),
+                "why_quiet": _why_quiet(reasons, detection),
+                "history_days_read": f"{len(read)} of {len(wanted)} days of daily_metrics"
+                + (f" from {min(wanted)}" if wanted else "")
+                + " (a day not materialized counts as unknown, not as zero)",
+                "withdrawn": withdrawn,
+                "sent": report.sent,
+                "pending_delivery": report.pending,
+                "delivery_errors": report.errors,
+                "not_sent_older_than_lookback": report.skipped_old,
+            }
+        )
+        return DayBatches([out], schema.ALERTS, no_data=no_data)
+
+    @dg.asset_check(
+        asset=alerts, partitions_def=daily, description="WARN when the day(s) have revenue drops."
+    )
+    def no_revenue_drops(context: dg.AssetCheckExecutionContext, alerts: DayFrames) -> dg.AssetCheckResult:
+        """Fails (severity WARN) with the alerts as metadata, so anomalies show in the UI without a file."""
+        found = alerts.read(sorted(alerts.stored()))
+        found = found if found.width else schema.empty(schema.ALERTS)
+        return dg.AssetCheckResult(
+            passed=found.is_empty(),
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{found.height} revenue drop(s)" if found.height else "no revenue drops",
+            metadata={
+                "alerts": found.height,
+                "by_severity": _counts(found, "severity"),
+                "alerts_table": dg.MetadataValue.md(_alerts_markdown(found, CHECK_ALERTS)),
+                "alert_rows": dg.MetadataValue.json(
+                    ordered(found).head(CHECK_ALERTS).with_columns(pl.col("date").cast(pl.String)).to_dicts()
+                ),
+            },
+        )
+
+    @dg.asset_check(
+        asset=alerts, partitions_def=daily, description="Columns, types, ids and values of alerts."
+    )
+    def alerts_schema(context: dg.AssetCheckExecutionContext, alerts: DayFrames) -> dg.AssetCheckResult:
+        """Every day's file has exactly the ALERTS columns, unique 16-character ids and known values."""
+        problems = [p for day in sorted(alerts.stored()) for p in schema_problems(day, alerts.read([day]))]
+        return dg.AssetCheckResult(
+            passed=not problems,
+            metadata={
+                "days": len(alerts.stored()),
+                "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems)),
+            },
+        )
+
+    return [alerts, no_revenue_drops, alerts_schema]

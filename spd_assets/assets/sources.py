@@ -9,12 +9,12 @@ import dagster as dg
 import polars as pl
 
 from ..core import schema
-from ..core.storage import DayBatches, DayStore, parse_day
-from ..core.validate import LandingFileError, ValidationReport
+from ..core.landing.validate import LandingFileError, ValidationReport
+from ..core.storage import DayStore, WrittenDays, parse_day
 from ..io_manager import DayParquetIOManager, markdown_preview
-from ..partitions import daily, partition_days
+from ..partitions import partition_days
 from ..progress import Progress
-from ..resources import OrderSource
+from ..resources.order_sources import OrderSource
 
 
 def _failure(exc: LandingFileError) -> dg.Failure:
@@ -31,76 +31,81 @@ def catalog(source: OrderSource) -> pl.DataFrame:
         raise _failure(exc) from None
 
 
-@dg.multi_asset(
-    outs={
-        "orders": dg.AssetOut(
-            group_name="sources",
-            kinds={"polars", "parquet"},
-            is_required=False,
-            description="One row per order line that passed validation (schema.ORDERS).",
-        ),
-        "quarantine": dg.AssetOut(
-            group_name="sources",
-            kinds={"polars", "parquet"},
-            is_required=False,
-            dagster_type=dg.Nothing,  # written day by day below, in step with `orders`
-            description="Rows that failed validation: file, line, field, reason and the row as JSON.",
-        ),
-    },
-    partitions_def=daily,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    can_subset=True,
-)
-def orders_and_quarantine(
-    context: dg.AssetExecutionContext,
-    catalog: pl.DataFrame,
-    source: OrderSource,
-    io_manager: dg.ResourceParam[DayParquetIOManager],
-):
-    """One validation pass per day gives both assets; a range run holds one day in memory at a time.
+def build(daily: dg.DailyPartitionsDefinition) -> list:
+    """The source assets and their checks on ``daily``."""
 
-    Each day's quarantine file is written before that day's orders go to the IO manager, so a run
-    that stops at a broken file leaves every earlier day with matching orders and quarantine.
-    """
-    days = partition_days(context)
-    selected = context.selected_output_names
-    store = io_manager.store
-    try:
-        source.check_days(days)
-    except LandingFileError as exc:
-        raise _failure(exc) from None
-    progress = Progress("orders", len(days), context.log.info, unit="orders")
-    preview: list[pl.DataFrame] = []
+    @dg.multi_asset(
+        outs={
+            "orders": dg.AssetOut(
+                group_name="sources",
+                kinds={"polars", "parquet"},
+                is_required=False,
+                description="One row per order line that passed validation (schema.ORDERS).",
+            ),
+            "quarantine": dg.AssetOut(
+                group_name="sources",
+                kinds={"polars", "parquet"},
+                is_required=False,
+                description="Rows that failed validation: file, line, field, reason and the row as JSON.",
+            ),
+        },
+        partitions_def=daily,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=True,
+    )
+    def orders_and_quarantine(
+        context: dg.AssetExecutionContext,
+        catalog: pl.DataFrame,
+        source: OrderSource,
+        io_manager: dg.ResourceParam[DayParquetIOManager],
+    ):
+        """One validation pass per day writes both assets' files; a range run holds one day at a time.
 
-    def validated():
+        The day's quarantine is written before its orders, and both before the outputs are yielded
+        (they only report what was written), so a run that stops at a broken file leaves every
+        earlier day with matching orders and quarantine, whatever order Dagster handles outputs in.
+        """
+        days = partition_days(context)
+        selected = context.selected_output_names
+        store = io_manager.store
+        try:
+            source.check_days(days)
+        except LandingFileError as exc:
+            raise _failure(exc) from None
+        progress = Progress("orders", len(days), context.log.info, unit="orders")
+        written = {name: WrittenDays(name) for name in ("quarantine", "orders") if name in selected}
         for day in days:
             try:
                 checked = source.load_day(day, catalog)
             except LandingFileError as exc:
                 raise _failure(exc) from None
-            if "quarantine" in selected:
-                store.write("quarantine", day, checked.quarantine)
-                if checked.quarantine.height and not preview:
-                    preview.append(checked.quarantine.head(10))
+            frames = {"quarantine": checked.quarantine, "orders": checked.orders}
+            for name, days_written in written.items():  # quarantine first
+                store.write(name, day, frames[name])
+                days_written.add(day, frames[name])
             _record(context, checked.report, selected)
             progress.step(checked.report.rows_in)
-            yield checked.orders
+        for name in ("orders", "quarantine"):
+            if name in written:
+                yield dg.Output(written[name], output_name=name)
+            else:
+                context.log.warning(f"{name} not selected: its files keep their previous rows")
 
-    if "orders" in selected:
-        yield dg.Output(DayBatches(validated(), schema.ORDERS), output_name="orders")
-    else:
-        context.log.warning("quarantine selected without orders: the orders files keep their previous rows")
-        for _ in validated():
-            pass
-    if "quarantine" in selected:
-        _summarize_quarantine(
-            context, store, days, preview[0] if preview else schema.empty(schema.QUARANTINE)
-        )
-        yield dg.Output(None, output_name="quarantine")
-    else:
-        context.log.warning(
-            "orders selected without quarantine: the quarantine files keep their previous rows"
-        )
+    @dg.asset(
+        group_name="sources",
+        kinds={"polars", "parquet"},
+        partitions_def=daily,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[catalog],
+    )
+    def injected_drops(
+        context: dg.AssetExecutionContext, catalog: pl.DataFrame, source: OrderSource
+    ) -> pl.DataFrame:
+        """Ground truth: the drops the synthetic source injected on each day, to score detection against."""
+        frames = [source.truth(day, catalog) for day in partition_days(context)]
+        return pl.concat(frames) if frames else schema.empty(schema.INJECTED_DROPS)
+
+    return [catalog, orders_and_quarantine, injected_drops, *_checks(daily)]
 
 
 def _record(context: dg.AssetExecutionContext, report: ValidationReport, selected: set[str]) -> None:
@@ -126,37 +131,6 @@ def _record(context: dg.AssetExecutionContext, report: ValidationReport, selecte
         )
 
 
-def _summarize_quarantine(
-    context: dg.AssetExecutionContext, store: DayStore, days: list[dt.date], preview: pl.DataFrame
-) -> None:
-    context.add_asset_metadata(
-        {
-            "days": len(days),
-            "date_range": f"{days[0]} .. {days[-1]}",
-            "path": store.uri("quarantine", days[0])
-            if len(days) == 1
-            else store.uri("quarantine").rsplit("/", 1)[0],
-            "preview": markdown_preview(preview),
-        },
-        asset_key="quarantine",
-    )
-
-
-@dg.asset(
-    group_name="sources",
-    kinds={"polars", "parquet"},
-    partitions_def=daily,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[catalog],
-)
-def injected_drops(
-    context: dg.AssetExecutionContext, catalog: pl.DataFrame, source: OrderSource
-) -> pl.DataFrame:
-    """Ground truth: the drops the synthetic source injected on each day, to score detection against."""
-    frames = [source.truth(day, catalog) for day in partition_days(context)]
-    return pl.concat(frames) if frames else schema.empty(schema.INJECTED_DROPS)
-
-
 def _stored_rows(store: DayStore, asset: str, day: dt.date) -> int | None:
     """Rows in a day's Parquet file, from its footer; None if the day was never written."""
     if not store.exists(asset, day):
@@ -177,67 +151,75 @@ def _table(rows: list[dict]) -> dg.MetadataValue:
     return markdown_preview(pl.DataFrame(rows), rows=20)
 
 
-@dg.asset_check(asset="orders", partitions_def=daily, blocking=True)
-def rows_conserved(
-    context: dg.AssetCheckExecutionContext, io_manager: dg.ResourceParam[DayParquetIOManager]
-) -> dg.AssetCheckResult:
-    """Rows read from the source = rows in `orders` + rows in `quarantine`, on every day of the run."""
-    store, days = io_manager.store, []
-    for key in context.partition_keys:
-        day = parse_day(key)
-        rows_in = _recorded(context.instance, "orders", key).get("rows_in")
-        kept, quarantined = _stored_rows(store, "orders", day), _stored_rows(store, "quarantine", day)
-        ok = rows_in is not None and kept is not None and rows_in == kept + (quarantined or 0)
-        days.append({"date": key, "rows_in": rows_in, "orders": kept, "quarantine": quarantined, "ok": ok})
-    failing = [d for d in days if not d["ok"]]
-    return dg.AssetCheckResult(
-        passed=not failing,
-        description=(
-            f"rows in = orders + quarantine on all {len(days)} day(s)"
-            if not failing
-            else f"{len(failing)} of {len(days)} day(s) do not add up (or have no recorded rows_in)"
-        ),
-        metadata={
-            "days": len(days),
-            "rows_in": sum(d["rows_in"] or 0 for d in days),
-            "orders": sum(d["orders"] or 0 for d in days),
-            "quarantine": sum(d["quarantine"] or 0 for d in days),
-            **({"failing_days": _table(failing)} if failing else {}),
-        },
-    )
+def _checks(daily: dg.DailyPartitionsDefinition) -> list:
+    """Row conservation and the quarantine rate, per day."""
 
+    @dg.asset_check(asset="orders", partitions_def=daily, blocking=True)
+    def rows_conserved(
+        context: dg.AssetCheckExecutionContext, io_manager: dg.ResourceParam[DayParquetIOManager]
+    ) -> dg.AssetCheckResult:
+        """Rows read from the source = rows in `orders` + rows in `quarantine`, on every day of the run."""
+        store, days = io_manager.store, []
+        for key in context.partition_keys:
+            day = parse_day(key)
+            rows_in = _recorded(context.instance, "orders", key).get("rows_in")
+            kept, quarantined = _stored_rows(store, "orders", day), _stored_rows(store, "quarantine", day)
+            ok = rows_in is not None and kept is not None and rows_in == kept + (quarantined or 0)
+            days.append(
+                {"date": key, "rows_in": rows_in, "orders": kept, "quarantine": quarantined, "ok": ok}
+            )
+        failing = [d for d in days if not d["ok"]]
+        return dg.AssetCheckResult(
+            passed=not failing,
+            description=(
+                f"rows in = orders + quarantine on all {len(days)} day(s)"
+                if not failing
+                else f"{len(failing)} of {len(days)} day(s) do not add up (or have no recorded rows_in)"
+            ),
+            metadata={
+                "days": len(days),
+                "rows_in": sum(d["rows_in"] or 0 for d in days),
+                "orders": sum(d["orders"] or 0 for d in days),
+                "quarantine": sum(d["quarantine"] or 0 for d in days),
+                **({"failing_days": _table(failing)} if failing else {}),
+            },
+        )
 
-@dg.asset_check(asset="quarantine", partitions_def=daily)
-def quarantine_rate(
-    context: dg.AssetCheckExecutionContext,
-    source: OrderSource,
-    io_manager: dg.ResourceParam[DayParquetIOManager],
-) -> dg.AssetCheckResult:
-    """WARN when a day quarantines more than SPD_QUARANTINE_MAX_RATE of its rows (a broken export)."""
-    store, limit, days = io_manager.store, source.quarantine_max_rate, []
-    for key in context.partition_keys:
-        recorded = _recorded(context.instance, "quarantine", key)
-        rows_in = recorded.get("rows_in") or 0
-        quarantined = _stored_rows(store, "quarantine", parse_day(key)) or 0
-        rate = quarantined / rows_in if rows_in else 0.0
-        top = ", ".join(f"{r} ({n})" for r, n in list((recorded.get("problems") or {}).items())[:3])
-        days.append({"date": key, "rows_in": rows_in, "quarantined": quarantined, "rate": rate, "top": top})
-    over = [d for d in days if d["rate"] > limit]
-    worst = max(days, key=lambda d: d["rate"])
-    return dg.AssetCheckResult(
-        passed=not over,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            f"{len(over)} day(s) quarantined more than {limit:.1%} of their rows (worst {worst['date']}: "
-            f"{worst['rate']:.1%})"
-            if over
-            else f"every day quarantined at most {limit:.1%} of its rows"
-        ),
-        metadata={
-            "max_rate": limit,
-            "worst_rate": round(worst["rate"], 6),
-            "worst_day": worst["date"],
-            "days_over": len(over),
-            **({"days_over_limit": _table(over)} if over else {}),
-        },
-    )
+    @dg.asset_check(asset="quarantine", partitions_def=daily)
+    def quarantine_rate(
+        context: dg.AssetCheckExecutionContext,
+        source: OrderSource,
+        io_manager: dg.ResourceParam[DayParquetIOManager],
+    ) -> dg.AssetCheckResult:
+        """WARN when a day quarantines more than SPD_QUARANTINE_MAX_RATE of its rows (a broken export)."""
+        store, limit, days = io_manager.store, source.quarantine_max_rate, []
+        for key in context.partition_keys:
+            recorded = _recorded(context.instance, "quarantine", key)
+            rows_in = recorded.get("rows_in") or 0
+            quarantined = _stored_rows(store, "quarantine", parse_day(key)) or 0
+            rate = quarantined / rows_in if rows_in else 0.0
+            top = ", ".join(f"{r} ({n})" for r, n in list((recorded.get("problems") or {}).items())[:3])
+            days.append(
+                {"date": key, "rows_in": rows_in, "quarantined": quarantined, "rate": rate, "top": top}
+            )
+        over = [d for d in days if d["rate"] > limit]
+        worst = max(days, key=lambda d: d["rate"])
+        return dg.AssetCheckResult(
+            passed=not over,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"{len(over)} day(s) quarantined more than {limit:.1%} of their rows (worst {worst['date']}: "
+                f"{worst['rate']:.1%})"
+                if over
+                else f"every day quarantined at most {limit:.1%} of its rows"
+            ),
+            metadata={
+                "max_rate": limit,
+                "worst_rate": round(worst["rate"], 6),
+                "worst_day": worst["date"],
+                "days_over": len(over),
+                **({"days_over_limit": _table(over)} if over else {}),
+            },
+        )
+
+    return [rows_conserved, quarantine_rate]

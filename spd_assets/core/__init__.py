@@ -1,0 +1,1 @@
+"""Pure logic on DataFrames: no Dagster or Streamlit import, no side effect at import."""

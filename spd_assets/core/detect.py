@@ -23,7 +23,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -41,24 +42,31 @@ MAD_SCALE = 1.4826
 RULES = ("weekday_mad", "seed_wow")
 
 
+def _knob(default: object, doc: str) -> Any:
+    """A threshold with the sentence the Dagster launchpad shows for it."""
+    return field(default=default, metadata={"doc": doc})
+
+
 @dataclass(frozen=True)
 class DetectionConfig:
-    """Thresholds of the detectors; the Dagster run config mirrors these fields and defaults."""
+    """Thresholds of the detectors; the `alerts` asset's run config is generated from these fields."""
 
-    rules: tuple[str, ...] = ("weekday_mad",)
-    weeks: int = 8  # same-weekday days in the baseline (at most MAX_WEEKS)
-    min_weeks: int = 4  # fewer comparable days than this: short history, no alert
-    z_threshold: float = 3.5  # robust z at or below -z_threshold ...
-    pct_threshold: float = 0.35  # ... and revenue down at least this share of the baseline
-    min_baseline_orders: float = 20.0  # median orders on comparable days; below it a series stays quiet
-    min_rel_spread: float = 0.05  # spread floor as a share of the baseline (zero MAD)
-    zero_is_outage: bool = True  # a day with no orders (and enough volume usually) alerts whatever the z
-    level_adjust: str = "shop"  # measure series against the shop's revenue (see _shop_level): shop | none
-    seed_pct_threshold: float = 0.2  # seed_wow: 7-day revenue down this share vs the prior 7 days
-    seed_z_threshold: float = 3.5  # seed_wow: daily robust z vs the previous 28 days
-    critical_share: float = 0.05  # revenue at risk >= this share of the shop's day: critical
-    warning_share: float = 0.01  # >= this share, or an outage (drop >= warning_drop): warning
-    warning_drop: float = 0.8
+    rules: tuple[str, ...] = _knob(("weekday_mad",), f"Rules to run, of {list(RULES)}.")
+    weeks: int = _knob(8, "Same-weekday days in the baseline (at most 8).")
+    min_weeks: int = _knob(4, "Fewer comparable days: short history, no alert.")
+    z_threshold: float = _knob(3.5, "Alert when robust z <= -z_threshold ...")
+    pct_threshold: float = _knob(0.35, "... and revenue is down this share of the baseline.")
+    min_baseline_orders: float = _knob(
+        20.0, "Median orders on comparable days below which a series stays quiet."
+    )
+    min_rel_spread: float = _knob(0.05, "Spread floor, share of the baseline (a flat series has MAD 0).")
+    zero_is_outage: bool = _knob(True, "A day with no orders alerts whatever its z (enough volume).")
+    level_adjust: str = _knob("shop", "'shop': measure series against the rest of the shop; 'none': raw.")
+    seed_pct_threshold: float = _knob(0.2, "seed_wow: 7-day revenue down this share vs the prior 7 days.")
+    seed_z_threshold: float = _knob(3.5, "seed_wow: daily robust z vs the previous 28 days.")
+    critical_share: float = _knob(0.05, "Revenue at risk >= this share of the shop's day: critical.")
+    warning_share: float = _knob(0.01, "Revenue at risk >= this share, or a deep drop: warning.")
+    warning_drop: float = _knob(0.8, "A drop at least this deep is at least a warning.")
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.rules if r not in RULES]

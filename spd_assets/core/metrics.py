@@ -7,18 +7,17 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from .schema import DAILY_METRICS, LEVELS, conform, empty
+from .schema import DAILY_METRICS, LEVEL_KEYS, LEVELS, conform, empty
 
 WINDOW = 7
 LOOKBACK_DAYS = 2 * WINDOW - 1  # days before d that the current and prior windows read
 
-LEVEL_KEYS: dict[str, tuple[str, ...]] = {
-    "total": (),
-    "region": ("region",),
-    "category": ("category",),
-    "sku": ("sku",),
-    "sku_region": ("sku", "region"),
-}
+__all__ = ["LEVEL_KEYS", "LOOKBACK_DAYS", "WINDOW", "daily_series", "pct_change_7d", "rolling_metrics"]
+
+
+def pct_change_7d(current: pl.Expr, previous: pl.Expr, complete: pl.Expr) -> pl.Expr:
+    """A 7-day window's change on the prior one: only when both windows are complete and the prior sold."""
+    return pl.when(complete & (previous > 0)).then(current / previous - 1.0)
 
 
 def daily_series(daily_agg: pl.DataFrame, days: Sequence[dt.date]) -> pl.DataFrame:
@@ -87,18 +86,14 @@ def rolling_metrics(
         cents_7d_prev=pl.col("cents_7d").shift(WINDOW).over(keys),
         prev_days=pl.col("window_days").shift(WINDOW).over(keys),
     )
-    complete = (
-        (pl.col("window_days") == WINDOW) & (pl.col("prev_days") == WINDOW) & (pl.col("cents_7d_prev") > 0)
-    )
+    complete = (pl.col("window_days") == WINDOW) & (pl.col("prev_days") == WINDOW)
     result = (
         full.filter(pl.col("date").is_in(out_days) & pl.col("available"))
         .with_columns(
             revenue=pl.col("cents") / 100,
             revenue_7d=pl.col("cents_7d") / 100,
             revenue_7d_prev=pl.when(pl.col("prev_days") > 0).then(pl.col("cents_7d_prev") / 100),
-            pct_change_7d=pl.when(complete).then(
-                (pl.col("cents_7d") / pl.col("cents_7d_prev") - 1.0).round(6)
-            ),
+            pct_change_7d=pct_change_7d(pl.col("cents_7d"), pl.col("cents_7d_prev"), complete).round(6),
             aov_7d=pl.when(pl.col("orders_7d") > 0).then(
                 (pl.col("cents_7d") / pl.col("orders_7d") / 100).round(4)
             ),

@@ -6,6 +6,32 @@ import polars as pl
 
 REGIONS: tuple[str, ...] = ("us-east", "us-west", "eu-west", "eu-central", "apac", "latam")
 LEVELS: tuple[str, ...] = ("total", "region", "category", "sku", "sku_region")
+# The columns that name a series at each level (the rest are null).
+LEVEL_KEYS: dict[str, tuple[str, ...]] = {
+    "total": (),
+    "region": ("region",),
+    "category": ("category",),
+    "sku": ("sku",),
+    "sku_region": ("sku", "region"),
+}
+SEVERITIES: tuple[str, ...] = ("critical", "warning", "info")  # most severe first
+SEVERITY_ORDER: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+FILE_NAME = "data.parquet"  # each asset's day file: <asset>/date=YYYY-MM-DD/data.parquet
+
+
+def series_label(level: str, sku: str | None, category: str | None, region: str | None) -> str:
+    """A person's name for a series: 'total', 'region us-east', 'sku SKU-0012 in eu-west', ..."""
+    if level == "total":
+        return "total"
+    if level == "sku_region":
+        return f"sku {sku} in {region}"
+    return f"{level} {({'region': region, 'category': category, 'sku': sku}).get(level)}"
+
+
+def severity_rank(column: str = "severity") -> pl.Expr:
+    """Sort key for severity (critical first; unknown values last)."""
+    return pl.col(column).replace_strict(SEVERITY_ORDER, default=len(SEVERITY_ORDER), return_dtype=pl.Int8)
+
 
 CATALOG = {"sku": pl.String, "name": pl.String, "category": pl.String, "base_price": pl.Float64}
 

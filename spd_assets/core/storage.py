@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import polars as pl
@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-FILE_NAME = "data.parquet"
+from .schema import FILE_NAME
 
 
 class MissingPartitionError(FileNotFoundError):
@@ -92,16 +92,17 @@ class DayStore:
         return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
     def days(self, asset: str) -> list[dt.date]:
-        """Days of ``asset`` that have a complete file, oldest first."""
-        fs, _ = self._fs
-        selector = pafs.FileSelector(f"{self._fs[1]}/{asset}", allow_not_found=True)
+        """Days of ``asset`` that have a complete file, oldest first (one listing call, local or remote)."""
+        fs, root = self._fs
+        selector = pafs.FileSelector(f"{root}/{asset}", allow_not_found=True, recursive=True)
         found = []
         for info in fs.get_file_info(selector):
-            name = info.base_name
-            if info.type == pafs.FileType.Directory and name.startswith("date="):
-                day = parse_day(name[5:])
-                if self.exists(asset, day):
-                    found.append(day)
+            parent = info.path.rsplit("/", 2)
+            if info.base_name == FILE_NAME and len(parent) == 3 and parent[1].startswith("date="):
+                try:
+                    found.append(parse_day(parent[1][5:]))
+                except ValueError:
+                    continue
         return sorted(found)
 
 
@@ -119,11 +120,24 @@ class DayFrames:
     def read(self, days: Sequence[dt.date] | None = None) -> pl.DataFrame:
         return self.store.read_days(self.asset, self.days if days is None else days)
 
-    def chunks(self, size: int) -> Iterator[tuple[tuple[dt.date, ...], pl.DataFrame]]:
-        """(days, frame) for consecutive groups of ``size`` days."""
-        for i in range(0, len(self.days), size):
-            part = self.days[i : i + size]
-            yield part, self.read(part)
+    def stored(self) -> set[dt.date]:
+        """Those of ``days`` that have a file (a day never materialized has none)."""
+        wanted = set(self.days)
+        return {d for d in self.store.days(self.asset) if d in wanted}
+
+    def windows(
+        self, out_days: Sequence[dt.date], lookback: int, chunk_days: int
+    ) -> Iterator[tuple[list[dt.date], list[dt.date]]]:
+        """(output days, stored input days they read) for chunks of ``chunk_days`` output days.
+
+        Each chunk reads its days and the ``lookback`` days before them, of those that exist: a day
+        never materialized (before history, a gap, past the newest day) is left out, not an error.
+        """
+        stored = self.stored()
+        for i in range(0, len(out_days), chunk_days):
+            chunk = list(out_days[i : i + chunk_days])
+            first = chunk[0] - dt.timedelta(days=lookback)
+            yield chunk, [d for d in self.days if first <= d <= chunk[-1] and d in stored]
 
 
 class DayBatches:
@@ -132,12 +146,39 @@ class DayBatches:
     Not a generator function on purpose: Dagster treats an asset that ``yield``s as emitting events.
     """
 
-    def __init__(self, batches: Iterable[pl.DataFrame], schema: dict[str, pl.DataType]) -> None:
+    def __init__(
+        self,
+        batches: Iterable[pl.DataFrame],
+        schema: dict[str, pl.DataType],
+        no_data: set[dt.date] | None = None,
+    ) -> None:
         self.batches = batches
         self.schema = schema
+        # Days whose upstream had no data: no file is written for them (unknown, not zero); filled
+        # while the batches are consumed.
+        self.no_data: set[dt.date] = set() if no_data is None else no_data
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
         return iter(self.batches)
+
+
+@dataclass
+class WrittenDays:
+    """An output whose day files the asset already wrote itself (two assets from one pass over the days).
+
+    The IO manager only checks that every day of the run was written and records the metadata.
+    """
+
+    asset: str
+    days: list[dt.date] = field(default_factory=list)
+    rows: int = 0
+    preview: pl.DataFrame | None = None
+
+    def add(self, day: dt.date, frame: pl.DataFrame) -> None:
+        self.days.append(day)
+        self.rows += frame.height
+        if self.preview is None or (self.preview.is_empty() and frame.height):
+            self.preview = frame.head(10)
 
 
 def arrow_schema(schema: dict[str, pl.DataType]) -> pa.Schema:

@@ -19,8 +19,9 @@ import time
 
 import dagster as dg
 
-from ..jobs import anomaly_check
-from ..partitions import daily
+from ..dagster_internals import backfill_going
+from ..jobs import AssetJob
+from ..partitions import range_tags
 
 METRICS = dg.AssetKey("daily_metrics")
 ALERTS = dg.AssetKey("alerts")
@@ -29,7 +30,6 @@ MAX_RECORDS = 10_000  # per tick; the rest waits for the next tick (the cursor s
 MAX_RANGE_DAYS = 366  # days per requested run
 STUCK_AFTER_S = 6 * 3600  # a run "in progress" this long after materializing is treated as finished
 BACKFILL_TAG = "dagster/backfill"
-BACKFILL_GOING = ("REQUESTED", "CANCELING", "FAILING")  # BulkActionStatus values of a backfill not done
 
 
 def _new_materializations(instance: dg.DagsterInstance, after: int) -> list[dg.EventLogRecord]:
@@ -54,9 +54,10 @@ def _busy(run: dg.DagsterRun | None, instance: dg.DagsterInstance) -> bool:
     if not run.is_finished:
         return True
     backfill_id = run.tags.get(BACKFILL_TAG)
-    backfill = instance.get_backfill(backfill_id) if backfill_id else None
-    going = backfill is not None and backfill.status.value in BACKFILL_GOING
-    return going and ALERTS in (backfill.asset_selection or ())
+    if not backfill_id:
+        return False
+    going, targets = backfill_going(instance, backfill_id)
+    return going and ALERTS in targets
 
 
 def _settled(records: list[dg.EventLogRecord], instance: dg.DagsterInstance) -> list[dg.EventLogRecord]:
@@ -71,9 +72,9 @@ def _settled(records: list[dg.EventLogRecord], instance: dg.DagsterInstance) -> 
     return records
 
 
-def _ranges(keys: list[str]) -> list[list[str]]:
+def _ranges(keys: list[str], all_keys: list[str]) -> list[list[str]]:
     """Consecutive partition keys grouped into runs of at most MAX_RANGE_DAYS."""
-    order = {k: i for i, k in enumerate(daily.get_partition_keys())}
+    order = {k: i for i, k in enumerate(all_keys)}
     groups: list[list[str]] = []
     for key in sorted(keys, key=order.__getitem__):
         last = groups[-1] if groups else None
@@ -90,36 +91,42 @@ def run_request(keys: list[str], storage_id: int) -> dg.RunRequest:
         return dg.RunRequest(partition_key=keys[0], run_key=f"alerts:{keys[0]}:{storage_id}")
     return dg.RunRequest(
         run_key=f"alerts:{keys[0]}...{keys[-1]}:{storage_id}",
-        tags={
-            "dagster/asset_partition_range_start": keys[0],
-            "dagster/asset_partition_range_end": keys[-1],
-        },
+        tags=range_tags(keys[0], keys[-1]),
     )
 
 
-@dg.sensor(
-    job=anomaly_check,
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Requests the anomaly_check job for each newly materialized daily_metrics partition, once.",
-)
-def anomaly_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    """Check each new `daily_metrics` partition once, unless its `alerts` is already newer."""
-    cursor = int(context.cursor) if context.cursor else 0
-    records = _settled(_new_materializations(context.instance, cursor), context.instance)
-    if not records:
-        return dg.SensorResult(
-            skip_reason="no new daily_metrics materializations (or their run is still going)"
+def build_anomaly_sensor(
+    anomaly_check: AssetJob, daily: dg.DailyPartitionsDefinition, interval_s: int
+) -> dg.SensorDefinition:
+    """The sensor requesting ``anomaly_check`` for new `daily_metrics` partitions of ``daily``."""
+
+    @dg.sensor(
+        job=anomaly_check,
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Requests anomaly_check for each newly materialized daily_metrics partition, once.",
+    )
+    def anomaly_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        """Check each new `daily_metrics` partition once, unless its `alerts` is already newer."""
+        cursor = int(context.cursor) if context.cursor else 0
+        records = _settled(_new_materializations(context.instance, cursor), context.instance)
+        if not records:
+            return dg.SensorResult(
+                skip_reason="no new daily_metrics materializations (or their run is still going)"
+            )
+        metrics_sid = {r.partition_key: r.storage_id for r in records if r.partition_key}
+        checked = context.instance.get_latest_storage_id_by_partition(
+            ALERTS, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=set(metrics_sid)
         )
-    metrics_sid = {r.partition_key: r.storage_id for r in records if r.partition_key}
-    checked = context.instance.get_latest_storage_id_by_partition(
-        ALERTS, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=set(metrics_sid)
-    )
-    valid = set(daily.get_partition_keys())
-    todo = [k for k, sid in metrics_sid.items() if k in valid and checked.get(k, -1) < sid]
-    requests = [run_request(keys, max(metrics_sid[k] for k in keys)) for keys in _ranges(todo)]
-    context.log.info(
-        f"{len(metrics_sid)} new daily_metrics partition(s): {len(metrics_sid) - len(todo)} already checked, "
-        f"{len(todo)} to check in {len(requests)} run(s)"
-    )
-    return dg.SensorResult(run_requests=requests, cursor=str(records[-1].storage_id))
+        all_keys = daily.get_partition_keys()
+        valid = set(all_keys)
+        todo = [k for k, sid in metrics_sid.items() if k in valid and checked.get(k, -1) < sid]
+        groups = _ranges(todo, all_keys)
+        requests = [run_request(keys, max(metrics_sid[k] for k in keys)) for keys in groups]
+        context.log.info(
+            f"{len(metrics_sid)} new daily_metrics partition(s): {len(metrics_sid) - len(todo)} "
+            f"already checked, {len(todo)} to check in {len(requests)} run(s)"
+        )
+        return dg.SensorResult(run_requests=requests, cursor=str(records[-1].storage_id))
+
+    return anomaly_sensor

@@ -3,7 +3,7 @@
 Pages call these functions and draw; nothing else in the dashboard opens a Parquet file.
 """
 
-from .events import (
+from .alerts import (
     ALERT_COLUMNS,
     LEVEL_KEYS,
     alert_days,

@@ -34,9 +34,9 @@ from harness import (
 )
 
 from spd_assets.core.schema import DAILY_AGG, conform
+from spd_assets.core.settings import load_settings
 from spd_assets.core.storage import DayStore
 from spd_assets.definitions import build_defs
-from spd_assets.settings import load_settings
 
 pytestmark = [
     pytest.mark.slow,

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .calendar import demand_factor, promotions
+from ..schema import ORDERS, REGIONS
 from .catalog import cell_weights, sku_popularity
-from .incidents import Incident, ground_truth, incidents_between
-from .schema import ORDERS, REGIONS
+from .drops import Incident, ground_truth, incidents_between
+from .seasonality import demand_factor, promotions
 
 # Share of orders per hour of the day (UTC): a lunchtime bump and an evening peak.
 _HOURLY = np.array(

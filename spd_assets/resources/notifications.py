@@ -7,15 +7,16 @@ passed as ``EnvVar`` so they are resolved at run time and never shown in the Dag
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import dagster as dg
 
-from .core.deliveries import DeliveryLedger
-from .core.notify import EmailNotifier, LogNotifier, Notifier, WebhookNotifier
-from .settings import Settings, SettingsError
+from ..core.channels import EmailNotifier, LogNotifier, Notifier, WebhookNotifier
+from ..core.delivery_ledger import DeliveryLedger
+from ..core.settings import Settings, SettingsError, env_int, env_port
 
 DEFAULT_LOOKBACK_DAYS = 3
 
@@ -33,6 +34,11 @@ class Notifications(dg.ConfigurableResource):
     smtp_from: str | None = None
     smtp_to: str | None = None  # comma-separated addresses
     timeout_s: float = 10.0
+    fixed_today: str | None = None  # SPD_TODAY, for the lookback; None follows the clock
+
+    def today(self) -> dt.date:
+        """The day the lookback counts back from."""
+        return dt.date.fromisoformat(self.fixed_today) if self.fixed_today else dt.datetime.now(dt.UTC).date()
 
     def notifiers(self, log: Callable[[str], None]) -> list[Notifier]:
         """The log notifier, plus the webhook and email ones when configured."""
@@ -75,14 +81,6 @@ def notifications_from_env(settings: Settings, env: Mapping[str, str] | None = N
     """The resource from SPD_WEBHOOK_URL, SPD_SMTP_*, SPD_NOTIFY_LOOKBACK_DAYS; errors name the variable."""
     env = os.environ if env is None else env
 
-    def integer(name: str, default: int, minimum: int) -> int:
-        raw = env.get(name, "").strip()
-        if not raw:
-            return default
-        if not raw.isdigit() or int(raw) < minimum:
-            raise SettingsError(f"{name}={raw!r} is not valid: expected a whole number >= {minimum}")
-        return int(raw)
-
     host = env.get("SPD_SMTP_HOST", "").strip() or None
     to = env.get("SPD_SMTP_TO", "").strip() or None
     if host and not to:
@@ -91,12 +89,13 @@ def notifications_from_env(settings: Settings, env: Mapping[str, str] | None = N
         )
     return Notifications(
         ledger_path=default_ledger_path(settings, env),
-        lookback_days=integer("SPD_NOTIFY_LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS, 0),
+        lookback_days=env_int(env, "SPD_NOTIFY_LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS, 0),
         webhook_url=_secret(env, "SPD_WEBHOOK_URL"),
         smtp_host=host,
-        smtp_port=integer("SPD_SMTP_PORT", 587, 1),
+        smtp_port=env_port(env, "SPD_SMTP_PORT", 587),
         smtp_user=env.get("SPD_SMTP_USER", "").strip() or None,
         smtp_password=_secret(env, "SPD_SMTP_PASSWORD"),
         smtp_from=env.get("SPD_SMTP_FROM", "").strip() or None,
         smtp_to=to,
+        fixed_today=settings.today.isoformat() if settings.today else None,
     )

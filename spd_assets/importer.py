@@ -16,8 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from .core.landing import daily_file_name, day_of, read_header, sha256_file
-from .core.validate import LINE, LandingFileError, resolve_columns, with_when
+from .core.landing.files import daily_file_name, day_of, read_header, sha256_file
+from .core.landing.validate import LINE, LandingFileError, resolve_columns, with_when
 
 BATCH_ROWS = 200_000  # rows of the export held in memory at a time
 
@@ -114,7 +114,7 @@ def _place(temps: dict[dt.date, Path], root: Path, overwrite: bool, rows: int) -
 
 def main(argv: list[str] | None = None) -> int:
     """``spd import EXPORT [--landing-dir DIR] [--overwrite]``; exit 0 on success, 1 on bad input."""
-    from .settings import SettingsError, load_settings
+    from .core.settings import SettingsError, load_settings
 
     parser = argparse.ArgumentParser(
         prog="spd import",
@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "spd import: next, with SPD_SOURCE=landing: the landing sensor picks the files up, "
             "or backfill them in one run:\n"
-            "  dagster asset materialize -m spd_assets --select catalog\n"
-            f"  dagster job execute -m spd_assets -j daily_pipeline --tags '{tags}'"
+            "  dagster asset materialize -m spd_assets.definitions --select catalog\n"
+            f"  dagster job execute -m spd_assets.definitions -j daily_pipeline --tags '{tags}'"
         )
     return 0
 

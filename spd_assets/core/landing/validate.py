@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import polars as pl
 
-from . import schema
+from .. import schema
 
 LINE = "__line"  # 1-based line (CSV, header = line 1) or row number (Parquet), added by the reader
 MALFORMED = "__malformed"  # optional: a reason the reader found the row malformed (too many fields)

@@ -20,9 +20,9 @@ from typing import Protocol
 
 import polars as pl
 
-from .deliveries import DeliveryLedger
+from .delivery_ledger import DeliveryLedger
+from .schema import SEVERITIES, series_label, severity_rank
 
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 MAX_PER_MESSAGE = 20  # alerts per message: a Slack section holds 3,000 characters
 
 
@@ -40,18 +40,14 @@ class Notifier(Protocol):
 
 def ordered(alerts: pl.DataFrame) -> pl.DataFrame:
     """Most severe first, then most revenue at risk: the order people read alerts in."""
-    rank = pl.col("severity").replace_strict(SEVERITY_ORDER, default=len(SEVERITY_ORDER))
-    return alerts.sort(rank, pl.col("revenue_at_risk"), "alert_id", descending=[False, True, False])
+    return alerts.sort(
+        severity_rank(), pl.col("revenue_at_risk"), "alert_id", descending=[False, True, False]
+    )
 
 
 def series_name(row: dict) -> str:
-    """A person's name for a series: 'total', 'region us-east', 'sku SKU-0012 in eu-west', ..."""
-    level = row["level"]
-    if level == "total":
-        return "total"
-    if level == "sku_region":
-        return f"sku {row['sku']} in {row['region']}"
-    return f"{level} {row[level]}"
+    """A person's name for the series of an alert row (schema.series_label)."""
+    return series_label(row["level"], row.get("sku"), row.get("category"), row.get("region"))
 
 
 def alert_line(row: dict) -> str:
@@ -67,7 +63,7 @@ def subject(alerts: pl.DataFrame) -> str:
     """'[spd] 3 revenue drops (1 critical) on 2026-11-20'."""
     counts = alerts["severity"].value_counts()
     by = dict(zip(counts["severity"].to_list(), counts["count"].to_list(), strict=True))
-    worst = ", ".join(f"{by[s]} {s}" for s in SEVERITY_ORDER if s in by)
+    worst = ", ".join(f"{by[s]} {s}" for s in SEVERITIES if s in by)
     days = sorted(set(alerts["date"].to_list()))
     when = f"on {days[0]}" if len(days) == 1 else f"from {days[0]} to {days[-1]}"
     noun = "drop" if alerts.height == 1 else "drops"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from .schema import CATALOG, REGIONS
+from ..schema import CATALOG, REGIONS
 
 CATEGORIES: tuple[str, ...] = (
     "electronics",

@@ -132,6 +132,28 @@ class DeliveryLedger:
         sql = "UPDATE deliveries SET status = 'pending', last_error = ?, claimed_by = NULL"
         self._update(sql, (error,), channel, alert_ids)
 
+    def withdraw_absent(self, days: Sequence[dt.date], alert_ids: Sequence[str]) -> int:
+        """Forget alerts of ``days`` that a re-check no longer finds (late or corrected data), unless sent.
+
+        Returns how many (alert, channel) rows were withdrawn; delivered ones stay as the record.
+        """
+        if not days:
+            return 0
+        keep = set(alert_ids)
+        marks = ",".join("?" * len(days))
+        with self._write() as db:
+            rows = db.execute(
+                f"SELECT alert_id FROM deliveries WHERE alert_date IN ({marks}) AND status != 'delivered'",
+                [d.isoformat() for d in days],
+            ).fetchall()
+            gone = sorted({a for (a,) in rows if a not in keep})
+            for i in range(0, len(gone), 500):
+                part = gone[i : i + 500]
+                marks = ",".join("?" * len(part))
+                sql = f"DELETE FROM deliveries WHERE status != 'delivered' AND alert_id IN ({marks})"
+                db.execute(sql, part)
+        return len(gone)
+
     def pending_count(self, channel: str) -> int:
         """Alerts still owed to ``channel``."""
         with self._connect() as db:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from . import schema
+from .. import schema
 from .validate import LINE, MALFORMED, LandingFileError, ValidatedDay, resolve_columns, validate_orders
 
 DAILY_NAME = re.compile(r"^orders_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")

@@ -7,11 +7,12 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from .core import landing, schema
-from .core.catalog import generate_catalog, sku_popularity
-from .core.generate import GeneratedDay, generate_day
-from .core.incidents import ground_truth, incidents_between
-from .core.validate import LandingFileError, ValidatedDay, ValidationReport, empty_quarantine
+from ..core import schema
+from ..core.landing import files as landing
+from ..core.landing.validate import LandingFileError, ValidatedDay, ValidationReport, empty_quarantine
+from ..core.synthetic.catalog import generate_catalog, sku_popularity
+from ..core.synthetic.drops import ground_truth, incidents_between
+from ..core.synthetic.orders import GeneratedDay, generate_day
 
 
 class OrderSource(dg.ConfigurableResource):

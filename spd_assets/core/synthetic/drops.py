@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .schema import INJECTED_DROPS, REGIONS
+from ..schema import INJECTED_DROPS, REGIONS
 
 _EPOCH = dt.date(2000, 1, 3)  # a Monday
 _BLOCK = 14

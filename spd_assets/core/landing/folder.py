@@ -1,0 +1,87 @@
+"""The landing folder as a whole: which day files are there, which changed, and what to re-run.
+
+Pure file logic, no Dagster: the landing sensor calls it on every tick.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .files import CATALOG_FILE, day_of, sha256_file
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the landing sensor remembers of a file: its content hash and the stat that guards rehashing."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+def scan_landing(
+    landing_dir: str | Path,
+    known: dict[str, FileState],
+    settle_s: float = 0.0,
+    now: float | None = None,
+    budget_s: float | None = None,
+) -> dict[str, FileState]:
+    """The daily files and catalog.csv now in the folder, hashed only when their size or mtime changed.
+
+    A file modified less than ``settle_s`` ago (maybe still being copied in), or met after ``budget_s``
+    seconds of hashing (a year of history landing at once), keeps its previous state, if any, and is
+    hashed on a later tick.
+    """
+    root = Path(landing_dir)
+    if not root.is_dir():
+        return {}
+    now = dt.datetime.now(dt.UTC).timestamp() if now is None else now
+    started = time.monotonic()
+    states = {}
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if not entry.is_file() or not (entry.name == CATALOG_FILE or day_of(entry.name)):
+            continue
+        stat, old = entry.stat(), known.get(entry.name)
+        if old and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            states[entry.name] = old
+            continue
+        over_budget = budget_s is not None and time.monotonic() - started > budget_s
+        try:
+            if now - stat.st_mtime >= settle_s and not over_budget:
+                states[entry.name] = FileState(sha256_file(Path(entry.path)), stat.st_size, stat.st_mtime_ns)
+                continue
+        except OSError:
+            pass  # vanished or unreadable right now
+        if old:  # looked at again on a later tick
+            states[entry.name] = old
+    return states
+
+
+def affected_days(changed: Iterable[dt.date], landed: Iterable[dt.date], window_days: int) -> set[dt.date]:
+    """The changed days and the later landed days whose ``window_days``-day windows read one of them.
+
+    A rolling window of day d reads d-window_days+1 .. d, so a change on day c reaches c .. c+window-1;
+    only days that have a file can be re-run (a day with none is unknown, not zero).
+    """
+    have = set(landed)
+    out: set[dt.date] = set()
+    for day in changed:
+        out.add(day)
+        out.update(d for d in (day + dt.timedelta(days=k) for k in range(1, window_days)) if d in have)
+    return out
+
+
+def contiguous(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Runs of consecutive days as (first, last), oldest first."""
+    spans: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(set(days)):
+        if spans and day == spans[-1][1] + dt.timedelta(days=1):
+            spans[-1] = (spans[-1][0], day)
+        else:
+            spans.append((day, day))
+    return spans

@@ -1,0 +1,170 @@
+"""Environment settings, validated once, with errors that name the setting and what was expected.
+
+Plain Python (no Dagster): the pipeline, the launcher, ``spd import`` and the dashboard all read
+their SPD_* variables through these parsers, so a value means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A setting has a value spd cannot use; the message names it and what was expected."""
+
+
+def today_utc(env: Mapping[str, str] | None = None) -> dt.date:
+    """Today in UTC, or ``SPD_TODAY`` (YYYY-MM-DD) when set: one clock for partitions, demo and tests."""
+    env = os.environ if env is None else env
+    raw = env.get("SPD_TODAY", "").strip()
+    if not raw:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(f"SPD_TODAY={raw!r} is not a date: expected YYYY-MM-DD") from None
+
+
+def default_start_date(today: dt.date | None = None) -> dt.date:
+    """The first day of the month a year ago: about a year of history, stable within a month."""
+    today = today or today_utc()
+    return dt.date(today.year - 1, today.month, 1)
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+    """An integer setting (``_`` allowed as a separator); empty means ``default``."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number: expected an integer {bounds}") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} is too small: expected an integer {bounds}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name}={raw!r} is too large: expected an integer {bounds}")
+    return value
+
+
+def env_port(env: Mapping[str, str], name: str, default: int) -> int:
+    """A TCP port setting."""
+    return env_int(env, name, default, 1, 65535)
+
+
+def env_rate(env: Mapping[str, str], name: str, default: float) -> float:
+    """A share from 0 to 1, written ``0.05`` or ``5%``."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{name}={raw!r} is not a share: expected a number from 0 to 1 (or 0% to 100%)")
+    return value
+
+
+def data_dir_from_env(env: Mapping[str, str] | None = None) -> str:
+    """SPD_DATA_DIR (default ./data): an absolute local path, or an object-store URI as given."""
+    env = os.environ if env is None else env
+    data_dir = env.get("SPD_DATA_DIR", "").strip() or "data"
+    return data_dir if "://" in data_dir else str(Path(data_dir).absolute())
+
+
+@dataclass(frozen=True)
+class Servers:
+    """Where `make run` binds its servers and where the dashboard finds the Dagster webserver."""
+
+    host: str = "127.0.0.1"
+    dagster_port: int = 3000
+    dashboard_port: int = 8501
+    dagster_host: str = "127.0.0.1"
+
+
+def load_servers(env: Mapping[str, str] | None = None) -> Servers:
+    """SPD_HOST, SPD_DAGSTER_PORT, SPD_DASHBOARD_PORT, SPD_DAGSTER_HOST."""
+    env = os.environ if env is None else env
+    return Servers(
+        host=env.get("SPD_HOST", "").strip() or "127.0.0.1",
+        dagster_port=env_port(env, "SPD_DAGSTER_PORT", 3000),
+        dashboard_port=env_port(env, "SPD_DASHBOARD_PORT", 8501),
+        dagster_host=env.get("SPD_DAGSTER_HOST", "").strip() or "127.0.0.1",
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str
+    start_date: dt.date
+    orders_per_day: int
+    n_skus: int
+    seed: int
+    source: str
+    landing_dir: str
+    quarantine_max_rate: float = 0.05
+    today: dt.date | None = None  # fixed "today" (SPD_TODAY); None follows the clock
+    sensor_interval_s: int = 30  # minimum seconds between two ticks of each sensor
+    landing_settle_s: int = 10  # a landing file modified more recently may still be being copied in
+
+    def current_day(self) -> dt.date:
+        """Today as the pipeline sees it (UTC, or the fixed SPD_TODAY)."""
+        return self.today or dt.datetime.now(dt.UTC).date()
+
+
+def _check_writable(name: str, path: str) -> None:
+    if "://" in path:
+        return  # object stores are checked by the first write
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe = p / f".spd-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise SettingsError(f"{name}={path!r} is not a writable directory ({exc.strerror})") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None, check_writable: bool = True) -> Settings:
+    """Read and validate every SPD_* setting; raises SettingsError at the first bad one.
+
+    ``check_writable`` creates SPD_DATA_DIR and probes it (what a run needs); readers pass False.
+    """
+    env = os.environ if env is None else env
+    fixed_today = today_utc(env) if env.get("SPD_TODAY", "").strip() else None
+    today = fixed_today or today_utc(env)
+    raw_start = env.get("SPD_START_DATE", "").strip()
+    try:
+        start = dt.date.fromisoformat(raw_start) if raw_start else default_start_date(today)
+    except ValueError:
+        raise SettingsError(f"SPD_START_DATE={raw_start!r} is not a date: expected YYYY-MM-DD") from None
+    if start > today:
+        raise SettingsError(f"SPD_START_DATE={raw_start!r} is in the future: expected a past date")
+    source = env.get("SPD_SOURCE", "synthetic").strip() or "synthetic"
+    if source not in ("synthetic", "landing"):
+        raise SettingsError(f"SPD_SOURCE={source!r} is unknown: expected 'synthetic' or 'landing'")
+    data_dir = data_dir_from_env(env)
+    if check_writable:
+        _check_writable("SPD_DATA_DIR", data_dir)
+    landing = env.get("SPD_LANDING_DIR", "").strip() or f"{data_dir}/landing"
+    if source == "landing" and "://" in landing:
+        raise SettingsError(f"SPD_LANDING_DIR={landing!r} is not a local folder: expected a local directory")
+    return Settings(
+        data_dir=data_dir,
+        start_date=start,
+        orders_per_day=env_int(env, "SPD_ORDERS_PER_DAY", 20_000, 0),
+        n_skus=env_int(env, "SPD_SKUS", 200, 8),
+        seed=env_int(env, "SPD_SEED", 7, 0),
+        source=source,
+        landing_dir=landing,
+        quarantine_max_rate=env_rate(env, "SPD_QUARANTINE_MAX_RATE", 0.05),
+        today=fixed_today,
+        sensor_interval_s=env_int(env, "SPD_SENSOR_INTERVAL_S", 30, 1),
+        landing_settle_s=env_int(env, "SPD_LANDING_SETTLE_S", 10, 0),
+    )

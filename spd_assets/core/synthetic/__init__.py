@@ -1,0 +1,1 @@
+"""The synthetic demo shop: catalog, demand seasonality, orders and the drops injected into them."""

@@ -1,0 +1,1 @@
+"""Dagster resources: where orders come from, and where notifications go."""
