@@ -33,6 +33,12 @@ DAGSTER_YAML = """\
 # Written by `spd run` on first start; edit freely. Postgres and a container run launcher: see README.
 telemetry:
   enabled: false
+run_retries:
+  # A run that dies (killed, out of memory, a lost code server) is retried by the daemon; a run that
+  # fails on bad input is not (it would fail the same way): fix the input and the sensor re-runs it.
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
 concurrency:
   runs:
     # Two runs never write the same day at once (a schedule tick and a backfill, say).

@@ -7,6 +7,7 @@ launched, so the pages load without Dagster. Host and port: SPD_DAGSTER_HOST / S
 from __future__ import annotations
 
 import datetime as dt
+import json
 import urllib.request
 from dataclasses import dataclass
 
@@ -92,3 +93,56 @@ def run_status(ui: DagsterUI, run_id: str) -> str:
         if not reachable(ui):
             raise LaunchError(ui.unreachable()) from exc
         raise LaunchError(f"Could not read the status of run {run_id}: {_one_line(exc)}") from exc
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    """The latest failed run: what it ran, when, and the first error line."""
+
+    run_id: str
+    job: str
+    ended: dt.datetime | None
+    error: str
+    what: str  # its partition or range, or the landing files it loaded
+
+
+_FAILED_RUNS = """query { runsOrError(filter: {statuses: [FAILURE]}, limit: 1) { ... on Runs { results {
+  runId jobName endTime tags { key value }
+  eventConnection(limit: 200) { events { __typename ... on MessageEvent { message }
+    ... on ExecutionStepFailureEvent { error { message } } ... on RunFailureEvent { message } } } } } } }"""
+
+
+def latest_failure(ui: DagsterUI, timeout_s: float = 5) -> FailedRun | None:
+    """The most recent failed run, read from the webserver's GraphQL API (None: no failed run)."""
+    body = json.dumps({"query": _FAILED_RUNS}).encode()
+    request = urllib.request.Request(
+        f"{ui.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as resp:
+            answer = json.loads(resp.read())
+        results = answer["data"]["runsOrError"]["results"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise LaunchError(f"Could not read failed runs from {ui.url}: {_one_line(exc)}") from exc
+    if not results:
+        return None
+    run = results[0]
+    tags = {t["key"]: t["value"] for t in run["tags"]}
+    errors = [
+        (e.get("error") or {}).get("message") or e.get("message") or ""
+        for e in run["eventConnection"]["events"]
+        if e["__typename"] in ("ExecutionStepFailureEvent", "RunFailureEvent")
+    ]
+    step_errors = [m for m in errors if m and not m.startswith("Execution of run")]
+    what = (
+        tags.get("spd/landing")
+        or tags.get("dagster/partition")
+        or (
+            f"{tags['dagster/asset_partition_range_start']} .. {tags['dagster/asset_partition_range_end']}"
+            if "dagster/asset_partition_range_start" in tags
+            else ""
+        )
+    )
+    ended = dt.datetime.fromtimestamp(run["endTime"], dt.UTC) if run.get("endTime") else None
+    message = (step_errors or errors or ["(no error message recorded)"])[0]
+    return FailedRun(run["runId"], run["jobName"], ended, _one_line(Exception(message)), what)

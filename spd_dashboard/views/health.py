@@ -3,8 +3,10 @@
 import polars as pl
 import streamlit as st
 
+from spd_assets.core.landing.folder import compare_with_loaded, landed_days
+from spd_assets.core.settings import SettingsError, load_settings
 from spd_dashboard import charts, query, ui
-from spd_dashboard.dagster_runs import LaunchError, dagster_ui, reachable
+from spd_dashboard.dagster_runs import LaunchError, dagster_ui, latest_failure, reachable
 from spd_dashboard.summary import asset_summary
 
 EXPECTED = ("catalog", "orders", "daily_agg", "daily_metrics", "alerts", "quarantine", "injected_drops")
@@ -15,6 +17,15 @@ try:
     dagster = dagster_ui()
     if reachable(dagster):
         st.markdown(f"Dagster UI: [{dagster.url}]({dagster.url}) is up.")
+        failed = latest_failure(dagster)
+        if failed is not None:
+            when = f" at {failed.ended:%Y-%m-%d %H:%M} UTC" if failed.ended else ""
+            scope = f" ({failed.what})" if failed.what else ""
+            st.error(
+                f"Latest failed run: `{failed.job}`{scope}{when}: {failed.error} "
+                f"[Open run {failed.run_id[:8]} in the Dagster UI]({dagster.run_url(failed.run_id)})",
+                icon=":material/error:",
+            )
     else:
         st.warning(dagster.unreachable(), icon=":material/cloud_off:")
 except LaunchError as exc:
@@ -41,6 +52,27 @@ if present:
     first = min(f["date"].min() for f in present.values())
     last = max(f["date"].max() for f in present.values())
     st.plotly_chart(charts.partition_strip(present, first, last), key="partition_strip")
+
+try:
+    settings = load_settings(check_writable=False)
+except SettingsError as exc:
+    settings = None
+    st.warning(str(exc))
+if settings is not None and settings.source == "landing":
+    st.subheader("Landing folder")
+    files = compare_with_loaded(landed_days(settings.landing_dir), query.scan(v.root, "orders").days)
+    st.caption(f"`{settings.landing_dir}`: one orders file per day, picked up by the landing sensor.")
+    if files["deleted"]:
+        shown = ", ".join(map(str, files["deleted"][:10]))
+        st.warning(
+            f"{len(files['deleted'])} loaded day(s) no longer have a file in the landing folder ({shown}): "
+            "their data stays until you withdraw the day (README, 'Withdrawing a day').",
+            icon=":material/folder_off:",
+        )
+    if files["waiting"]:
+        st.info(f"{len(files['waiting'])} day file(s) not loaded yet (the sensor picks them up).")
+    if not files["deleted"] and not files["waiting"]:
+        st.success("Every day file in the landing folder is loaded, and every loaded day has its file.")
 
 st.subheader("Quarantine")
 quarantine = query.quarantine_summary(v.root)

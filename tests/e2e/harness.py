@@ -131,6 +131,42 @@ def wait_code_location_loaded(url: str, timeout_s: float = 90) -> None:
     raise RuntimeError(f"code locations not loaded within {timeout_s:.0f} s: {entries}")
 
 
+def graphql(url: str, query: str, variables: dict | None = None, timeout_s: float = 30) -> dict:
+    """POST a GraphQL query to the webserver, as the UI does; returns ``data`` (errors raise)."""
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(
+        f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout_s) as resp:
+        answer = json.loads(resp.read())
+    if answer.get("errors"):
+        raise RuntimeError(f"GraphQL errors: {answer['errors']}")
+    return answer["data"]
+
+
+RUNS_QUERY = """query($statuses: [RunStatus!]) { runsOrError(filter: {statuses: $statuses}) {
+  ... on Runs { results { runId status tags { key value } } } } }"""
+UNFINISHED = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
+
+
+def runs(url: str, statuses: list[str]) -> list[dict]:
+    return graphql(url, RUNS_QUERY, {"statuses": statuses})["runsOrError"]["results"]
+
+
+def wait_until(what: str, check, timeout_s: float, every_s: float = 1.0, log: Server | None = None):
+    """Poll ``check()`` until it returns something truthy (returned), or fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every_s)
+    raise AssertionError(
+        f"timed out after {timeout_s:.0f} s waiting for {what}" + (f":\n{log.tail()}" if log else "")
+    )
+
+
 def dagster_dev(
     home: Path, env: dict[str, str], logs: Path, workspace: Path = ROOT / "workspace.yaml"
 ) -> Server:

@@ -85,3 +85,17 @@ def contiguous(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
         else:
             spans.append((day, day))
     return spans
+
+
+def landed_days(landing_dir: str | Path) -> set[dt.date]:
+    """The days that have an orders file in the landing folder now."""
+    root = Path(landing_dir)
+    if not root.is_dir():
+        return set()
+    return {d for e in os.scandir(root) if e.is_file() and (d := day_of(e.name)) is not None}
+
+
+def compare_with_loaded(landed: Iterable[dt.date], loaded: Iterable[dt.date]) -> dict[str, list[dt.date]]:
+    """Days loaded whose file is gone ('deleted'), and days with a file not loaded yet ('waiting')."""
+    landed, loaded = set(landed), set(loaded)
+    return {"deleted": sorted(loaded - landed), "waiting": sorted(landed - loaded)}
