@@ -15,11 +15,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "import", help="split a multi-day orders export into the landing folder's daily files", add_help=False
     )
+    sub.add_parser("withdraw", help="take days out of the materialized data (see README)", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "import":
         from .importer import main as import_main
 
         return import_main(rest)
+    if args.command == "withdraw":
+        from .withdraw import main as withdraw_main
+
+        return withdraw_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     from . import launcher

@@ -72,6 +72,15 @@ class DayStore:
             raise
         return self.uri(asset, day)
 
+    def delete(self, asset: str, day: dt.date) -> bool:
+        """Remove one day's file (a withdrawn day); True if there was one."""
+        fs, _ = self._fs
+        path = self.path(asset, day)
+        if fs.get_file_info(path).type != pafs.FileType.File:
+            return False
+        fs.delete_file(path)
+        return True
+
     def exists(self, asset: str, day: dt.date | None = None) -> bool:
         fs, _ = self._fs
         return fs.get_file_info(self.path(asset, day)).type == pafs.FileType.File

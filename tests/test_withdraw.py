@@ -1,0 +1,76 @@
+"""Withdrawing days: `spd withdraw` through the real CLI; the ledger forgets alerts that no longer hold."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from conftest import SMALL, materialize_range, recent_days
+
+from spd_assets.core.delivery_ledger import DeliveryLedger
+from spd_assets.core.schema import ALERTS
+from spd_assets.core.settings import load_settings
+from spd_assets.core.storage import DayStore
+from spd_assets.definitions import build_defs
+
+
+def test_spd_withdraw_removes_the_day_and_recomputes_the_windows_reading_it(tmp_path) -> None:
+    data_dir, home = tmp_path / "data", tmp_path / "home"
+    home.mkdir()
+    env = {"SPD_DATA_DIR": str(data_dir), "SPD_ORDERS_PER_DAY": str(SMALL["orders_per_day"]),
+           "SPD_SKUS": str(SMALL["n_skus"]), "SPD_SEED": str(SMALL["seed"]),
+           "DAGSTER_HOME": str(home)}  # fmt: skip
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    settings = replace(load_settings(env), **SMALL)
+    defs = build_defs(settings)
+    days = recent_days(20)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert materialize_range(defs, instance, days[0], days[-1]).success
+    store = DayStore(str(data_dir))
+    gone = days[5]
+    before = store.read("daily_metrics", days[6]).filter(pl.col("level") == "total")
+    assert before["window_days"].item() == 7
+
+    out = subprocess.run(
+        [Path(sys.executable).parent / "spd", "withdraw", gone.isoformat()],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert (
+        f"{gone}: removed orders, quarantine, injected_drops, daily_agg, daily_metrics, alerts" in out.stdout
+    )
+    assert not any(store.exists(a, gone) for a in ("orders", "daily_agg", "daily_metrics", "alerts"))
+    after = store.read("daily_metrics", days[6]).filter(pl.col("level") == "total")
+    assert after["window_days"].item() == 6  # the window no longer counts the withdrawn day
+    assert after["revenue_7d"].item() < before["revenue_7d"].item()
+    assert store.read("daily_metrics", days[19]).filter(pl.col("level") == "total")["window_days"].item() == 7
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        filt = dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_agg"), asset_partitions=[gone.isoformat()])
+        (seen,) = instance.fetch_observations(filt, limit=1).records  # SQLite cannot wipe one partition
+        assert "withdrawn" in seen.asset_observation.metadata
+
+
+def _alert(alert_id: str, day: dt.date) -> dict:
+    row = dict.fromkeys(ALERTS)
+    return {**row, "alert_id": alert_id, "date": day, "level": "total", "severity": "warning", "rule": "r"}
+
+
+def test_a_recheck_withdraws_undelivered_alerts_that_no_longer_hold(tmp_path) -> None:
+    ledger = DeliveryLedger(tmp_path / "ledger.sqlite")
+    day, other = recent_days(2)
+    alerts = pl.DataFrame([_alert("a1", day), _alert("a2", day), _alert("b1", other)], schema=ALERTS)
+    ledger.record(alerts, ["webhook"])
+    ledger.mark_delivered("webhook", ["a2"])
+    assert ledger.withdraw_absent([day], ["a1x"]) == 1  # a1 gone; a2 was delivered and stays on record
+    owed = ledger.claim("webhook", "run-1")
+    assert owed["alert_id"].to_list() == ["b1"]  # another day is untouched; a1 is never sent
+    assert set(ledger.table()["alert_id"]) == {"a2", "b1"}
