@@ -83,7 +83,8 @@ def test_the_normal_weekend_dip_never_alerts() -> None:
     days = history(84)
     scored = detect_drops(series(shop_agg(days)), days[-28:])
     assert scored.alerts.is_empty()
-    sundays = scored.scored.filter((pl.col("date").dt.weekday() == 7) & (pl.col("level") == "total"))
+    one_day = scored.scored.filter(rule="weekday_mad")
+    sundays = one_day.filter((pl.col("date").dt.weekday() == 7) & (pl.col("level") == "total"))
     assert sundays.height == 4 and sundays["pct_drop"].abs().max() < 0.1  # a Sunday is compared with Sundays
 
 
@@ -109,7 +110,7 @@ def test_a_short_history_raises_no_alert_and_says_why() -> None:
     days = history(20)
     result = detect_drops(series(shop_agg(days, {("SKU-A", days[-1]): 0.0})), [days[-1]])
     assert result.alerts.is_empty()
-    assert result.reasons() == {"short_history": result.scored.height}
+    assert result.reasons() == {"short_history": result.scored.filter(rule="weekday_mad").height}
 
 
 def test_a_missing_row_on_a_day_that_was_read_is_zero_revenue() -> None:
@@ -133,11 +134,12 @@ def test_a_day_that_was_not_read_is_unknown_not_zero() -> None:
 def test_a_tiny_series_stays_quiet() -> None:
     days = history(70)
     frame = series(shop_agg(days, {("SKU-C", days[-1]): 0.0}))
-    gated = detect_drops(frame, [days[-1]], config=DetectionConfig(min_baseline_orders=30))
+    one_day = ("weekday_mad",)  # the volume gate is the one-day rule's (zero_run would see this zero day)
+    gated = detect_drops(frame, [days[-1]], config=DetectionConfig(rules=one_day, min_baseline_orders=30))
     sku_c = gated.scored.filter((pl.col("level") == "sku_region") & (pl.col("sku") == "SKU-C"))
     assert set(sku_c["status"]) == {"low_volume"}  # 25 orders on a Monday
     assert gated.alerts.filter(level="sku_region", sku="SKU-C").is_empty()
-    ungated = detect_drops(frame, [days[-1]], config=DetectionConfig(min_baseline_orders=0))
+    ungated = detect_drops(frame, [days[-1]], config=DetectionConfig(rules=one_day, min_baseline_orders=0))
     assert ungated.alerts.filter(level="sku_region", sku="SKU-C").height == 2
 
 
@@ -202,7 +204,8 @@ def test_invalid_config_is_refused_with_the_reason() -> None:
 def test_a_day_without_orders_is_an_outage_even_on_a_noisy_series() -> None:
     days = history(70)
     frame = series(shop_agg(days, {("SKU-A", days[-1]): 0.0}, noise=0.5))  # +-50% day to day
-    z_only = alerts_on(frame, days[-1], DetectionConfig(zero_is_outage=False)).filter(level="sku")
+    z_only_config = DetectionConfig(rules=("weekday_mad",), zero_is_outage=False)
+    z_only = alerts_on(frame, days[-1], z_only_config).filter(level="sku")
     found = alerts_on(frame, days[-1]).filter(level="sku").row(0, named=True)
     assert z_only.is_empty() and found["robust_z"] > -3.5  # too noisy for the z test alone
     assert (found["sku"], found["observed"], found["pct_drop"]) == ("SKU-A", 0.0, 1.0)

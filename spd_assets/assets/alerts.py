@@ -37,7 +37,7 @@ def _run_config_class() -> type[dg.Config]:
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(DetectionConfig):
         default = list(f.default) if isinstance(f.default, tuple) else f.default
-        kind = list[str] if isinstance(f.default, tuple) else type(f.default)
+        kind = list[type(f.default[0])] if isinstance(f.default, tuple) else type(f.default)
         fields[f.name] = (kind, Field(default=default, description=f.metadata["doc"]))
     return pydantic.create_model("DetectionRunConfig", __base__=dg.Config, **fields)
 
@@ -48,7 +48,7 @@ DetectionRunConfig = _run_config_class()
 def detection_config(config: dg.Config) -> DetectionConfig:
     """The core config from the run config; invalid combinations fail here, before anything is read."""
     values = config.model_dump()
-    return DetectionConfig(**{**values, "rules": tuple(values["rules"])})
+    return DetectionConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 def _alerts_markdown(alerts: pl.DataFrame, limit: int) -> str:
@@ -204,7 +204,7 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
                 "by_severity": _counts(found, "severity"),
                 "alerts_table": dg.MetadataValue.md(_alerts_markdown(found, CHECK_ALERTS)),
                 "alert_rows": dg.MetadataValue.json(
-                    ordered(found).head(CHECK_ALERTS).with_columns(pl.col("date").cast(pl.String)).to_dicts()
+                    ordered(found).head(CHECK_ALERTS).with_columns(pl.col(pl.Date).cast(pl.String)).to_dicts()
                 ),
             },
         )

@@ -28,6 +28,8 @@ from typing import Any
 
 import polars as pl
 
+from .detect_multiday import score_window_mad, score_zero_run
+from .episodes import assign_episodes
 from .schema import ALERTS, conform, empty
 
 SERIES = ("level", "sku", "category", "region")
@@ -39,7 +41,8 @@ RESIDUAL_DAYS = 28  # days of past baseline misses that set the spread
 # RESIDUAL_DAYS past baselines, and the LEVEL_DAYS before the oldest of them for the shop's level.
 HISTORY_DAYS = 7 * MAX_WEEKS + RESIDUAL_DAYS + LEVEL_DAYS
 MAD_SCALE = 1.4826
-RULES = ("weekday_mad", "seed_wow")
+RULES = ("weekday_mad", "zero_run", "window_mad", "seed_wow")  # a series-day alerts once, first rule wins
+DEFAULT_RULES = ("weekday_mad", "zero_run", "window_mad")
 
 
 def _knob(default: object, doc: str) -> Any:
@@ -51,7 +54,7 @@ def _knob(default: object, doc: str) -> Any:
 class DetectionConfig:
     """Thresholds of the detectors; the `alerts` asset's run config is generated from these fields."""
 
-    rules: tuple[str, ...] = _knob(("weekday_mad",), f"Rules to run, of {list(RULES)}.")
+    rules: tuple[str, ...] = _knob(DEFAULT_RULES, f"Rules to run, of {list(RULES)}.")
     weeks: int = _knob(8, "Same-weekday days in the baseline (at most 8).")
     min_weeks: int = _knob(4, "Fewer comparable days: short history, no alert.")
     z_threshold: float = _knob(3.5, "Alert when robust z <= -z_threshold ...")
@@ -62,6 +65,17 @@ class DetectionConfig:
     min_rel_spread: float = _knob(0.05, "Spread floor, share of the baseline (a flat series has MAD 0).")
     zero_is_outage: bool = _knob(True, "A day with no orders alerts whatever its z (enough volume).")
     level_adjust: str = _knob("shop", "'shop': measure series against the rest of the shop; 'none': raw.")
+    windows: tuple[int, ...] = _knob((3, 7), "window_mad: window lengths in days.")
+    window_pct_thresholds: tuple[float, ...] = _knob(
+        (0.2, 0.15), "window_mad: revenue down this share over each window ..."
+    )
+    window_z_threshold: float = _knob(4.0, "... and robust z of the window <= -this ...")
+    window_today_z: float = _knob(1.0, "... and the checked day itself down that share, one-day z <= -this ...")
+    window_today_drop: float = _knob(0.1, "... and the window's median day down this share.")
+    min_window_orders: float = _knob(5.0, "window_mad: median orders a day below which it stays quiet.")
+    min_rel_spread_window: float = _knob(0.03, "window_mad: spread floor, share of the window's baseline.")
+    zero_run_p: float = _knob(1e-5, "zero_run: alert when a run of zero days is this unlikely.")
+    episode_gap_days: int = _knob(1, "Quiet days inside one episode; one more and it has recovered.")
     seed_pct_threshold: float = _knob(0.2, "seed_wow: 7-day revenue down this share vs the prior 7 days.")
     seed_z_threshold: float = _knob(3.5, "seed_wow: daily robust z vs the previous 28 days.")
     critical_share: float = _knob(0.05, "Revenue at risk >= this share of the shop's day: critical.")
@@ -76,6 +90,8 @@ class DetectionConfig:
             raise ValueError(
                 f"need 1 <= min_weeks <= weeks <= {MAX_WEEKS}, got {self.min_weeks}, {self.weeks}"
             )
+        if len(self.windows) != len(self.window_pct_thresholds) or any(w < 2 for w in self.windows):
+            raise ValueError("need one window_pct_threshold per window, and windows of 2 days or more")
         if self.level_adjust not in ("shop", "none"):
             raise ValueError(f"level_adjust={self.level_adjust!r}: expected shop or none")
 
@@ -88,8 +104,14 @@ class Detection:
     scored: pl.DataFrame
 
     def reasons(self) -> dict[str, int]:
-        """Series-days per status (alert, normal, short_history, low_volume, no_data)."""
-        counts = self.scored.group_by("status").len().sort("status")
+        """Series-days per status (alert, normal, short_history, low_volume, no_data): alert if any rule
+        alerts, otherwise the status of the first rule run."""
+        per_day = self.scored.group_by("date", *SERIES, maintain_order=True).agg(
+            status=pl.when((pl.col("status") == "alert").any())
+            .then(pl.lit("alert"))
+            .otherwise(pl.col("status").first())
+        )
+        counts = per_day.group_by("status").len().sort("status")
         return dict(zip(counts["status"].to_list(), counts["len"].to_list(), strict=True))
 
 
@@ -221,7 +243,9 @@ def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFr
         pl.col("pct_drop") >= config.pct_threshold
     )
     return scored.with_columns(
-        status=_status(flag, pl.col("comparable"), config.min_weeks, config), rule=pl.lit("weekday_mad")
+        status=_status(flag, pl.col("comparable"), config.min_weeks, config),
+        rule=pl.lit("weekday_mad"),
+        window_days=pl.lit(1, dtype=pl.Int32),
     )
 
 
@@ -256,6 +280,7 @@ def score_seed_wow(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame
     return scored.with_columns(
         status=_status(daily_flag | weekly.fill_null(False), pl.col("comparable"), SEED_DAYS // 2, config),
         rule=pl.lit("seed_wow"),
+        window_days=pl.when(pl.col("metric") == "revenue_7d").then(7).otherwise(1).cast(pl.Int32),
     )
 
 
@@ -269,7 +294,13 @@ def alert_id(
 
 def _to_alerts(scored: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
     shop = scored.filter(pl.col("level") == "total").select("date", "rule", shop_baseline="baseline")
-    found = scored.filter(pl.col("status") == "alert")
+    family = pl.when(pl.col("rule") == "seed_wow").then(pl.lit("seed")).otherwise(pl.lit("default"))
+    found = (
+        scored.filter(pl.col("status") == "alert")
+        .with_columns(_family=family, _rank=pl.col("rule").replace_strict(RULES, list(range(len(RULES)))))
+        .sort("_rank")
+        .unique(["date", *SERIES, "_family"], keep="first", maintain_order=True)
+    )
     if found.is_empty():
         return empty(ALERTS)
     found = found.join(shop, on=["date", "rule"], how="left").with_columns(
@@ -291,8 +322,10 @@ def _to_alerts(scored: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
         pl.col("observed", "baseline", "mad", "revenue_at_risk").round(2),
         pl.col("robust_z", "pct_drop").round(4),
     )
-    return conform(rounded, ALERTS).sort(
-        "date", "revenue_at_risk", "alert_id", descending=[False, True, False]
+    episodes = {"episode_id": None, "first_seen": None, "episode_status": None}
+    return assign_episodes(
+        conform(rounded.with_columns(**{k: pl.lit(v) for k, v in episodes.items()}), ALERTS),
+        gap_days=config.episode_gap_days,
     )
 
 
@@ -303,8 +336,9 @@ SCORED = {  # what every rule reports per series-day (``mad``: unscaled, before 
         ("observed", "baseline", "mad", "spread", "robust_z", "pct_drop", "baseline_orders"), pl.Float64
     ),
     "comparable": pl.Int64,
+    "window_days": pl.Int32,
 }
-SCORERS = {"weekday_mad": score_weekday_mad, "seed_wow": score_seed_wow}
+ON_WEEKDAY_BASE = {"zero_run": score_zero_run, "window_mad": score_window_mad}
 
 
 def detect_drops(
@@ -324,9 +358,13 @@ def detect_drops(
         return Detection(alerts=empty(ALERTS), scored=pl.DataFrame(schema=SCORED))
     dense = dense_series(frame, available)
     wanted = sorted(set(days))
-    parts = [
-        SCORERS[rule](dense, config).filter(pl.col("date").is_in(wanted)).select(list(SCORED)).cast(SCORED)
-        for rule in config.rules
-    ]
+    base = score_weekday_mad(dense, config) if set(config.rules) & {"weekday_mad", *ON_WEEKDAY_BASE} else None
+    parts = []
+    for rule in sorted(config.rules, key=RULES.index):
+        if rule == "seed_wow":
+            frame = score_seed_wow(dense, config)
+        else:
+            frame = base if rule == "weekday_mad" else ON_WEEKDAY_BASE[rule](base, config)
+        parts.append(frame.filter(pl.col("date").is_in(wanted)).select(list(SCORED)).cast(SCORED))
     scored = pl.concat(parts) if parts else pl.DataFrame(schema=SCORED)
     return Detection(alerts=_to_alerts(scored, config), scored=scored)

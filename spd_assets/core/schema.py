@@ -46,6 +46,9 @@ ORDERS = {
     "revenue": pl.Float64,
 }
 
+# Added with order status; orders files written before it lack them (every row counted).
+ORDER_STATUS = {"status": pl.String, "counted": pl.Boolean}
+
 DAILY_AGG = {
     "date": pl.Date,
     "sku": pl.String,
@@ -53,9 +56,13 @@ DAILY_AGG = {
     "region": pl.String,
     "orders": pl.Int64,
     "units": pl.Int64,
-    "revenue": pl.Float64,
+    "revenue": pl.Float64,  # counted rows only
     "aov": pl.Float64,
+    # Added with order status; daily_agg files written before it lack them (read as 0).
+    "cancelled_orders": pl.Int64,
+    "cancelled_revenue": pl.Float64,
 }
+DAILY_AGG_ADDED = {"cancelled_orders": 0, "cancelled_revenue": 0.0}
 
 DAILY_METRICS = {
     "date": pl.Date,
@@ -102,6 +109,14 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame
     return frame.select([pl.col(c).cast(t) for c, t in schema.items()])
 
 
+def with_added(frame: pl.DataFrame, added: dict[str, object], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A frame from a file of an earlier layout, given the columns added since (with their defaults)."""
+    return frame.with_columns(
+        pl.lit(v, dtype=schema[c]).alias(c) if c not in frame.columns else pl.col(c).fill_null(v)
+        for c, v in added.items()
+    )
+
+
 ALERTS = {
     "alert_id": pl.String,
     "date": pl.Date,
@@ -118,6 +133,11 @@ ALERTS = {
     "revenue_at_risk": pl.Float64,
     "severity": pl.String,
     "rule": pl.String,
+    # Added with alert episodes; files written before them lack these columns (read_alerts fills them).
+    "window_days": pl.Int32,  # days the test that fired looked at (1: the day itself)
+    "episode_id": pl.String,  # one ongoing drop of one series, however many days it lasts
+    "first_seen": pl.Date,  # the episode's first alert day
+    "episode_status": pl.String,  # open (its first day), ongoing
 }
 
 QUARANTINE = {

@@ -1,0 +1,147 @@
+"""The tests no single day shows: multi-day windows against their own baselines, and runs of zero days.
+
+- ``window_mad``: revenue summed over the last ``w`` days (``windows``, 3 and 7) against the sum of
+  the one-day rule's baselines over the same days. The spread is the series' own history of w-day
+  misses (1.4826 x their median absolute size over the 28 days before the window), so it carries
+  whatever over-dispersion and day-to-day correlation the series has, floored by Poisson noise of
+  the window's orders. A slow decline or a sustained partial drop that no single day shows
+  accumulates here. The checked day and the window's median day must be down too, so the window
+  neither repeats a one-day drop on the days after it nor keeps alerting once a drop ends.
+- ``zero_run``: a series that sold nothing for ``k`` days in a row, where its own history makes
+  that unlikely: P = p0^k with p0 the chance of a zero day, negative binomial when the series
+  varies more than Poisson (dispersion from its own mean and variance), Poisson otherwise. A SKU
+  with 5 orders a day that sells nothing for 3 days is an outage, though the volume gate keeps it
+  quiet on ordinary days. ``robust_z`` of such an alert is the normal quantile of P.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from .detect import DetectionConfig
+
+SERIES = ("level", "sku", "category", "region")
+WINDOW_RESIDUAL_DAYS = 28
+ZERO_LOOKBACK = 28  # days whose orders set the expected zero-day chance ...
+ZERO_GAP = 8  # ... ending this many days before the checked day, so a run up to a week is not in it
+MAD_SCALE = 1.4826
+
+
+def _window(base: pl.DataFrame, w: int, config: DetectionConfig) -> pl.DataFrame:
+    """One window length: observed and baseline sums, the z from the series' own w-day misses."""
+    # Days a one-day test already explains count at their baseline: the window looks for what no
+    # single day shows, and does not re-find a drop on the days after it.
+    kept = pl.when(pl.col("_explained")).then(pl.col("baseline")).otherwise(pl.col("revenue"))
+    observed = kept.rolling_sum(w).over(SERIES)
+    baseline = pl.col("baseline").rolling_sum(w).over(SERIES)
+    orders = pl.col("baseline_orders").rolling_sum(w).over(SERIES)
+    scored = base.with_columns(_obs=observed, _base=baseline, _orders=orders).with_columns(
+        _miss=pl.when(pl.col("_base") > 0).then(pl.col("_obs") / pl.col("_base") - 1.0)
+    )
+    history = pl.col("_miss").abs().shift(w).rolling_median(WINDOW_RESIDUAL_DAYS, min_samples=14)
+    scored = scored.with_columns(_rel=MAD_SCALE * history.over(SERIES))
+    rel = pl.max_horizontal(
+        "_rel", 1.0 / pl.col("_orders").clip(lower_bound=1.0).sqrt(), pl.lit(config.min_rel_spread_window)
+    )
+    return scored.with_columns(
+        _z=pl.col("_miss") / rel, _spread=rel * pl.col("_base"), window_days=pl.lit(w, dtype=pl.Int32)
+    )
+
+
+def score_window_mad(base: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
+    """The 3- and 7-day windows on the one-day rule's baselines; per series-day the most significant."""
+    zero = score_zero_run(base, config).select(_zero=pl.col("status") == "alert")
+    base = pl.concat([base, zero], how="horizontal").with_columns(
+        _explained=(pl.col("status") == "alert") | pl.col("_zero")
+    )
+    parts = []
+    for w, pct in zip(config.windows, config.window_pct_thresholds, strict=True):
+        scored = _window(base, w, config)
+        flag = (
+            (pl.col("_z") <= -config.window_z_threshold)
+            & (-pl.col("_miss") >= pct)
+            & (pl.col("pct_drop") >= pct)
+            & (pl.col("robust_z") <= -config.window_today_z)
+            & (pl.col("pct_drop").rolling_median(w).over(SERIES) >= config.window_today_drop)
+        )
+        parts.append(scored.with_columns(_flag=flag.fill_null(False)))
+    both = pl.concat(parts).sort(
+        *SERIES,
+        "date",
+        pl.col("_flag"),
+        pl.col("_z"),
+        descending=[False] * 5 + [True, False],
+        nulls_last=True,
+    )
+    best = both.unique([*SERIES, "date"], keep="first", maintain_order=True)
+    gate = pl.col("baseline_orders") < config.min_window_orders
+    status = (
+        pl.when(pl.col("revenue").is_null())
+        .then(pl.lit("no_data"))
+        .when(pl.col("_z").is_null() | (pl.col("comparable") < config.min_weeks))
+        .then(pl.lit("short_history"))
+        .when(gate)
+        .then(pl.lit("low_volume"))
+        .when("_flag")
+        .then(pl.lit("alert"))
+        .otherwise(pl.lit("normal"))
+    )
+    return best.with_columns(
+        observed=pl.col("_obs"),
+        baseline=pl.col("_base"),
+        mad=pl.col("_rel") * pl.col("_base"),
+        spread=pl.col("_spread"),
+        robust_z=pl.col("_z"),
+        pct_drop=-pl.col("_miss"),
+        metric=pl.format("revenue_{}d", pl.col("window_days")),
+        status=status,
+        rule=pl.lit("window_mad"),
+    )
+
+
+def score_zero_run(base: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
+    """Runs of zero-order days whose probability under the series' own history is below zero_run_p."""
+    zero = pl.col("orders") == 0
+    past = pl.col("orders").shift(ZERO_GAP)
+    scored = base.with_columns(
+        _run_group=(~zero).fill_null(True).cast(pl.Int32).cum_sum().over(SERIES),
+        _lam=past.rolling_mean(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SERIES),
+        _var=past.rolling_var(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SERIES),
+        _rev=pl.col("revenue").shift(ZERO_GAP).rolling_mean(ZERO_LOOKBACK, min_samples=1).over(SERIES),
+    ).with_columns(run=zero.fill_null(False).cast(pl.Int32).cum_sum().over([*SERIES, "_run_group"]))
+    over = (pl.col("_var") - pl.col("_lam")).clip(lower_bound=1e-9)
+    shape = pl.col("_lam") ** 2 / over
+    log_p0 = (
+        pl.when(pl.col("_var") > pl.col("_lam") * 1.05)
+        .then(-shape * (pl.col("_lam") / shape).log1p())
+        .otherwise(-pl.col("_lam"))
+    )
+    log_p = pl.col("run") * log_p0
+    limit = math.log(config.zero_run_p)
+    z = -(-2.0 * pl.col("_log_p")).clip(lower_bound=0.0).sqrt()
+    baseline = pl.coalesce(pl.col("baseline"), pl.col("_rev"))
+    status = (
+        pl.when(pl.col("revenue").is_null())
+        .then(pl.lit("no_data"))
+        .when(pl.col("_lam").is_null())
+        .then(pl.lit("short_history"))
+        .when((pl.col("run") >= 1) & (pl.col("_log_p") <= limit) & (baseline > 0))
+        .then(pl.lit("alert"))
+        .otherwise(pl.lit("normal"))
+    )
+    return scored.with_columns(_log_p=log_p).with_columns(
+        observed=pl.col("revenue"),
+        baseline=baseline,
+        mad=pl.lit(None, dtype=pl.Float64),
+        spread=pl.lit(None, dtype=pl.Float64),
+        robust_z=z,
+        pct_drop=pl.when(baseline > 0).then(1.0 - pl.col("revenue") / baseline),
+        metric=pl.lit("orders"),
+        window_days=pl.col("run").clip(lower_bound=1),
+        status=status,
+        rule=pl.lit("zero_run"),
+    )
