@@ -84,3 +84,14 @@ def test_store_lists_complete_days_and_names_missing_ones(tmp_path):
     assert store.days("a") == [dt.date(2025, 1, 1), dt.date(2025, 1, 2)]
     with pytest.raises(MissingPartitionError, match="a for 2025-01-03 is not materialized"):
         store.read("a", dt.date(2025, 1, 3))
+
+
+def test_spd_today_pins_the_partitions_to_a_past_day(tmp_path):
+    from spd_assets.partitions import daily_partitions
+
+    past = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=40)
+    settings = load_settings({"SPD_DATA_DIR": str(tmp_path), "SPD_TODAY": past.isoformat()})
+    assert daily_partitions(settings).get_last_partition_key() == (past - dt.timedelta(days=1)).isoformat()
+    assert settings.start_date == default_start_date(past)
+    with pytest.raises(SettingsError, match="SPD_TODAY.*in the future"):
+        load_settings({"SPD_DATA_DIR": str(tmp_path), "SPD_TODAY": "2999-01-01"})

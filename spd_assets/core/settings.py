@@ -18,15 +18,18 @@ class SettingsError(ValueError):
 
 
 def today_utc(env: Mapping[str, str] | None = None) -> dt.date:
-    """Today in UTC, or ``SPD_TODAY`` (YYYY-MM-DD) when set: one clock for partitions, demo and tests."""
+    """Today in UTC, or ``SPD_TODAY`` (a past YYYY-MM-DD) to replay the pipeline as of that day."""
     env = os.environ if env is None else env
     raw = env.get("SPD_TODAY", "").strip()
     if not raw:
         return dt.datetime.now(dt.UTC).date()
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         raise SettingsError(f"SPD_TODAY={raw!r} is not a date: expected YYYY-MM-DD") from None
+    if day > dt.datetime.now(dt.UTC).date():  # Dagster's partitions follow the real clock
+        raise SettingsError(f"SPD_TODAY={raw!r} is in the future: expected today or a past date")
+    return day
 
 
 def default_start_date(today: dt.date | None = None) -> dt.date:
