@@ -20,6 +20,7 @@ from pydantic import Field
 from ..core import schema
 from ..core.channels import deliver, ordered, series_name
 from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
+from ..core.episodes import assign_episodes, recoveries, with_alert_columns
 from ..core.storage import DayBatches, DayFrames
 from ..partitions import partition_days, with_history
 from ..progress import Progress
@@ -29,6 +30,7 @@ CHUNK_DAYS = 31  # output days detected together in a range run
 TOP_ALERTS = 10  # alerts listed in the materialization metadata
 CHECK_ALERTS = 50  # alerts listed in the failing check's metadata
 HISTORY = dt.timedelta(days=HISTORY_DAYS)
+EPISODE_LOOKBACK = 14  # days of stored alerts read to chain files written without episode columns
 METRIC_COLUMNS = ("date", "level", "sku", "category", "region", "revenue", "orders")
 
 
@@ -89,6 +91,13 @@ def _why_quiet(reasons: Counter, config: DetectionConfig) -> str:
     return "; ".join(parts) or "every series-day had enough history and volume"
 
 
+def _previous_alerts(store: Any, first: dt.date, gap_days: int) -> pl.DataFrame:
+    """Stored alerts of the days before ``first`` that an episode can continue from (any layout)."""
+    days = [first - dt.timedelta(days=k) for k in range(EPISODE_LOOKBACK + gap_days + 1, 0, -1)]
+    frames = [with_alert_columns(store.read("alerts", d)) for d in days if store.exists("alerts", d)]
+    return pl.concat(frames) if frames else schema.empty(schema.ALERTS)
+
+
 def schema_problems(day: dt.date, frame: pl.DataFrame) -> list[str]:
     """What is wrong with one day's alerts file (empty list: nothing)."""
     if dict(frame.schema) != schema.ALERTS:
@@ -101,6 +110,8 @@ def schema_problems(day: dt.date, frame: pl.DataFrame) -> list[str]:
         or frame.filter(pl.col("alert_id").str.len_chars() != 16).height
     ):
         problems.append(f"{day}: alert_id not unique or not 16 characters")
+    if frame.filter(~pl.col("episode_status").is_in(["open", "ongoing"])).height:
+        problems.append(f"{day}: episode_status outside open/ongoing")
     if frame.filter(~pl.col("severity").is_in(["info", "warning", "critical"])).height:
         problems.append(f"{day}: severity outside info/warning/critical")
     if frame.filter(~pl.col("level").is_in(list(schema.LEVELS)) | ~pl.col("rule").is_in(list(RULES))).height:
@@ -151,9 +162,13 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
                 reasons.update(result.reasons())
             progress.step(sum(f.height for f in found[-1:]) if checked else 0, days=len(chunk))
         out = pl.concat(found) if found else schema.empty(schema.ALERTS)
+        previous = _previous_alerts(store, days[0], detection.episode_gap_days)
+        out = assign_episodes(out, previous, detection.episode_gap_days)
+        recovered = recoveries(pl.concat([previous, out]), days, detection.episode_gap_days)
 
         ledger = notifications.ledger()
-        withdrawn = ledger.withdraw_absent(sorted(set(days) - no_data), out["alert_id"].to_list())
+        kept_ids = [*out["alert_id"], *recovered["alert_id"]]
+        withdrawn = ledger.withdraw_absent(sorted(set(days) - no_data), kept_ids)
         if withdrawn:
             context.log.info(
                 f"{withdrawn} alert(s) no longer hold on these days' data: withdrawn, never sent"
@@ -165,6 +180,8 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
             today=notifications.today(),
             lookback_days=notifications.lookback_days,
             claimant=context.run_id,
+            recovered=recovered,
+            notify_recovery=notifications.notify_recovery,
         )
         for channel, error in report.errors.items():
             context.log.warning(f"{channel}: delivery failed, kept for the next check: {error}")
@@ -173,6 +190,8 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
                 "alerts": out.height,
                 "by_severity": _counts(out, "severity"),
                 "by_level": _counts(out, "level"),
+                "episodes_opened": out.filter(episode_status="open").height,
+                "episodes_recovered": recovered.height,
                 "top_alerts": dg.MetadataValue.md(_alerts_markdown(out, TOP_ALERTS)),
                 "series_days_by_status": dict(sorted(reasons.items())),
                 "why_quiet": _why_quiet(reasons, detection),

@@ -1,7 +1,9 @@
 """Notifications: one interface, three senders (log, Slack-compatible webhook, SMTP email).
 
-``deliver`` is the whole policy: alerts dated within the lookback are recorded in the delivery
-ledger for every channel, then each channel is sent what the ledger says it has not had yet, so a
+``deliver`` is the whole policy: one message per alert episode, when it opens (its first alert day;
+an alert from a file without episode columns counts as opening one), plus one when it recovers if
+``notify_recovery`` is on. Those dated within the lookback are recorded in the delivery ledger for
+every channel, then each channel is sent what the ledger says it has not had yet, so a
 failed delivery is retried on the next check and a delivered alert is never sent again.
 """
 
@@ -21,6 +23,7 @@ from typing import Protocol
 import polars as pl
 
 from .delivery_ledger import DeliveryLedger
+from .episodes import with_alert_columns
 from .schema import SEVERITIES, series_label, severity_rank
 
 MAX_PER_MESSAGE = 20  # alerts per message: a Slack section holds 3,000 characters
@@ -50,17 +53,33 @@ def series_name(row: dict) -> str:
     return series_label(row["level"], row.get("sku"), row.get("category"), row.get("region"))
 
 
+def _test(row: dict) -> str:
+    days = row.get("window_days")
+    return f"{row['rule']} {days}d" if days and days > 1 else str(row["rule"])
+
+
 def alert_line(row: dict) -> str:
-    """One alert as one line of text."""
+    """One alert as one line of text (a recovery says which drop ended)."""
+    if row.get("episode_status") == "recovered":
+        return (
+            f"RECOVERED {row['date']} {series_name(row)}: the drop seen from {row['first_seen']} "
+            f"to its last alert has ended [{row['episode_id']}]"
+        )
     return (
         f"{row['severity'].upper()} {row['date']} {series_name(row)}: {row['metric']} {row['observed']:,.0f} "
         f"vs {row['baseline']:,.0f} expected (-{row['pct_drop']:.0%}, z {row['robust_z']:.1f}), "
-        f"{row['revenue_at_risk']:,.0f} at risk [{row['rule']} {row['alert_id']}]"
+        f"{row['revenue_at_risk']:,.0f} at risk [{_test(row)} {row['alert_id']}]"
     )
 
 
 def subject(alerts: pl.DataFrame) -> str:
-    """'[spd] 3 revenue drops (1 critical) on 2026-11-20'."""
+    """'[spd] 3 revenue drops (1 critical) on 2026-11-20'; recoveries are named as such."""
+    if (
+        "episode_status" in alerts.columns
+        and (alerts["episode_status"] == "recovered").fill_null(False).all()
+    ):
+        days = sorted(set(alerts["date"].to_list()))
+        return f"[spd] {alerts.height} revenue drop(s) recovered by {days[-1]}"
     counts = alerts["severity"].value_counts()
     by = dict(zip(counts["severity"].to_list(), counts["count"].to_list(), strict=True))
     worst = ", ".join(f"{by[s]} {s}" for s in SEVERITIES if s in by)
@@ -180,6 +199,8 @@ def deliver(
     today: dt.date,
     lookback_days: int,
     claimant: str,
+    recovered: pl.DataFrame | None = None,
+    notify_recovery: bool = False,
 ) -> DeliveryReport:
     """Record recent alerts for every channel, then send each channel what it has not had yet.
 
@@ -187,8 +208,12 @@ def deliver(
     nobody). Earlier failures still pending are retried here, whatever their date.
     """
     report = DeliveryReport()
-    recent = alerts.filter(pl.col("date") >= today - dt.timedelta(days=lookback_days))
-    report.skipped_old = alerts.height - recent.height
+    alerts = with_alert_columns(alerts)
+    opening = alerts.filter(pl.col("episode_status").is_null() | (pl.col("episode_status") == "open"))
+    if notify_recovery and recovered is not None:
+        opening = pl.concat([opening, with_alert_columns(recovered)])
+    recent = opening.filter(pl.col("date") >= today - dt.timedelta(days=lookback_days))
+    report.skipped_old = opening.height - recent.height
     ledger.record(recent, [n.channel for n in notifiers])
     for notifier in notifiers:
         batch = ordered(ledger.claim(notifier.channel, claimant))

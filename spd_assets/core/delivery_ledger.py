@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .episodes import with_alert_columns
 from .schema import ALERTS
 
 STALE_CLAIM_S = 600.0
@@ -80,7 +81,7 @@ class DeliveryLedger:
         now = time.time()
         rows = [
             (r["alert_id"], channel, r["date"].isoformat(), _alert_json(r), now)
-            for r in alerts.select(list(ALERTS)).to_dicts()
+            for r in with_alert_columns(alerts).to_dicts()
             for channel in channels
         ]
         with self._write() as db:
@@ -108,8 +109,9 @@ class DeliveryLedger:
                 (channel, claimant),
             ).fetchall()
         rows = [json.loads(a) for (a,) in found]
-        for r in rows:
+        for r in rows:  # a row recorded before episodes existed lacks their columns: left null
             r["date"] = dt.date.fromisoformat(r["date"])
+            r["first_seen"] = dt.date.fromisoformat(r["first_seen"]) if r.get("first_seen") else None
         return pl.DataFrame(rows, schema=ALERTS) if rows else pl.DataFrame(schema=ALERTS)
 
     def _update(self, sql: str, params: tuple, channel: str, alert_ids: Sequence[str]) -> None:

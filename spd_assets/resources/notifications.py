@@ -34,6 +34,7 @@ class Notifications(dg.ConfigurableResource):
     smtp_from: str | None = None
     smtp_to: str | None = None  # comma-separated addresses
     timeout_s: float = 10.0
+    notify_recovery: bool = False  # SPD_NOTIFY_RECOVERY=1: one more message when an alert episode ends
     fixed_today: str | None = None  # SPD_TODAY, for the lookback; None follows the clock
 
     def today(self) -> dt.date:
@@ -97,5 +98,6 @@ def notifications_from_env(settings: Settings, env: Mapping[str, str] | None = N
         smtp_password=_secret(env, "SPD_SMTP_PASSWORD"),
         smtp_from=env.get("SPD_SMTP_FROM", "").strip() or None,
         smtp_to=to,
+        notify_recovery=env.get("SPD_NOTIFY_RECOVERY", "").strip().lower() in ("1", "true", "yes", "on"),
         fixed_today=settings.today.isoformat() if settings.today else None,
     )

@@ -146,4 +146,8 @@ def generate_shop(shape: Shape, first: dt.date, last: dt.date, history_days: int
         }
     ).filter(pl.col("orders") > 0)
     frame = frame.with_columns(aov=pl.col("revenue") / pl.col("orders"))
+    # Columns of daily_agg this generator has no model for (cancellations, ...) are zero.
+    frame = frame.with_columns(
+        pl.lit(0).cast(t).alias(c) for c, t in DAILY_AGG.items() if c not in frame.columns
+    )
     return ShopYear(shape, seed, days, conform(frame, DAILY_AGG), incidents, expected, kept, catalog)
