@@ -95,3 +95,14 @@ def test_spd_today_pins_the_partitions_to_a_past_day(tmp_path):
     assert settings.start_date == default_start_date(past)
     with pytest.raises(SettingsError, match="SPD_TODAY.*in the future"):
         load_settings({"SPD_DATA_DIR": str(tmp_path), "SPD_TODAY": "2999-01-01"})
+
+
+def test_the_default_start_date_is_fixed_on_the_first_run_and_never_moves(tmp_path):
+    earlier = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=62)  # another month than today
+    first = load_settings({"SPD_DATA_DIR": str(tmp_path), "SPD_TODAY": earlier.isoformat()})
+    assert first.start_date == default_start_date(earlier)
+    later = load_settings({"SPD_DATA_DIR": str(tmp_path)})  # two months on, the same history
+    assert later.start_date == first.start_date != default_start_date()
+    assert (tmp_path / "_spd" / "start_date").read_text().strip() == first.start_date.isoformat()
+    override = load_settings({"SPD_DATA_DIR": str(tmp_path), "SPD_START_DATE": "2020-01-01"})
+    assert override.start_date == dt.date(2020, 1, 1)

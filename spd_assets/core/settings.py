@@ -134,6 +134,33 @@ def _check_writable(name: str, path: str) -> None:
         raise SettingsError(f"{name}={path!r} is not a writable directory ({exc.strerror})") from None
 
 
+START_FILE = "_spd/start_date"  # under SPD_DATA_DIR: the first partition, fixed on the first run
+
+
+def _recorded_start(data_dir: str, today: dt.date, record: bool) -> dt.date:
+    """The start date recorded with the history, or the default (recorded now when ``record``).
+
+    A moving default would drop the oldest month of history out of the partitions every month; fixed
+    once, the partitions only ever grow. SPD_START_DATE overrides it (README: extending the history).
+    """
+    if "://" in data_dir:
+        return default_start_date(today)
+    path = Path(data_dir) / START_FILE
+    try:
+        return dt.date.fromisoformat(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    except ValueError:
+        raise SettingsError(f"{path} does not hold a date (YYYY-MM-DD): fix or delete it") from None
+    start = default_start_date(today)
+    if record:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp-{os.getpid()}")
+        tmp.write_text(start.isoformat() + "\n")
+        os.replace(tmp, path)
+    return start
+
+
 def load_settings(env: Mapping[str, str] | None = None, check_writable: bool = True) -> Settings:
     """Read and validate every SPD_* setting; raises SettingsError at the first bad one.
 
@@ -142,9 +169,16 @@ def load_settings(env: Mapping[str, str] | None = None, check_writable: bool = T
     env = os.environ if env is None else env
     fixed_today = today_utc(env) if env.get("SPD_TODAY", "").strip() else None
     today = fixed_today or today_utc(env)
+    data_dir = data_dir_from_env(env)
+    if check_writable:
+        _check_writable("SPD_DATA_DIR", data_dir)
     raw_start = env.get("SPD_START_DATE", "").strip()
     try:
-        start = dt.date.fromisoformat(raw_start) if raw_start else default_start_date(today)
+        start = (
+            dt.date.fromisoformat(raw_start)
+            if raw_start
+            else _recorded_start(data_dir, today, check_writable)
+        )
     except ValueError:
         raise SettingsError(f"SPD_START_DATE={raw_start!r} is not a date: expected YYYY-MM-DD") from None
     if start > today:
@@ -152,9 +186,6 @@ def load_settings(env: Mapping[str, str] | None = None, check_writable: bool = T
     source = env.get("SPD_SOURCE", "synthetic").strip() or "synthetic"
     if source not in ("synthetic", "landing"):
         raise SettingsError(f"SPD_SOURCE={source!r} is unknown: expected 'synthetic' or 'landing'")
-    data_dir = data_dir_from_env(env)
-    if check_writable:
-        _check_writable("SPD_DATA_DIR", data_dir)
     landing = env.get("SPD_LANDING_DIR", "").strip() or f"{data_dir}/landing"
     if source == "landing" and "://" in landing:
         raise SettingsError(f"SPD_LANDING_DIR={landing!r} is not a local folder: expected a local directory")
