@@ -17,7 +17,7 @@ from spd_assets.definitions import build_defs
 
 BAD_ROWS = (  # columns as generated: order_id, ts, date, sku, region, qty, price, revenue
     "X1,{day}T10:00:00Z,{day},SKU-0001,us-east,abc,10.0,10.0\n"  # qty is not a number
-    "{dup},{day}T11:00:00Z,{day},SKU-0002,apac,1,5.0,5.0\n"  # a second row with the first order's id
+    "{dup},{day}T11:00:00Z,{day},{dup_sku},apac,1,5.0,5.0\n"  # the first order's line again
     "X3,{day}T12:00:00Z,{day},SKU-0003,,1,5.0,5.0\n"  # no region
 )
 
@@ -45,7 +45,7 @@ def drop_days(landing: Path, days: list[dt.date], catalog, bad_day: dt.date | No
         orders.write_csv(path)
         if day == bad_day:
             with path.open("a") as out:
-                out.write(BAD_ROWS.format(day=day, dup=orders["order_id"][0]))
+                out.write(BAD_ROWS.format(day=day, dup=orders["order_id"][0], dup_sku=orders["sku"][0]))
         generated[day] = orders
     return generated
 
@@ -85,14 +85,13 @@ def test_the_full_graph_materializes_from_landing_files(
     n = generated[days[3]].height
     assert quarantine.select("date", "source_file", "line", "field", "reason").rows() == [
         (days[3], f"orders_{days[3]}.csv", n + 2, "qty", "qty is not a number"),
-        (days[3], f"orders_{days[3]}.csv", n + 3, "order_id", "duplicate order_id"),
+        (days[3], f"orders_{days[3]}.csv", n + 3, "order_id", "duplicate order_id and sku"),
         (days[3], f"orders_{days[3]}.csv", n + 4, "region", "region is empty"),
     ]
     metrics = store.read("daily_metrics", days[-1]).filter(level="total")
     week = sum(generated[d]["revenue"].sum() for d in days[-7:])
     assert metrics["revenue_7d"].item() == pytest.approx(week, abs=0.05)
-    if landing_defs.get_repository_def().asset_graph.has(dg.AssetKey("alerts")):
-        assert store.days("alerts") == days
+    assert store.days("alerts") == days
     evaluations = checks(result)
     assert evaluations["rows_conserved"].passed
     assert evaluations["rows_conserved"].metadata["quarantine"].value == 3
@@ -105,7 +104,7 @@ def test_the_full_graph_materializes_from_landing_files(
     assert (recorded["rows_in"], recorded["rows"], recorded["problems"]) == (
         n + 3,
         3,
-        {"duplicate order_id": 1, "qty is not a number": 1, "region is empty": 1},
+        {"duplicate order_id and sku": 1, "qty is not a number": 1, "region is empty": 1},
     )
 
 

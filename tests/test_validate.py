@@ -26,10 +26,10 @@ def quarantined(result) -> list[tuple]:
 
 def test_clean_rows_are_kept_in_the_orders_schema_with_revenue_computed():
     result = check(GOOD)
-    assert result.orders.schema == pl.Schema(schema.ORDERS)
+    assert result.orders.schema == pl.Schema({**schema.ORDERS, **schema.ORDER_STATUS})
     assert result.orders.rows() == [
-        ("A1", dt.datetime(2025, 3, 1, tzinfo=dt.UTC), DAY, "S1", "us-east", 2, 10.0, 20.0),
-        ("A2", dt.datetime(2025, 3, 1, tzinfo=dt.UTC), DAY, "S2", "eu-west", 1, 4.5, 4.5),
+        ("A1", dt.datetime(2025, 3, 1, tzinfo=dt.UTC), DAY, "S1", "us-east", 2, 10.0, 20.0, None, True),
+        ("A2", dt.datetime(2025, 3, 1, tzinfo=dt.UTC), DAY, "S2", "eu-west", 1, 4.5, 4.5, None, True),
     ]
     assert result.quarantine.is_empty()
     assert (result.report.rows_in, result.report.rows_kept, result.report.rows_quarantined) == (2, 2, 0)
@@ -105,22 +105,21 @@ def test_every_problem_of_a_row_is_listed_in_one_quarantine_row():
     }
 
 
-def test_duplicate_order_ids_keep_the_first_clean_row():
+def test_a_duplicate_order_line_keeps_the_first_clean_row():
     rows = [
         "D1,2025-03-01,S1,us-east,x,10",  # bad: quarantined for its qty, not kept
         "D1,2025-03-01,S1,us-east,1,10",  # the first clean D1: kept
         "D2,2025-03-01,S2,us-east,1,10",
-        "D1,2025-03-01,S3,us-east,2,10",
+        "D1,2025-03-01,S3,us-east,2,10",  # another line of order D1: kept
         "D1,2025-03-01,S1,us-east,1,10",
     ]
     result = check(rows)
-    assert result.orders.select("order_id", "sku").rows() == [("D1", "S1"), ("D2", "S2")]
+    assert result.orders.select("order_id", "sku").rows() == [("D1", "S1"), ("D2", "S2"), ("D1", "S3")]
     assert quarantined(result) == [
         (2, "D1", "qty", "qty is not a number"),
-        (5, "D1", "order_id", "duplicate order_id"),
-        (6, "D1", "order_id", "duplicate order_id"),
+        (6, "D1", "order_id", "duplicate order_id and sku"),
     ]
-    assert result.report.problems == {"duplicate order_id": 2, "qty is not a number": 1}
+    assert result.report.problems == {"duplicate order_id and sku": 1, "qty is not a number": 1}
 
 
 def test_revenue_is_checked_against_qty_times_price_within_a_tolerance():

@@ -9,6 +9,8 @@ import polars as pl
 
 from .schema import DAILY_METRICS, LEVEL_KEYS, LEVELS, conform, empty
 
+ONE_REGION = "all"  # the region of a shop whose export names none (spd_assets.core.landing.exports)
+
 WINDOW = 7
 LOOKBACK_DAYS = 2 * WINDOW - 1  # days before d that the current and prior windows read
 
@@ -24,12 +26,13 @@ def daily_series(daily_agg: pl.DataFrame, days: Sequence[dt.date]) -> pl.DataFra
     """Daily orders, units and revenue per series at every level, zero-filled over ``days``.
 
     A series with no orders on an available day gets a zero row, not a missing one, so windows
-    and detectors see the drop. Series are those that appear anywhere in ``daily_agg``.
+    and detectors see the drop. Series are those that appear anywhere in ``daily_agg``. A shop with
+    one region ``all`` has no region levels: they would repeat total and sku, and alert twice.
     """
     grid_days = pl.DataFrame({"date": sorted(set(days))}, schema={"date": pl.Date})
     sku_category = daily_agg.select("sku", "category").unique("sku", keep="first")
     frames = []
-    for level in LEVELS:
+    for level in levels(daily_agg):
         keys = list(LEVEL_KEYS[level])
         sums = daily_agg.group_by(["date", *keys]).agg(
             pl.col("orders").sum(), pl.col("units").sum(), pl.col("revenue").sum()
@@ -46,6 +49,14 @@ def daily_series(daily_agg: pl.DataFrame, days: Sequence[dt.date]) -> pl.DataFra
         if col not in out.columns:
             out = out.with_columns(pl.lit(None, dtype=pl.String).alias(col))
     return out.select("date", "level", "sku", "category", "region", "orders", "units", "revenue")
+
+
+def levels(daily_agg: pl.DataFrame) -> tuple[str, ...]:
+    """The roll-up levels the shop has: no region levels when its only region is ``all``."""
+    regions = daily_agg["region"].unique().to_list() if daily_agg.height else []
+    if regions == [ONE_REGION]:
+        return tuple(lvl for lvl in LEVELS if "region" not in LEVEL_KEYS[lvl])
+    return LEVELS
 
 
 def rolling_metrics(

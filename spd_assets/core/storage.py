@@ -98,7 +98,7 @@ class DayStore:
     def read_days(self, asset: str, days: Iterable[dt.date]) -> pl.DataFrame:
         """Several days concatenated (an empty frame with no columns if ``days`` is empty)."""
         frames = [self.read(asset, d) for d in days]
-        return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
     def days(self, asset: str) -> list[dt.date]:
         """Days of ``asset`` that have a complete file, oldest first (one listing call, local or remote)."""

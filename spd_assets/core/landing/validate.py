@@ -10,21 +10,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
-
 import polars as pl
 
 from .. import schema
+from .statuses import DEFAULT_EXCLUDED, is_excluded
+from .timestamps import with_when
 
 LINE = "__line"  # 1-based line (CSV, header = line 1) or row number (Parquet), added by the reader
 MALFORMED = "__malformed"  # optional: a reason the reader found the row malformed (too many fields)
 REQUIRED = ("order_id", "sku", "region", "qty", "price")  # plus `date` or `ts`
-OPTIONAL = ("date", "ts", "revenue")
+OPTIONAL = ("date", "ts", "revenue", "status")
 REVENUE_ABS_TOL = 0.01  # revenue may differ from qty × price by a cent ...
 REVENUE_REL_TOL = 0.005  # ... or by 0.5 %, whichever is larger (rounded unit prices)
-_DATETIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M")
 _P = "__spd_"  # prefix of working columns, so they never collide with a file's own columns
-FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 
 class LandingFileError(ValueError):
@@ -46,6 +44,7 @@ class ValidationReport:
     rows_quarantined: int
     problems: dict[str, int] = field(default_factory=dict)
     sha256: str | None = None
+    rows_cancelled: int = 0  # of rows_kept: a status kept out of revenue (cancelled, refunded, ...)
 
     @property
     def quarantine_rate(self) -> float:
@@ -96,43 +95,6 @@ def _number(col: str, dtype: pl.DataType) -> pl.Expr:
     return value.cast(pl.Float64, strict=False)
 
 
-def with_when(frame: FrameT, col: str, dtype: pl.DataType, prefix: str) -> FrameT:
-    """Add ``{prefix}date`` and ``{prefix}ts`` (UTC) parsed from a date/ts column of any type.
-
-    Text is ISO 8601: a date, or a date-time with optional offset (``Z``, ``+02:00``, ``+0200``). A bare
-    date is midnight UTC; a naive date-time is taken as UTC; the date is the one written, so an export
-    in local time keeps each order on its local day. Date and Datetime columns (Parquet) are taken as
-    they are. ``spd import`` uses the same rule to decide which day file a row goes to.
-    """
-    date, ts = f"{prefix}date", f"{prefix}ts"
-    if dtype == pl.Date:
-        return frame.with_columns(
-            pl.col(col).alias(date), pl.col(col).cast(pl.Datetime("us", "UTC")).alias(ts)
-        )
-    if isinstance(dtype, pl.Datetime):
-        local = pl.col(col) if dtype.time_zone else pl.col(col).dt.replace_time_zone("UTC")
-        utc = local.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
-        return frame.with_columns(local.dt.date().alias(date), utc.alias(ts))
-    text, iso = f"{prefix}when_text", f"{prefix}iso"
-    frame = frame.with_columns(_text(col, dtype).alias(text))  # in stages: each computed once
-    frame = frame.with_columns(
-        pl.col(text)
-        .str.replace(" ", "T", literal=True, n=1)  # the ISO date-time separator may be a space
-        .str.replace("Z", "+00:00", literal=True, n=1)
-        .alias(iso),
-        pl.col(text).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).alias(date),
-    )
-    bare = pl.when(pl.col(text).str.len_bytes() == 10).then(pl.col(date).cast(pl.Datetime("us", "UTC")))
-    stamps = [
-        pl.col(iso).str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC")
-        for f in _DATETIME_FORMATS
-    ]
-    frame = frame.with_columns(pl.coalesce(bare, *stamps).alias(ts))
-    return frame.with_columns(pl.when(pl.col(ts).is_not_null()).then(pl.col(date)).alias(date)).drop(
-        text, iso
-    )
-
-
 def _problems(names: dict[str, str], day: dt.date, tol: float) -> list[tuple[str, pl.Expr, str]]:
     """(field, condition, reason) for every row check, in the order reasons are listed."""
     col = {k: pl.col(f"{_P}{k}") for k in names}
@@ -167,7 +129,12 @@ def _problems(names: dict[str, str], day: dt.date, tol: float) -> list[tuple[str
 
 
 def validate_orders(
-    raw: pl.DataFrame, day: dt.date, source_file: str, revenue_tolerance: float = REVENUE_ABS_TOL
+    raw: pl.DataFrame,
+    day: dt.date,
+    source_file: str,
+    revenue_tolerance: float = REVENUE_ABS_TOL,
+    excluded_status: tuple[str, ...] = DEFAULT_EXCLUDED,
+    timezone: str | None = None,
 ) -> ValidatedDay:
     """Split one file's rows (as read: text or typed columns) into kept orders and quarantined rows.
 
@@ -184,9 +151,9 @@ def validate_orders(
         *[_text(c, types[k]).alias(f"{_P}t_{k}") for k, c in names.items()],
         *[_number(names[k], types[k]).alias(f"{_P}{k}") for k in ("qty", "price", "revenue") if k in names],
     ).with_columns(pl.col(f"{_P}t_{k}").alias(f"{_P}{k}") for k in ("order_id", "sku", "region"))
-    frame = with_when(frame, names[when], types[when], _P)
+    frame = with_when(frame, names[when], types[when], _P, timezone)
     if "ts" in names and "date" in names:
-        frame = with_when(frame, names["ts"], types["ts"], f"{_P}own_").drop(f"{_P}own_date")
+        frame = with_when(frame, names["ts"], types["ts"], f"{_P}own_", timezone).drop(f"{_P}own_date")
     _check_day(frame, day, source_file, names[when])
 
     checks = _problems(names, day, revenue_tolerance)
@@ -198,9 +165,10 @@ def validate_orders(
     )
     failed = pl.any_horizontal(flags)
     good = frame.filter(~failed)
-    first = good[f"{_P}order_id"].is_first_distinct()  # of duplicate order_ids, keep the first clean row
+    # An order line is (order_id, sku): a line-item export repeats the order_id, never the pair.
+    first = good.select(pl.struct(f"{_P}order_id", f"{_P}sku").is_first_distinct()).to_series()
     duplicates = good.filter(~first).with_columns(
-        pl.lit("order_id").alias(f"{_P}field"), pl.lit("duplicate order_id").alias(f"{_P}reason")
+        pl.lit("order_id").alias(f"{_P}field"), pl.lit("duplicate order_id and sku").alias(f"{_P}reason")
     )
     bad = frame.filter(failed).with_columns(  # only the (usually few) failed rows get their reasons spelled
         _listed([(pl.col(f), field) for f, (field, _, _) in zip(flags, checks, strict=True)], ",")
@@ -212,7 +180,7 @@ def validate_orders(
             f"{_P}reason"
         ),
     )
-    orders = _orders(good.filter(first), names)
+    orders = _orders(good.filter(first), names, excluded_status)
     quarantine = (
         pl.concat([bad, duplicates])
         .sort(LINE)
@@ -236,6 +204,7 @@ def validate_orders(
         rows_kept=orders.height,
         rows_quarantined=quarantine.height,
         problems=problem_counts(quarantine),
+        rows_cancelled=orders.height - int(orders["counted"].sum()),
     )
     return ValidatedDay(orders=orders, quarantine=quarantine, report=report)
 
@@ -260,8 +229,8 @@ def _check_day(frame: pl.DataFrame, day: dt.date, source_file: str, when_col: st
         )
 
 
-def _orders(kept: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
-    """Kept rows in schema.ORDERS: ts from `ts` when given (else the date column's own time or midnight)."""
+def _orders(kept: pl.DataFrame, names: dict[str, str], excluded: tuple[str, ...]) -> pl.DataFrame:
+    """Kept rows in schema.ORDERS + ORDER_STATUS: ts from `ts` when given (else the date's own time)."""
     ts = pl.col(f"{_P}ts")
     if "ts" in names and "date" in names:
         ts = pl.coalesce(pl.col(f"{_P}own_ts"), ts)
@@ -278,8 +247,10 @@ def _orders(kept: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
         qty=qty.cast(pl.Int64),
         price=price,
         revenue=revenue,
+        status=pl.col(f"{_P}t_status") if "status" in names else pl.lit(None, pl.String),
+        counted=~is_excluded(pl.col(f"{_P}t_status"), excluded) if "status" in names else pl.lit(True),
     )
-    return schema.conform(out, schema.ORDERS)
+    return schema.conform(out, {**schema.ORDERS, **schema.ORDER_STATUS})
 
 
 def problem_counts(quarantine: pl.DataFrame) -> dict[str, int]:

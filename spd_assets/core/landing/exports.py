@@ -1,0 +1,94 @@
+"""A shop's export in spd's fields: columns renamed by the mapping, money parsed, missing fields derived.
+
+Shared by ``spd import`` and by the landing folder's mapping.toml, so a file imported and a file
+dropped in are read by the same rules. Values stay text here: validation then quarantines what
+still does not parse, naming the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from .mapping import ORDER_LEVEL, Mapping
+from .money import currencies, parse_money
+from .validate import LINE, MALFORMED
+
+ONE_REGION = "all"  # the region of a shop whose export names none
+MONEY = ("price", "revenue")
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """The rows in spd's fields, what was derived, and the currencies the rows name."""
+
+    frame: pl.DataFrame
+    derived: tuple[str, ...]
+    currencies: frozenset[str]
+
+
+def derived_fields(mapping: Mapping) -> tuple[str, ...]:
+    """The fields spd makes up for this mapping, as said to the user."""
+    out = []
+    if "order_id" not in mapping.columns:
+        out.append("order_id (from the file name and line)")
+    if "region" not in mapping.columns:
+        out.append(f"region ({ONE_REGION!r}: one region)")
+    if "category" not in mapping.columns:
+        out.append("category (from the catalog, else 'unknown')")
+    return tuple(out)
+
+
+def to_spd(
+    frame: pl.DataFrame, mapping: Mapping, source_id: str, decimal: str, carry: pl.DataFrame | None = None
+) -> Mapped:
+    """``frame`` (text columns, with LINE) with spd's field names; ``carry``: the previous batch's last row.
+
+    An order's later lines that leave order-level fields empty (Shopify writes them on the first line
+    only) take them from the line above within the same order. Without an order_id each line gets
+    ``<source_id>-L<line>``, stable across re-imports of the same file.
+    """
+    cols = {f: c for f, c in mapping.columns.items() if c in frame.columns}
+    sources = set(cols.values())
+    keep = [
+        c
+        for c in frame.columns
+        if c not in sources and c.strip().lower() not in cols and c not in (LINE, MALFORMED)
+    ]
+    out = frame.select(
+        *[_blank_null(pl.col(c).cast(pl.String)).alias(f) for f, c in cols.items()],
+        *keep,
+        *[c for c in (LINE, MALFORMED) if c in frame.columns],
+    )
+    found: set[str] = set()
+    for name in (*MONEY, "currency"):
+        if name in out.columns:
+            expr = pl.col(name)
+            codes = out.select(currencies(expr).explode().drop_nulls().unique()).to_series()
+            found.update(s.upper() for s in codes.to_list())
+    out = out.with_columns(parse_money(pl.col(m), decimal).alias(m) for m in MONEY if m in out.columns)
+    if "order_id" in out.columns:
+        out = _fill_down(out, [f for f in ORDER_LEVEL if f in out.columns], carry)
+    else:
+        out = out.with_columns((pl.lit(f"{source_id}-L") + pl.col(LINE).cast(pl.String)).alias("order_id"))
+    if "region" not in out.columns:
+        out = out.with_columns(pl.lit(ONE_REGION).alias("region"))
+    return Mapped(out, derived_fields(mapping), frozenset(found))
+
+
+def _blank_null(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr.str.strip_chars().str.len_bytes() > 0).then(expr)
+
+
+def _fill_down(frame: pl.DataFrame, fields: list[str], carry: pl.DataFrame | None) -> pl.DataFrame:
+    if not fields or frame.is_empty():
+        return frame
+    marker = "__spd_carry"
+    parts = [frame.with_columns(pl.lit(False).alias(marker))]
+    if carry is not None and not carry.is_empty():
+        head = carry.select("order_id", *fields).with_columns(pl.lit(True).alias(marker))
+        parts.insert(0, head)
+    both = pl.concat(parts, how="diagonal_relaxed")
+    filled = both.with_columns(pl.col(f).forward_fill().over("order_id") for f in fields)
+    return filled.filter(~pl.col(marker)).drop(marker).select(frame.columns)

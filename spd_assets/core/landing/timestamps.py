@@ -1,0 +1,77 @@
+"""The day and instant of an order, from a date or timestamp column of any type.
+
+Text is ISO 8601 (a space may replace the T, the offset may follow a space: Shopify's
+"2025-03-01 10:15:00 -0500"). Without a shop time zone the date is the one written, so an export in
+local time keeps each order on its local day. With one (SPD_TIMEZONE), a timestamp that carries an
+offset or a zone is converted to it before the day is taken; a bare date or a naive time stays as
+written (it is taken to be the shop's local time).
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import polars as pl
+
+FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M")
+_OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
+
+
+def _text(col: str, dtype: pl.DataType) -> pl.Expr:
+    text = pl.col(col).str.strip_chars() if dtype == pl.String else pl.col(col).cast(pl.String)
+    return pl.when(text.str.len_bytes() > 0).then(text)
+
+
+def with_when(
+    frame: FrameT, col: str, dtype: pl.DataType, prefix: str, timezone: str | None = None
+) -> FrameT:
+    """Add ``{prefix}date`` and ``{prefix}ts`` (UTC) parsed from ``col``; nulls where it does not parse."""
+    date, ts = f"{prefix}date", f"{prefix}ts"
+    local_zone = timezone or "UTC"
+    if dtype == pl.Date:
+        stamp = pl.col(col).cast(pl.Datetime("us")).dt.replace_time_zone(local_zone)
+        return frame.with_columns(pl.col(col).alias(date), stamp.dt.convert_time_zone("UTC").alias(ts))
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone:
+            local = pl.col(col).dt.convert_time_zone(timezone) if timezone else pl.col(col)
+        else:
+            local = pl.col(col).dt.replace_time_zone(local_zone, non_existent="null", ambiguous="earliest")
+        utc = local.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        return frame.with_columns(local.dt.date().alias(date), utc.alias(ts))
+    text, iso, aware = f"{prefix}when_text", f"{prefix}iso", f"{prefix}aware"
+    frame = frame.with_columns(_text(col, dtype).alias(text))  # in stages: each computed once
+    frame = frame.with_columns(
+        pl.col(text)
+        .str.replace(r"\s*(UTC|GMT)$", "Z")
+        .str.replace(r"\s+([+-]\d{2}:?\d{2})$", "$1")
+        .str.replace(" ", "T", literal=True, n=1)  # the ISO date-time separator may be a space
+        .str.replace(r"Z$", "+00:00")
+        .alias(iso),
+        pl.col(text).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).alias(date),
+    )
+    frame = frame.with_columns(pl.col(iso).str.contains(_OFFSET).alias(aware))
+    bare = pl.when(pl.col(text).str.len_bytes() == 10).then(
+        pl.col(date).cast(pl.Datetime("us")).dt.replace_time_zone(local_zone).dt.convert_time_zone("UTC")
+    )
+    stamps = [
+        pl.col(iso).str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC")
+        for f in FORMATS
+        if "%z" in f
+    ]
+    naive = [
+        pl.col(iso)
+        .str.to_datetime(f, strict=False, time_unit="us")
+        .dt.replace_time_zone(local_zone, non_existent="null", ambiguous="earliest")
+        .dt.convert_time_zone("UTC")
+        for f in FORMATS
+        if "%z" not in f
+    ]
+    parsed = pl.coalesce(
+        bare, pl.when(pl.col(aware)).then(pl.coalesce(*stamps)).otherwise(pl.coalesce(*naive))
+    )
+    frame = frame.with_columns(parsed.alias(ts))
+    day = pl.col(date)
+    if timezone:  # an instant with an offset falls on the shop's day
+        day = pl.when(pl.col(aware)).then(pl.col(ts).dt.convert_time_zone(timezone).dt.date()).otherwise(day)
+    return frame.with_columns(pl.when(pl.col(ts).is_not_null()).then(day).alias(date)).drop(text, iso, aware)
