@@ -51,7 +51,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     daily = daily_partitions(settings)
     jobs = build_jobs(daily)
     return dg.Definitions(
-        assets=[*sources.build(daily), *sales.build(daily), *alerts.build(daily)],
+        assets=[*sources.build(daily), *sales.build(daily, settings.fresh_by_hour), *alerts.build(daily)],
         jobs=[jobs.daily_pipeline, jobs.anomaly_check],
         schedules=[jobs.schedule],
         sensors=[

@@ -1,5 +1,7 @@
 """Derived sales tables: the daily aggregate and the rolling KPIs."""
 
+import datetime as dt
+
 import dagster as dg
 import polars as pl
 
@@ -13,8 +15,13 @@ from ..progress import Progress
 METRICS_CHUNK_DAYS = 31  # output days computed together in a range run
 
 
-def build(daily: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefinition]:
-    """``daily_agg`` and ``daily_metrics`` on ``daily``."""
+def build(daily: dg.DailyPartitionsDefinition, fresh_by_hour: int = 6) -> list[dg.AssetsDefinition]:
+    """``daily_agg`` and ``daily_metrics`` on ``daily``; metrics are due by ``fresh_by_hour`` UTC daily."""
+    # Dagster's freshness is not partition-aware: it checks that some day was materialized since
+    # midnight; the Data health page checks that yesterday's day itself is there.
+    fresh = dg.FreshnessPolicy.cron(
+        deadline_cron=f"0 {fresh_by_hour} * * *", lower_bound_delta=dt.timedelta(hours=fresh_by_hour)
+    )
 
     @dg.asset(
         group_name="sales",
@@ -46,6 +53,7 @@ def build(daily: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefinition]:
         partitions_def=daily,
         backfill_policy=dg.BackfillPolicy.single_run(),
         ins={"daily_agg": with_history(LOOKBACK_DAYS)},
+        freshness_policy=fresh,
     )
     def daily_metrics(context: dg.AssetExecutionContext, daily_agg: DayFrames) -> DayBatches:
         """Rolling 7-day KPIs at every roll-up level; reads only the 13 earlier days the windows need.

@@ -115,6 +115,7 @@ class Settings:
     today: dt.date | None = None  # fixed "today" (SPD_TODAY); None follows the clock
     sensor_interval_s: int = 30  # minimum seconds between two ticks of each sensor
     landing_settle_s: int = 10  # a landing file modified more recently may still be being copied in
+    fresh_by_hour: int = 6  # yesterday's partition is expected by this hour (UTC) each day
 
     def current_day(self) -> dt.date:
         """Today as the pipeline sees it (UTC, or the fixed SPD_TODAY)."""
@@ -201,4 +202,5 @@ def load_settings(env: Mapping[str, str] | None = None, check_writable: bool = T
         today=fixed_today,
         sensor_interval_s=env_int(env, "SPD_SENSOR_INTERVAL_S", 30, 1),
         landing_settle_s=env_int(env, "SPD_LANDING_SETTLE_S", 10, 0),
+        fresh_by_hour=env_int(env, "SPD_FRESH_BY_HOUR", 6, 0, 23),
     )

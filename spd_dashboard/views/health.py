@@ -1,8 +1,11 @@
 """Data health: materialized partitions per asset, the latest day, quarantine counts, the Dagster UI."""
 
+import datetime as dt
+
 import polars as pl
 import streamlit as st
 
+from spd_assets.core.freshness import stale_since
 from spd_assets.core.landing.folder import compare_with_loaded, landed_days
 from spd_assets.core.settings import SettingsError, load_settings
 from spd_dashboard import charts, query, ui
@@ -30,6 +33,11 @@ try:
         st.warning(dagster.unreachable(), icon=":material/cloud_off:")
 except LaunchError as exc:
     st.warning(str(exc))
+try:
+    settings = load_settings(check_writable=False)
+except SettingsError as exc:
+    settings = None
+    st.warning(str(exc))
 st.caption(f"Data directory: `{v.root}`")
 if not v.has_data:
     ui.empty_state(v.root)
@@ -43,6 +51,14 @@ if v.has_data:
     st.markdown(
         f"Latest sales day: **{b.last}** · history from {b.first} ({(b.last - b.first).days + 1} days)."
     )
+    due = settings.fresh_by_hour if settings is not None else 6
+    stale = stale_since(b.last, dt.datetime.now(dt.UTC), due)
+    if stale is not None:
+        st.error(
+            f"Stale since {stale}: that day should have been materialized by {due:02d}:00 UTC the day "
+            "after (SPD_FRESH_BY_HOUR). Check the latest runs and the schedule or landing sensor.",
+            icon=":material/schedule:",
+        )
 ui.table(summary, "data health", {"rows": st.column_config.NumberColumn(format="localized")})
 
 present = {a: f for a, f in parts.items() if not f.is_empty()}
@@ -53,11 +69,6 @@ if present:
     last = max(f["date"].max() for f in present.values())
     st.plotly_chart(charts.partition_strip(present, first, last), key="partition_strip")
 
-try:
-    settings = load_settings(check_writable=False)
-except SettingsError as exc:
-    settings = None
-    st.warning(str(exc))
 if settings is not None and settings.source == "landing":
     st.subheader("Landing folder")
     files = compare_with_loaded(landed_days(settings.landing_dir), query.scan(v.root, "orders").days)
