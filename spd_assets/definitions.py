@@ -30,7 +30,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
     """Resources configured from settings (the Dagster UI launchpad can still override them)."""
     rate = settings.quarantine_max_rate
     source = (
-        LandingSource(landing_dir=settings.landing_dir, quarantine_max_rate=rate)
+        LandingSource(landing_dir=settings.landing_dir, quarantine_max_rate=rate, timezone=settings.timezone)
         if settings.source == "landing"
         else SyntheticSource(
             orders_per_day=settings.orders_per_day,

@@ -13,14 +13,14 @@ RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_p
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
-    """Complete UTC days from SPD_START_DATE: today appears once it has ended.
+    """Complete days (in SPD_TIMEZONE, else UTC) from SPD_START_DATE: today appears once it has ended.
 
     With a fixed SPD_TODAY the set ends the day before it; otherwise it follows the clock, so a
     long-running daemon gains each new day without a reload.
     """
     end = settings.today.isoformat() if settings.today else None
     return dg.DailyPartitionsDefinition(
-        start_date=settings.start_date.isoformat(), end_date=end, timezone="UTC"
+        start_date=settings.start_date.isoformat(), end_date=end, timezone=settings.timezone or "UTC"
     )
 
 

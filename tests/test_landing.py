@@ -9,7 +9,8 @@ import pytest
 from conftest import SMALL
 
 from spd_assets.core import schema
-from spd_assets.core.landing.files import check_day, day_of, landing_catalog, load_day, read_catalog_file
+from spd_assets.core.landing.catalog import landing_catalog, read_catalog_file
+from spd_assets.core.landing.files import check_day, day_of, load_day
 from spd_assets.core.landing.folder import FileState, scan_landing
 from spd_assets.core.landing.validate import LandingFileError
 from spd_assets.core.settings import SettingsError, load_settings
@@ -167,7 +168,8 @@ def test_line_numbers_count_quoted_newlines_and_skip_blank_lines(tmp_path):
 def test_a_header_only_file_is_a_day_without_orders(tmp_path):
     write(tmp_path, HEADER)
     result = load_day(tmp_path, DAY)
-    assert result.orders.is_empty() and result.orders.schema == pl.Schema({**schema.ORDERS, **schema.ORDER_STATUS})
+    assert result.orders.is_empty()
+    assert result.orders.schema == pl.Schema({**schema.ORDERS, **schema.ORDER_STATUS})
     assert result.report.rows_in == 0
 
 

@@ -78,7 +78,9 @@ def test_the_full_graph_materializes_from_landing_files(
     store = DayStore(settings.data_dir)
     assert store.read("catalog").equals(small_catalog)
     for day in days:
-        assert store.read("orders", day).equals(generated[day])  # same rows as the export, bad ones out
+        assert (
+            store.read("orders", day).drop("status", "counted").equals(generated[day])
+        )  # same rows as the export, bad ones out
         agg = store.read("daily_agg", day)
         assert_frame_equal(agg, aggregate_daily(generated[day], small_catalog))  # float sums: to rounding
     quarantine = store.read_days("quarantine", days)

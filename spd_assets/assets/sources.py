@@ -115,6 +115,7 @@ def _record(context: dg.AssetExecutionContext, report: ValidationReport, selecte
         "rows_in": report.rows_in,
         "rows_kept": report.rows_kept,
         "rows_quarantined": report.rows_quarantined,
+        "rows_cancelled": report.rows_cancelled,
         "quarantine_rate": round(report.quarantine_rate, 6),
         "source_file": report.source_file,
     }
@@ -138,6 +139,17 @@ def _stored_rows(store: DayStore, asset: str, day: dt.date) -> int | None:
     return pl.scan_parquet(store.uri(asset, day)).select(pl.len()).collect().item()
 
 
+def _stored_split(store: DayStore, asset: str, day: dt.date) -> tuple[int, int] | None:
+    """(counted, cancelled) rows in a day's orders file; files from before statuses count every row."""
+    if not store.exists(asset, day):
+        return None
+    scan = pl.scan_parquet(store.uri(asset, day))
+    if "counted" not in scan.collect_schema().names():
+        return scan.select(pl.len()).collect().item(), 0
+    counted, total = scan.select(pl.col("counted").fill_null(True).sum(), pl.len()).collect().row(0)
+    return int(counted), int(total - counted)
+
+
 def _recorded(instance: dg.DagsterInstance, asset: str, key: str) -> dict:
     """The per-day counts on the latest materialization of ``asset`` for partition ``key``."""
     filt = dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key])
@@ -158,21 +170,29 @@ def _checks(daily: dg.DailyPartitionsDefinition) -> list:
     def rows_conserved(
         context: dg.AssetCheckExecutionContext, io_manager: dg.ResourceParam[DayParquetIOManager]
     ) -> dg.AssetCheckResult:
-        """Rows read from the source = rows in `orders` + rows in `quarantine`, on every day of the run."""
+        """Rows read from the source = counted + cancelled (both in `orders`) + `quarantine`, every day."""
         store, days = io_manager.store, []
         for key in context.partition_keys:
             day = parse_day(key)
             rows_in = _recorded(context.instance, "orders", key).get("rows_in")
-            kept, quarantined = _stored_rows(store, "orders", day), _stored_rows(store, "quarantine", day)
-            ok = rows_in is not None and kept is not None and rows_in == kept + (quarantined or 0)
+            split, quarantined = _stored_split(store, "orders", day), _stored_rows(store, "quarantine", day)
+            counted, cancelled = split if split else (None, None)
+            ok = split is not None and rows_in == (counted or 0) + (cancelled or 0) + (quarantined or 0)
             days.append(
-                {"date": key, "rows_in": rows_in, "orders": kept, "quarantine": quarantined, "ok": ok}
+                {
+                    "date": key,
+                    "rows_in": rows_in,
+                    "orders": counted,
+                    "cancelled": cancelled,
+                    "quarantine": quarantined,
+                    "ok": ok,
+                }
             )
         failing = [d for d in days if not d["ok"]]
         return dg.AssetCheckResult(
             passed=not failing,
             description=(
-                f"rows in = orders + quarantine on all {len(days)} day(s)"
+                f"rows in = counted + cancelled + quarantined on all {len(days)} day(s)"
                 if not failing
                 else f"{len(failing)} of {len(days)} day(s) do not add up (or have no recorded rows_in)"
             ),
@@ -180,6 +200,7 @@ def _checks(daily: dg.DailyPartitionsDefinition) -> list:
                 "days": len(days),
                 "rows_in": sum(d["rows_in"] or 0 for d in days),
                 "orders": sum(d["orders"] or 0 for d in days),
+                "cancelled": sum(d["cancelled"] or 0 for d in days),
                 "quarantine": sum(d["quarantine"] or 0 for d in days),
                 **({"failing_days": _table(failing)} if failing else {}),
             },

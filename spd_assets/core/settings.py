@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,7 @@ class Settings:
     today: dt.date | None = None  # fixed "today" (SPD_TODAY); None follows the clock
     sensor_interval_s: int = 30  # minimum seconds between two ticks of each sensor
     landing_settle_s: int = 10  # a landing file modified more recently may still be being copied in
+    timezone: str | None = None  # SPD_TIMEZONE: the shop's zone for days and partitions (None: UTC)
     fresh_by_hour: int = 6  # yesterday's partition is expected by this hour (UTC) each day
 
     def current_day(self) -> dt.date:
@@ -190,7 +192,14 @@ def load_settings(env: Mapping[str, str] | None = None, check_writable: bool = T
     landing = env.get("SPD_LANDING_DIR", "").strip() or f"{data_dir}/landing"
     if source == "landing" and "://" in landing:
         raise SettingsError(f"SPD_LANDING_DIR={landing!r} is not a local folder: expected a local directory")
+    timezone = env.get("SPD_TIMEZONE", "").strip() or None
+    if timezone:
+        try:
+            zoneinfo.ZoneInfo(timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"SPD_TIMEZONE={timezone!r} is not a time zone: e.g. Europe/Berlin") from None
     return Settings(
+        timezone=timezone,
         data_dir=data_dir,
         start_date=start,
         orders_per_day=env_int(env, "SPD_ORDERS_PER_DAY", 20_000, 0),

@@ -9,6 +9,7 @@ import polars as pl
 
 from ..core import schema
 from ..core.landing import files as landing
+from ..core.landing.catalog import landing_catalog
 from ..core.landing.validate import LandingFileError, ValidatedDay, ValidationReport, empty_quarantine
 from ..core.synthetic.catalog import generate_catalog, sku_popularity
 from ..core.synthetic.drops import ground_truth, incidents_between
@@ -64,9 +65,10 @@ class LandingSource(OrderSource):
     """The shop's own daily files in ``landing_dir`` (``orders_YYYY-MM-DD.csv``, optional catalog.csv)."""
 
     landing_dir: str
+    timezone: str | None = None  # SPD_TIMEZONE: timestamps with an offset fall on the shop's day
 
     def catalog(self) -> pl.DataFrame:
-        return landing.landing_catalog(self.landing_dir)
+        return landing_catalog(self.landing_dir)
 
     def check_days(self, days: list[dt.date]) -> None:
         problems: list[LandingFileError] = []
@@ -82,4 +84,5 @@ class LandingSource(OrderSource):
             raise LandingFileError(self.landing_dir, f"{len(problems)} day files cannot be used:\n{shown}")
 
     def load_day(self, day: dt.date, catalog: pl.DataFrame) -> ValidatedDay:
-        return landing.load_day(self.landing_dir, day)
+        """The day's file, read through the folder's mapping.toml when it has one."""
+        return landing.load_day(self.landing_dir, day, self.timezone)

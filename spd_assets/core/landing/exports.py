@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from .mapping import ORDER_LEVEL, Mapping
-from .money import currencies, parse_money
+from .money import check_one_currency, currencies, detect_decimal, parse_money
 from .validate import LINE, MALFORMED
 
 ONE_REGION = "all"  # the region of a shop whose export names none
@@ -75,6 +75,25 @@ def to_spd(
     if "region" not in out.columns:
         out = out.with_columns(pl.lit(ONE_REGION).alias("region"))
     return Mapped(out, derived_fields(mapping), frozenset(found))
+
+
+def file_decimal(frame: pl.DataFrame, mapping: Mapping, file: str) -> str:
+    """The decimal separator of a file's money columns: given in the mapping, else detected on ``frame``."""
+    if mapping.decimal:
+        return mapping.decimal
+    values: list[str | None] = []
+    for name in MONEY:
+        col = mapping.columns.get(name)
+        if col in frame.columns:
+            values += frame[col].cast(pl.String).drop_nulls().to_list()
+    return detect_decimal(values, file)
+
+
+def map_file(frame: pl.DataFrame, mapping: Mapping, source_id: str, file: str) -> pl.DataFrame:
+    """A whole file (a landing day) in spd's fields; one currency only."""
+    mapped = to_spd(frame, mapping, source_id, file_decimal(frame, mapping, file))
+    check_one_currency(set(mapped.currencies), file)
+    return mapped.frame
 
 
 def _blank_null(expr: pl.Expr) -> pl.Expr:

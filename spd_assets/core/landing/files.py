@@ -13,13 +13,17 @@ import datetime as dt
 import hashlib
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
-from .. import schema
+from .exports import map_file
+from .mapping import Mapping, check_columns, landing_mapping, resolve
+from .statuses import DEFAULT_EXCLUDED
 from .validate import LINE, MALFORMED, LandingFileError, ValidatedDay, resolve_columns, validate_orders
 
+BATCH_ROWS = 200_000  # rows held in memory at a time when a file is streamed
 DAILY_NAME = re.compile(r"^orders_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
 CATALOG_FILE = "catalog.csv"
 _BOMS = {
@@ -142,16 +146,45 @@ def _parse_csv(data: bytes, file: str) -> pl.DataFrame:
     cols = _check_header(frame.columns, file)
     if marks is not None:
         frame = frame.with_columns(pl.Series(LINE, lines, pl.Int64), pl.Series(MALFORMED, marks, pl.String))
-    elif b'"' in data:  # a quoted field may span lines: count them so line numbers stay exact
-        newlines = pl.sum_horizontal(
-            pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cols
-        )
-        frame = frame.with_columns(
-            (pl.int_range(pl.len()) + 2 + newlines.cum_sum() - newlines).cast(pl.Int64).alias(LINE)
-        )
     else:
-        frame = frame.with_columns((pl.int_range(pl.len()) + 2).cast(pl.Int64).alias(LINE))
+        frame, _ = _numbered(frame, 2)
+    return _drop_blank(frame, cols)
+
+
+def _numbered(frame: pl.DataFrame, first_line: int) -> tuple[pl.DataFrame, int]:
+    """Each row's line, counting the newlines inside quoted fields; and the line after the last row."""
+    cols = [c for c in frame.columns if c not in (LINE, MALFORMED)]
+    newlines = pl.sum_horizontal(pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in cols)
+    frame = frame.with_columns(
+        (pl.int_range(pl.len()) + first_line + newlines.cum_sum() - newlines).cast(pl.Int64).alias(LINE)
+    )
+    extra = frame.select(newlines.sum()).item() if frame.height else 0
+    return frame, first_line + frame.height + int(extra or 0)
+
+
+def _drop_blank(frame: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
     return frame.filter(~pl.all_horizontal(pl.col(c).is_null() for c in cols))  # blank line or ",,,"
+
+
+def csv_batches(path: str | Path, batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    """The one CSV reader: every column as text, exact line numbers, in batches of ``batch_rows``.
+
+    Streams a well-formed file; one that polars cannot stream (ragged rows, bad encoding) is read
+    whole by ``_parse_csv``, which marks the ragged rows or names the bad byte, and the batches
+    already given are not repeated.
+    """
+    path, line, any_rows = Path(path), 2, False
+    cols = read_header(path)
+    try:
+        for batch in pl.scan_csv(path, infer_schema=False).collect_batches(chunk_size=batch_rows):
+            numbered, line = _numbered(batch, line)
+            any_rows = True
+            yield _drop_blank(numbered, cols)
+    except pl.exceptions.ComputeError:
+        yield _parse_csv(path.read_bytes(), str(path)).filter(pl.col(LINE) >= (line if any_rows else 0))
+        return
+    if not any_rows:
+        yield pl.DataFrame(schema={**dict.fromkeys(cols, pl.String), LINE: pl.Int64})
 
 
 def _parse_parquet(data: bytes, file: str) -> pl.DataFrame:
@@ -172,7 +205,9 @@ def read_orders_file(path: str | Path) -> tuple[pl.DataFrame, str]:
     digest = hashlib.sha256(data).hexdigest()
     if path.suffix == ".parquet":
         return _parse_parquet(data, str(path)), digest
-    return _parse_csv(data, str(path)), digest
+    _guard_text(data, str(path))
+    frames = list(csv_batches(path))
+    return pl.concat(frames) if len(frames) > 1 else frames[0], digest
 
 
 def read_header(path: str | Path) -> list[str]:
@@ -200,16 +235,40 @@ def check_day(landing_dir: str | Path, day: dt.date) -> Path:
     path = find_day_file(landing_dir, day)
     if path.stat().st_size == 0:
         raise LandingFileError(str(path), "is empty")
-    resolve_columns(read_header(path), str(path))
+    mapping = landing_mapping(landing_dir)
+    if mapping is None:
+        resolve_columns(read_header(path), str(path))
+    else:
+        header = read_header(path)
+        check_columns(resolve(mapping, header), header, str(path))
     return path
 
 
-def load_day(landing_dir: str | Path, day: dt.date) -> ValidatedDay:
-    """Read and validate ``day``'s file; whole-file problems raise LandingFileError naming its path."""
+def load_day(landing_dir: str | Path, day: dt.date, timezone: str | None = None) -> ValidatedDay:
+    """Read and validate ``day``'s file (through the folder's mapping.toml, if any); whole-file
+    problems raise LandingFileError naming its path."""
     path = find_day_file(landing_dir, day)
     raw, digest = read_orders_file(path)
+    return validate_file(raw, day, path, landing_mapping(landing_dir), timezone, digest)
+
+
+def validate_file(
+    raw: pl.DataFrame,
+    day: dt.date,
+    path: Path,
+    mapping: Mapping | None,
+    timezone: str | None = None,
+    digest: str | None = None,
+) -> ValidatedDay:
+    """One day's rows as read, mapped (when a mapping is given) and validated as the pipeline does."""
+    excluded = DEFAULT_EXCLUDED
     try:
-        checked = validate_orders(raw, day, path.name)
+        if mapping is not None:
+            data_cols = [c for c in raw.columns if c not in (LINE, MALFORMED)]
+            mapping = resolve(mapping, data_cols)
+            check_columns(mapping, data_cols, str(path))
+            raw, excluded = map_file(raw, mapping, path.stem, str(path)), mapping.exclude_status
+        checked = validate_orders(raw, day, path.name, excluded_status=excluded, timezone=timezone)
     except LandingFileError as exc:
         raise LandingFileError(str(path), exc.problem) from None
     return dataclasses.replace(checked, report=dataclasses.replace(checked.report, sha256=digest))
@@ -221,79 +280,3 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def read_catalog_file(path: str | Path) -> pl.DataFrame:
-    """catalog.csv (sku, category, price, optional name) as schema.CATALOG; any bad row fails the file."""
-    raw, _ = read_orders_file(path)
-    found = {c.strip().lower(): c for c in raw.columns if c not in (LINE, MALFORMED)}
-    missing = [c for c in ("sku", "category", "price") if c not in found]
-    if missing:
-        raise LandingFileError(
-            str(path), f"required column(s) {missing} missing; columns found: {list(found)}"
-        )
-    text = {k: pl.col(found[k]).str.strip_chars() for k in ("sku", "category", "price", "name") if k in found}
-    cat = raw.select(
-        pl.col(LINE),
-        sku=text["sku"],
-        name=pl.coalesce(text["name"].replace("", None), text["sku"]) if "name" in text else text["sku"],
-        category=text["category"].replace("", None).fill_null("unknown"),
-        price_text=text["price"],
-        base_price=text["price"].cast(pl.Float64, strict=False),
-    )
-    bad = cat.filter(
-        pl.col("sku").is_null()
-        | (pl.col("sku") == "")
-        | pl.col("base_price").is_null()
-        | ~pl.col("base_price").is_finite()
-        | (pl.col("base_price") < 0)
-        | pl.col("sku").is_duplicated()
-    )
-    if bad.height:
-        shown = "; ".join(
-            f"line {r[LINE]}: sku={r['sku']!r} price={r['price_text']!r}"
-            for r in bad.head(5).rows(named=True)
-        )
-        raise LandingFileError(
-            str(path), f"{bad.height} row(s) need an sku (unique) and a price >= 0: {shown}"
-        )
-    return schema.conform(cat, schema.CATALOG)
-
-
-def landing_catalog(landing_dir: str | Path) -> pl.DataFrame:
-    """catalog.csv if present, else the daily files' SKUs (category ``unknown``, latest median price)."""
-    root = Path(landing_dir)
-    if (root / CATALOG_FILE).is_file():
-        return read_catalog_file(root / CATALOG_FILE)
-    prices = []
-    names = sorted(p.name for p in root.iterdir() if day_of(p.name)) if root.is_dir() else []
-    for order, name in enumerate(names):
-        try:
-            cols = resolve_columns(read_header(root / name), name)
-            if name.endswith(".parquet"):
-                frame = pl.read_parquet(root / name, columns=[cols["sku"], cols["price"]])
-            else:
-                frame = pl.read_csv(root / name, columns=[cols["sku"], cols["price"]], infer_schema=False)
-        except (LandingFileError, pl.exceptions.PolarsError, OSError):
-            continue  # that day's run reports the problem; the catalog uses the files it can read
-        prices.append(
-            frame.select(
-                sku=pl.col(cols["sku"]).cast(pl.String).str.strip_chars(),
-                price=pl.col(cols["price"]).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False),
-                order=pl.lit(order),
-            ).filter(pl.col("sku").str.len_bytes() > 0, pl.col("price").is_finite(), pl.col("price") >= 0)
-        )
-    if not prices:
-        return schema.empty(schema.CATALOG)
-    latest = (
-        pl.concat(prices)
-        .group_by("sku", "order")
-        .agg(pl.col("price").median())
-        .sort("sku", "order")
-        .group_by("sku", maintain_order=True)
-        .last()
-    )
-    return schema.conform(
-        latest.select("sku", name="sku", category=pl.lit("unknown"), base_price=pl.col("price").round(2)),
-        schema.CATALOG,
-    )

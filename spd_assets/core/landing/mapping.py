@@ -83,6 +83,18 @@ def propose(columns: Iterable[str]) -> dict[str, str]:
     return chosen
 
 
+def resolve(mapping: Mapping, columns: list[str]) -> Mapping:
+    """The mapping for a file with ``columns``: given fields first, then aliases for the rest.
+
+    A given column the file lacks falls back to the field's own name, so the files ``spd import``
+    wrote (in spd's names) pass through the landing folder's mapping unchanged.
+    """
+    lower = {c.strip().lower(): c for c in columns}
+    given = {f: (c if c in columns else lower.get(f, c)) for f, c in mapping.columns.items()}
+    proposed = {f: c for f, c in propose(columns).items() if f not in given and c not in given.values()}
+    return replace(mapping, columns={**proposed, **given})
+
+
 def parse_map_args(items: Iterable[str]) -> dict[str, str]:
     """``["date=Purchase Date", ...]`` (``--map FIELD=COLUMN``) as a dict; an unknown field is an error."""
     out: dict[str, str] = {}
