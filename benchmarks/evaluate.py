@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     family, last = FAMILY, args.last
     if args.quick:
-        family, last = QUICK_FAMILY, min(args.last, args.first + dt.timedelta(days=119))
+        family, last = QUICK_FAMILY, args.first + dt.timedelta(days=119)
     started = time.perf_counter()
     if args.tuning:
         raw = run(

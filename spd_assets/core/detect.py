@@ -28,13 +28,13 @@ from typing import Any
 
 import polars as pl
 
+from .detect_level import LEVEL_DAYS, shop_level
 from .detect_multiday import score_window_mad, score_zero_run
 from .episodes import assign_episodes
 from .schema import ALERTS, conform, empty
 
 SERIES = ("level", "sku", "category", "region")
 MAX_WEEKS = 8
-LEVEL_DAYS = 7
 SEED_DAYS = 28
 RESIDUAL_DAYS = 28  # days of past baseline misses that set the spread
 # Days before a checked day that the default rule reads: the same-weekday weeks behind each of the
@@ -70,11 +70,13 @@ class DetectionConfig:
         (0.2, 0.15), "window_mad: revenue down this share over each window ..."
     )
     window_z_threshold: float = _knob(4.0, "... and robust z of the window <= -this ...")
-    window_today_z: float = _knob(1.0, "... and the checked day itself down that share, one-day z <= -this ...")
+    window_today_z: float = _knob(
+        1.0, "... and the checked day itself down that share, one-day z <= -this ..."
+    )
     window_today_drop: float = _knob(0.1, "... and the window's median day down this share.")
     min_window_orders: float = _knob(5.0, "window_mad: median orders a day below which it stays quiet.")
     min_rel_spread_window: float = _knob(0.03, "window_mad: spread floor, share of the window's baseline.")
-    zero_run_p: float = _knob(1e-5, "zero_run: alert when a run of zero days is this unlikely.")
+    zero_run_p: float = _knob(1e-6, "zero_run: alert when a run of zero days is this unlikely.")
     episode_gap_days: int = _knob(1, "Quiet days inside one episode; one more and it has recovered.")
     seed_pct_threshold: float = _knob(0.2, "seed_wow: 7-day revenue down this share vs the prior 7 days.")
     seed_z_threshold: float = _knob(3.5, "seed_wow: daily robust z vs the previous 28 days.")
@@ -155,32 +157,6 @@ def _mad(values: pl.Expr) -> pl.Expr:
     return values.list.eval((pl.element() - pl.element().median()).abs().median()).list.first()
 
 
-def _shop_level(dense: pl.DataFrame, how: str) -> pl.DataFrame:
-    """``level_index``: what each series is measured against, so a shop-wide swing is not a drop.
-
-    With ``how="shop"`` a series below the total is measured against the rest of the shop on the
-    same day (total minus the series), and the total against the median of its own previous
-    LEVEL_DAYS days. A seasonal rise or fall of the whole shop (the weeks after the holiday peak)
-    then moves every baseline with it, while a series' own drop is measured in full however big
-    its share. A site-wide dip alerts on the total, not on every series under it. ``none``: raw.
-    """
-    if how == "none":
-        return dense.with_columns(level_index=pl.lit(1.0))
-    shop = dense.filter(pl.col("level") == "total").select(
-        "date",
-        _shop=pl.col("revenue"),
-        _trailing=pl.col("revenue").shift(1).rolling_median(LEVEL_DAYS, min_samples=LEVEL_DAYS // 2 + 1),
-    )
-    level_index = (
-        pl.when(pl.col("level") == "total").then("_trailing").otherwise(pl.col("_shop") - pl.col("revenue"))
-    )
-    return (
-        dense.join(shop, on="date", how="left")
-        .with_columns(level_index=level_index)
-        .drop("_shop", "_trailing")
-    )
-
-
 def _status(flag: pl.Expr, comparable: pl.Expr, min_comparable: int, config: DetectionConfig) -> pl.Expr:
     return (
         pl.when(pl.col("revenue").is_null())
@@ -199,7 +175,7 @@ def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFr
     """Same-weekday median baseline, level-adjusted, with a robust z and percent drop per series-day."""
     by_weekday = [*SERIES, "_weekday"]
     scored = (
-        _shop_level(dense, config.level_adjust)
+        shop_level(dense, config.level_adjust)
         .with_columns(
             relative=pl.when(pl.col("level_index") > 0).then(pl.col("revenue") / pl.col("level_index")),
             _weekday=pl.col("date").dt.weekday(),

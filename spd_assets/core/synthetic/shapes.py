@@ -111,8 +111,18 @@ def _cell_shares(shape: Shape, n_skus: int, rng: np.random.Generator) -> np.ndar
     return sku[:, None] * region[None, :]
 
 
-def generate_shop(shape: Shape, first: dt.date, last: dt.date, history_days: int, seed: int) -> ShopYear:
-    """Daily counts per cell from ``first - history_days`` to ``last``; incidents only within first..last."""
+def generate_shop(
+    shape: Shape,
+    first: dt.date,
+    last: dt.date,
+    history_days: int,
+    seed: int,
+    incidents: list[ShapeIncident] | None = None,
+) -> ShopYear:
+    """Daily counts per cell from ``first - history_days`` to ``last``; incidents only within first..last.
+
+    ``incidents`` replaces the planned ones (a test injecting exactly the drop it checks).
+    """
     rng = np.random.default_rng([seed, 101, sum(shape.name.encode())])
     start = first - dt.timedelta(days=history_days)
     days = [start + dt.timedelta(days=i) for i in range((last - start).days + 1)]
@@ -122,7 +132,8 @@ def generate_shop(shape: Shape, first: dt.date, last: dt.date, history_days: int
     shares = _cell_shares(shape, shape.n_skus, rng)
     shop, uplift = _season(shape, days, rng, len(CATEGORIES))
     expected = shape.orders_per_day * shop[:, None, None] * shares[None] * uplift[:, cat_index][:, :, None]
-    incidents = plan_incidents(days, history_days, expected, catalog, shape.regions, rng)
+    if incidents is None:
+        incidents = plan_incidents(days, history_days, expected, catalog, shape.regions, rng)
     kept = np.ones_like(expected)
     for incident in incidents:
         incident.apply(kept, days)

@@ -1,0 +1,64 @@
+"""The evaluation itself: the scorer's counts match a hand count, and make evaluate's --quick runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+
+import polars as pl
+
+from benchmarks.scoring import metrics, score
+from spd_assets.core.episodes import assign_episodes, with_alert_columns
+from spd_assets.core.synthetic.shape_incidents import ShapeIncident
+from spd_assets.core.synthetic.shapes import Shape, generate_shop
+
+TODAY = dt.date.today()
+TINY = Shape("tiny", orders_per_day=800, n_skus=16, demo_season=False)
+
+
+def hand_alert(day: dt.date, level: str, aid: str, **keys: str) -> dict:
+    row = dict.fromkeys(("sku", "category", "region")) | {"alert_id": aid, "date": day, "level": level}
+    numbers = {"observed": 0.0, "baseline": 1.0, "mad": 0.1, "robust_z": -9.0, "pct_drop": 1.0}
+    return row | numbers | {"revenue_at_risk": 1.0, "severity": "info", "rule": "weekday_mad", **keys}
+
+
+def test_the_scorer_matches_a_hand_count_on_a_tiny_shop() -> None:
+    start = TODAY - dt.timedelta(days=10)
+    outage = ShapeIncident("o", "region_outage", "region", start, start + dt.timedelta(days=1), 0.0,
+                           region="us-east", region_index=0)  # fmt: skip
+    missed = ShapeIncident("m", "category_drop", "category", start - dt.timedelta(days=5),
+                           start - dt.timedelta(days=4), 0.5, category="home", sku_index=(1, 9))  # fmt: skip
+    shop = generate_shop(TINY, TODAY - dt.timedelta(days=30), TODAY, 10, 1, incidents=[outage, missed])
+    days = shop.days[10:]
+    rows = [
+        hand_alert(start, "region", "a1", region="us-east"),  # the outage, its first day: found, true
+        hand_alert(start + dt.timedelta(days=1), "region", "a2", region="us-east"),  # same episode, true
+        hand_alert(
+            start,
+            "sku_region",
+            "a3",
+            sku=shop.catalog["sku"][0],
+            category=shop.catalog["category"][0],
+            region="us-east",
+        ),  # inside the outage's footprint: true
+        hand_alert(TODAY - dt.timedelta(days=2), "region", "a4", region="eu-west"),  # nothing there: false
+    ]
+    alerts = assign_episodes(with_alert_columns(pl.DataFrame(rows)))
+    m = metrics(score(alerts, shop, days, n_series=100)["all"])
+    assert (m["incidents"], m["found"], m["recall"]) == (2, 1, 0.5)
+    assert m["precision_alert_days"] == 3 / 4
+    assert (m["episodes"], m["precision_episodes"]) == (3, 2 / 3)  # a1+a2 are one episode
+    assert m["false_per_1000_series_days"] == 1000 * 1 / (100 * len(days))
+
+
+def test_make_evaluate_quick_writes_per_shape_and_per_kind_figures(tmp_path) -> None:
+    out = tmp_path / "detection.json"
+    first = str(TODAY - dt.timedelta(days=150))
+    cmd = [sys.executable, "-m", "benchmarks.evaluate", "--quick", "--first", first, "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=240)
+    results = json.loads(out.read_text())["results"]
+    reported = next(v for k, v in results.items() if "reported" in k)
+    assert set(reported) == {"small", "overdispersed", "promotions"}
+    assert set(reported["small"]["default"]["by_kind"]) >= {"slow_decline", "low_volume_stop"}
