@@ -10,8 +10,15 @@ import polars as pl
 from spd_assets.core.channels import WebhookNotifier, deliver
 from spd_assets.core.delivery_ledger import DeliveryLedger
 from spd_assets.core.detect import HISTORY_DAYS, detect_drops
-from spd_assets.core.episodes import EPISODE_COLUMNS, assign_episodes, recoveries, summarize
+from spd_assets.core.episodes import (
+    EPISODE_COLUMNS,
+    assign_episodes,
+    recoveries,
+    summarize,
+    with_alert_columns,
+)
 from spd_assets.core.metrics import daily_series
+from spd_assets.core.storage import DayStore
 from spd_assets.core.synthetic.shape_incidents import ShapeIncident
 from spd_assets.core.synthetic.shapes import Shape, generate_shop
 
@@ -75,3 +82,15 @@ def test_a_stockout_is_notified_once_and_its_recovery_once_through_a_real_webhoo
     texts = [json.loads(request.data)["text"] for request, _ in httpserver.log]
     assert len(texts) == 2
     assert "1 revenue drop " in texts[0] and "recovered" in texts[1]
+
+
+def test_an_alerts_file_in_the_layout_before_episodes_reads_and_chains(tmp_path) -> None:
+    alerts, sku, _ = stockout_alerts()
+    mine = alerts.filter(sku=sku)
+    store = DayStore(str(tmp_path))
+    for day, part in mine.filter(pl.col("date") < END).drop(*EPISODE_COLUMNS).group_by("date"):
+        store.write("alerts", day[0], part)  # files written by the previous version
+    stored = pl.concat([with_alert_columns(store.read("alerts", d)) for d in store.days("alerts")])
+    assert stored["episode_id"].null_count() == stored.height
+    last = assign_episodes(mine.filter(pl.col("date") == END), stored)
+    assert last.select("first_seen", "episode_status").rows() == [(START, "ongoing")]

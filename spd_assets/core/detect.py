@@ -1,20 +1,26 @@
 """Revenue-drop detectors: pure polars functions from daily series to alerts.
 
-Two named rules score every series (total, region, category, sku, sku x region) on every day:
+Named rules score every series (total, region, category, sku, sku x region) on every day; the
+default runs the first three, and a series-day alerts once (the first rule that fires, in RULES
+order), its ``rule`` and ``window_days`` saying which test it was:
 
-- ``weekday_mad`` (the default). Each series is measured against the rest of the shop that same day
-  (the total against its own previous week), so a shop-wide swing such as the slide after the
-  holiday peak moves every baseline with it. Baseline: the median of that ratio on the same weekday
-  over the last ``weeks`` weeks, times today's rest of the shop. Spread: 1.4826 x the median
+- ``weekday_mad`` (one day). Each series is measured against the shop's level that day
+  (``detect_level``: the median over the other categories of their revenue against their usual),
+  so a shop-wide swing such as the slide after the holiday peak moves every baseline with it while
+  one category's promotion moves none. Baseline: the median of that ratio on the same weekday over
+  the last ``weeks`` weeks, times today's level. Spread: 1.4826 x the median
   absolute miss of the baseline over the last 28 days (the MAD of its own forecast errors), floored
   by ``min_rel_spread`` (a flat series has MAD 0) and by Poisson noise (a series of n orders cannot
   be steadier than 1/sqrt(n)). Alert when robust z and percent drop both pass their thresholds and
   the comparable days averaged ``min_baseline_orders`` orders; a day with no orders at all on such a
   series alerts whatever its z (an outage: Poisson makes it a one-in-a-billion day otherwise).
+- ``zero_run`` and ``window_mad`` (``detect_multiday``): runs of zero days that the series' own
+  history makes unlikely, and 3- and 7-day windows for slow declines and sustained partial drops.
 - ``seed_wow``: the seed project's rule, kept to compare against: 7-day revenue down more than a
   percent against the prior 7 days, or the day's revenue a robust z below the median/MAD of the
   previous 28 days (any weekday).
 
+Alerts carry episode columns (``episodes``): consecutive alert days of one series are one episode.
 In the alerts, ``mad`` is the spread the robust z was divided by: robust_z = -(baseline - observed) / mad.
 """
 
