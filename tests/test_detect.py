@@ -266,3 +266,11 @@ def test_a_shop_that_doubles_over_a_year_raises_nothing_false() -> None:
     growing = replace(STEADY, growth=2.0, step_up=(60, 1.3))
     frame, _ = shape_series(growing, [])
     assert detect_drops(frame, [TODAY - dt.timedelta(days=k) for k in range(35)]).alerts.is_empty()
+
+
+def test_a_shop_of_one_category_is_still_scored() -> None:
+    days = history(70)
+    frame = series(shop_agg(days, {("SKU-A", days[-1]): 0.0})).with_columns(
+        category=pl.when(pl.col("category").is_not_null()).then(pl.lit("home"))
+    )
+    assert alerts_on(frame, days[-1]).filter(level="sku")["sku"].to_list() == ["SKU-A"]

@@ -53,8 +53,10 @@ def shop_level(dense: pl.DataFrame, how: str) -> pl.DataFrame:
     ).unique()
     parts = []
     for own in [None, *categories]:
-        others = [c for c in categories if c != own and c in wide.columns]
-        level = wide.select("date", "region", _level=pl.concat_list(others).list.drop_nulls().list.median())
+        # A shop of one category has no other: it is measured against itself (the total still alerts).
+        others = [c for c in categories if c != own and c in wide.columns] or categories
+        median = pl.concat_list(others).list.drop_nulls().list.median() if others else pl.lit(1.0)
+        level = wide.select("date", "region", _level=median)
         part = keys.filter(pl.col("_own").eq_missing(own)).join(
             level, left_on=["date", "_region"], right_on=["date", "region"], how="left"
         )
