@@ -48,7 +48,7 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 
 
 def shopify(path: Path, days: list[dt.date]) -> Truth:
-    """Line items; order-level fields (Financial Status, Created at, Currency, country) on the first line only."""
+    """Line items; order-level fields (status, time, currency, country) on the first line only."""
     header = [
         "Name",
         "Email",

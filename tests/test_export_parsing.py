@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import zipfile
 from pathlib import Path
 
+import export_shapes
 import polars as pl
 import pytest
 
@@ -19,9 +19,6 @@ from spd_assets.core.landing.timestamps import with_when
 from spd_assets.core.landing.validate import LINE, LandingFileError
 from spd_assets.core.metrics import rolling_metrics
 from spd_assets.core.storage import DayStore
-
-sys.path.insert(0, str(Path(__file__).parent))
-import export_shapes  # noqa: E402
 
 DAYS = [dt.date.today() - dt.timedelta(days=n) for n in range(5, 2, -1)]
 

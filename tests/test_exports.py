@@ -13,14 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import export_shapes
 import polars as pl
 import pytest
 
 from spd_assets.core.storage import DayStore
 from spd_assets.importer import main as spd_import
-
-sys.path.insert(0, str(Path(__file__).parent))
-import export_shapes  # noqa: E402
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 TODAY = dt.datetime.now(dt.UTC).date()
