@@ -120,3 +120,12 @@ def test_python_dash_m_runs_the_import(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "data" / "landing" / "orders_2025-01-01.csv").is_file()  # SPD_LANDING_DIR's default
+
+
+def test_spd_import_takes_map_options_through_the_spd_command(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text('Purchase Date,SKU,Quantity,Unit Price\n2025-01-01,S,2,"$1,000.50"\n')
+    landing = tmp_path / "landing"
+    argv = ["import", str(path), "--landing-dir", str(landing), "--map", "date=Purchase Date"]
+    assert spd([*argv, "--map", "price=Unit Price"]) == 0
+    assert load_day(landing, DAYS[0]).orders.select("region", "revenue").rows() == [("all", 2001.0)]
