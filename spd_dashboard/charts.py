@@ -8,6 +8,8 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from spd_assets.core.schema import SEVERITIES
+
 # Okabe-Ito colours (readable with colour-blindness), fixed per region so every chart agrees.
 REGION_COLORS = {
     "us-east": "#0072B2", "us-west": "#56B4E9", "eu-west": "#009E73", "eu-central": "#F0B400",
@@ -65,7 +67,7 @@ def trend_figure(totals: pl.DataFrame, seven: pl.DataFrame, marks: pl.DataFrame)
         opacity=0.55,
     )
     _add_seven_day_line(fig, seven)
-    for severity, color in SEVERITY_COLORS.items():
+    for severity in SEVERITIES:
         rows = marks.filter(pl.col("severity") == severity)
         if rows.height:
             fig.add_scatter(
@@ -74,7 +76,7 @@ def trend_figure(totals: pl.DataFrame, seven: pl.DataFrame, marks: pl.DataFrame)
                 mode="markers",
                 name=f"{severity} alerts",
                 marker={
-                    "color": color,
+                    "color": SEVERITY_COLORS[severity],
                     "size": 13,
                     "symbol": "triangle-down",
                     "line": {"color": "white", "width": 1},

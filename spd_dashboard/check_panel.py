@@ -6,9 +6,10 @@ import datetime as dt
 
 import streamlit as st
 
+from spd_assets.core.schema import series_label
+
 from . import query
 from .dagster_runs import TERMINAL, DagsterUI, LaunchError, dagster_ui, launch_check, run_status
-from .selection import series_label
 
 _STATE = "spd_check"
 _ICONS = {

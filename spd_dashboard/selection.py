@@ -111,16 +111,3 @@ def filter_alerts(
     if levels:
         cond &= pl.col("level").is_in(list(levels))
     return alerts.filter(cond.fill_null(False))
-
-
-def series_label(level: str, sku: str | None, category: str | None, region: str | None) -> str:
-    """How a series is named on screen: 'total', 'region us-east', 'SKU-0004 · us-east'."""
-    if level == "total":
-        return "total"
-    if level == "region":
-        return f"region {region}"
-    if level == "category":
-        return f"category {category}"
-    if level == "sku":
-        return f"{sku}"
-    return f"{sku} · {region}"

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from spd_assets.core.schema import series_label, severity_rank
+
 MONEY, COUNT = "money", "count"
 
 
@@ -186,9 +188,15 @@ def region_totals(by_region_category: pl.DataFrame, prev_complete: bool) -> pl.D
     return with_share_and_change(sums, prev_complete).sort("revenue", descending=True)
 
 
+def series_names() -> pl.Expr:
+    """Each row's series as the core names it everywhere (alerts, messages, charts)."""
+    return pl.struct("level", "sku", "category", "region").map_elements(
+        lambda r: series_label(r["level"], r["sku"], r["category"], r["region"]), return_dtype=pl.String
+    )
+
+
 def alert_marks(alerts: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
     """One mark per day with alerts: date, revenue (where to draw it), count, worst severity, hover text."""
-    rank = {"critical": 0, "warning": 1, "info": 2}
     if alerts.is_empty():
         return pl.DataFrame(
             schema={
@@ -200,13 +208,9 @@ def alert_marks(alerts: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
             }
         )
     lines = alerts.with_columns(
-        _rank=pl.col("severity").replace_strict(rank, default=3, return_dtype=pl.Int8),
+        _rank=severity_rank(),
         _line=pl.format(
-            "{} {} {}: -{}%",
-            pl.col("severity"),
-            pl.col("level"),
-            pl.coalesce(pl.col("sku"), pl.col("region"), pl.col("category"), pl.lit("total")),
-            (pl.col("pct_drop") * 100).round(0),
+            "{} {}: -{}%", pl.col("severity"), series_names(), (pl.col("pct_drop") * 100).round(0)
         ),
     )
     by_day = lines.group_by("date").agg(

@@ -29,6 +29,24 @@ def parse_day(key: str) -> dt.date:
     return dt.date.fromisoformat(key)
 
 
+_DAY_DIR = "date="  # hive layout, so DuckDB and pyarrow prune by date
+
+
+def day_dir_name(day: dt.date) -> str:
+    """The folder of one day of an asset: ``date=YYYY-MM-DD``."""
+    return f"{_DAY_DIR}{day.isoformat()}"
+
+
+def parse_day_dir(name: str) -> dt.date | None:
+    """The day a ``date=YYYY-MM-DD`` folder holds; None for any other name (a stray folder is no day)."""
+    if not name.startswith(_DAY_DIR):
+        return None
+    try:
+        return parse_day(name[len(_DAY_DIR) :])
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class DayStore:
     """Where each asset's days live, and the atomic read/write of one day."""
@@ -45,7 +63,7 @@ class DayStore:
     def path(self, asset: str, day: dt.date | None = None) -> str:
         """The file of ``asset`` for ``day`` (or of an unpartitioned asset)."""
         base = f"{self._fs[1]}/{asset}"
-        return f"{base}/{FILE_NAME}" if day is None else f"{base}/date={day.isoformat()}/{FILE_NAME}"
+        return f"{base}/{FILE_NAME}" if day is None else f"{base}/{day_dir_name(day)}/{FILE_NAME}"
 
     def uri(self, asset: str, day: dt.date | None = None) -> str:
         """The path as a user would type it (with the scheme for remote stores)."""
@@ -107,11 +125,9 @@ class DayStore:
         found = []
         for info in fs.get_file_info(selector):
             parent = info.path.rsplit("/", 2)
-            if info.base_name == FILE_NAME and len(parent) == 3 and parent[1].startswith("date="):
-                try:
-                    found.append(parse_day(parent[1][5:]))
-                except ValueError:
-                    continue
+            day = parse_day_dir(parent[1]) if info.base_name == FILE_NAME and len(parent) == 3 else None
+            if day is not None:
+                found.append(day)
         return sorted(found)
 
 

@@ -4,8 +4,6 @@ Pages call these functions and draw; nothing else in the dashboard opens a Parqu
 """
 
 from .alerts import (
-    ALERT_COLUMNS,
-    LEVEL_KEYS,
     alert_days,
     alerts,
     metrics_days,
@@ -17,8 +15,6 @@ from .files import AssetFiles, data_dir, list_assets, scan
 from .sales import Bounds, bounds, by_region_category, by_sku, catalog, daily_totals, region_daily, seven_day
 
 __all__ = [
-    "ALERT_COLUMNS",
-    "LEVEL_KEYS",
     "AssetFiles",
     "Bounds",
     "alert_days",

@@ -7,20 +7,15 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from .files import CACHE, AssetFiles, scan, sql
+from spd_assets.core.schema import ALERTS, LEVEL_KEYS, severity_rank
 
-ALERT_COLUMNS = {
-    "alert_id": pl.String, "date": pl.Date, "level": pl.String, "sku": pl.String, "category": pl.String,
-    "region": pl.String, "metric": pl.String, "observed": pl.Float64, "baseline": pl.Float64,
-    "mad": pl.Float64, "robust_z": pl.Float64, "pct_drop": pl.Float64, "revenue_at_risk": pl.Float64,
-    "severity": pl.String, "rule": pl.String,
-}  # fmt: skip
+from .files import CACHE, AssetFiles, scan, sql
 
 
 @st.cache_data(**CACHE)
 def _alerts(files: tuple[str, ...], stamp: str) -> pl.DataFrame:
     frame = sql("SELECT * FROM read_parquet($files, union_by_name=true)", {"files": list(files)})
-    for col, dtype in ALERT_COLUMNS.items():
+    for col, dtype in ALERTS.items():  # a file written before a column was added lacks it: null
         if col not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(col))
     return frame
@@ -31,11 +26,10 @@ def alerts(root: str, start: dt.date | None = None, end: dt.date | None = None) 
     files = scan(root, "alerts")
     paths = files.between(start or dt.date.min, end or dt.date.max)
     if not paths:
-        return pl.DataFrame(schema=ALERT_COLUMNS)
-    rank = {"critical": 0, "warning": 1, "info": 2}
+        return pl.DataFrame(schema=ALERTS)
     return (
         _alerts(paths, files.stamp)
-        .with_columns(_rank=pl.col("severity").replace_strict(rank, default=3, return_dtype=pl.Int8))
+        .with_columns(_rank=severity_rank())
         .sort(["date", "_rank", "revenue_at_risk"], descending=[True, False, True], nulls_last=True)
         .drop("_rank")
     )
@@ -49,10 +43,6 @@ def alert_days(root: str) -> AssetFiles:
 def metrics_days(root: str) -> tuple[dt.date, ...]:
     """Days daily_metrics has: the days an anomaly check can run for."""
     return scan(root, "daily_metrics").days
-
-
-LEVEL_KEYS = {"total": (), "region": ("region",), "category": ("category",), "sku": ("sku",),
-              "sku_region": ("sku", "region")}  # fmt: skip
 
 
 @st.cache_data(**CACHE)

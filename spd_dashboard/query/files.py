@@ -11,21 +11,23 @@ import datetime as dt
 import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from spd_assets.core.schema import FILE_NAME
+from spd_assets.core.settings import data_dir_from_env
+from spd_assets.core.storage import parse_day_dir
+
 from ..selection import Selection
 
-FILE_NAME = "data.parquet"
 CACHE = {"show_spinner": False, "max_entries": 64}
 _DB = duckdb.connect()
 
 
 def data_dir() -> str:
-    """SPD_DATA_DIR (default ./data) as an absolute path, read on every run so tests can point it."""
-    return str(Path(os.environ.get("SPD_DATA_DIR", "").strip() or "data").absolute())
+    """SPD_DATA_DIR as the pipeline reads it, read on every run so tests can point it."""
+    return data_dir_from_env()
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,13 @@ def scan(root: str, asset: str) -> AssetFiles:
     except (FileNotFoundError, NotADirectoryError):
         entries = []
     for entry in entries:
-        if not entry.name.startswith("date="):
+        day = parse_day_dir(entry.name)
+        if day is None:
             continue
         path = os.path.join(entry.path, FILE_NAME)
         try:
-            day = dt.date.fromisoformat(entry.name[5:])
             stat = os.stat(path)
-        except (ValueError, OSError):
+        except OSError:
             continue
         found.append((day, path, stat.st_mtime_ns, stat.st_size))
     found.sort()

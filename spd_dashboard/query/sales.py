@@ -12,13 +12,16 @@ from dataclasses import dataclass
 import polars as pl
 import streamlit as st
 
+from spd_assets.core.metrics import WINDOW, pct_change_7d
+from spd_assets.core.schema import CATALOG, FILE_NAME
+
 from ..selection import Period, Selection
-from .files import CACHE, FILE_NAME, SEL, days_frame, scan, sel_params, sql
+from .files import CACHE, SEL, days_frame, scan, sel_params, sql
 
 
 @st.cache_data(**CACHE)
 def _catalog(path: str, stamp: tuple[int, int]) -> pl.DataFrame:
-    return pl.read_parquet(path).select("sku", "name", "category", "base_price")
+    return pl.read_parquet(path).select(list(CATALOG))
 
 
 def catalog(root: str) -> pl.DataFrame:
@@ -27,9 +30,7 @@ def catalog(root: str) -> pl.DataFrame:
     try:
         stat = os.stat(path)
     except OSError:
-        return pl.DataFrame(
-            schema={"sku": pl.String, "name": pl.String, "category": pl.String, "base_price": pl.Float64}
-        )
+        return pl.DataFrame(schema=CATALOG)
     return _catalog(path, (stat.st_mtime_ns, stat.st_size))
 
 
@@ -135,9 +136,11 @@ def seven_day(
     rows = _seven_day(paths, files.stamp, level, sel_params(sel), start, end, by_region)
     return (
         rows.with_columns(
-            pct_change_7d=pl.when(
-                (pl.col("n_pct") > 0) & (pl.col("window_days") == 7) & (pl.col("revenue_7d_prev") > 0)
-            ).then(pl.col("revenue_7d") / pl.col("revenue_7d_prev") - 1.0),
+            pct_change_7d=pct_change_7d(
+                pl.col("revenue_7d"),
+                pl.col("revenue_7d_prev"),
+                complete=(pl.col("n_pct") > 0) & (pl.col("window_days") == WINDOW),
+            ),
             level=pl.lit(level),
         )
         .drop("n_pct")

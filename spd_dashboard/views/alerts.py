@@ -5,12 +5,12 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
+from spd_assets.core.schema import LEVELS, SEVERITIES
 from spd_dashboard import charts, check_panel, query, ui
 from spd_dashboard.alert_state import AlertStates, with_status
-from spd_dashboard.selection import filter_alerts, series_label
+from spd_dashboard.selection import filter_alerts
+from spd_dashboard.summary import series_names
 
-SEVERITIES = ("critical", "warning", "info")
-LEVELS = ("total", "region", "category", "sku", "sku_region")
 BADGE = check_panel.BADGE
 
 v = ui.view()
@@ -31,11 +31,7 @@ st.caption(
 
 states = AlertStates(v.root)
 found = filter_alerts(query.alerts(v.root, p.start, p.end), sel, tuple(severities), tuple(levels))
-found = with_status(found, states.all()).with_columns(
-    series=pl.struct("level", "sku", "category", "region").map_elements(
-        lambda r: series_label(r["level"], r["sku"], r["category"], r["region"]), return_dtype=pl.String
-    )
-)
+found = with_status(found, states.all()).with_columns(series=series_names())
 shown = found if show_closed else found.filter(pl.col("status") == "open")
 checked = query.alert_days(v.root).count_between(p.start, p.end)
 hidden = found.height - shown.height
