@@ -173,6 +173,16 @@ def test_regions_page_breaks_revenue_down_in_each_regions_colour(dashboard_histo
     }
 
 
+def test_alerts_table_names_a_sku_region_series_with_its_region(dashboard_history, open_app):
+    h = dashboard_history
+    at = open_app(h.data_dir, page="views/alerts.py", params=_week(h))
+    table = at.dataframe[0].value
+    cell = h.alerts.filter(pl.col("level") == "sku_region").row(0, named=True)
+    sku = h.alerts.filter(pl.col("level") == "sku").row(0, named=True)
+    assert f"sku {cell['sku']} in apac" in table["series"].tolist()
+    assert f"sku {sku['sku']}" in table["series"].tolist()
+
+
 def test_alerts_page_filters_and_remembers_an_acknowledgement(dashboard_history, open_app, tmp_path):
     h = dashboard_history
     data_dir = str(shutil.copytree(h.data_dir, tmp_path / "data"))  # acknowledging writes under the data dir

@@ -130,6 +130,15 @@ def test_alert_marks_sit_on_the_days_revenue_with_the_worst_severity():
     assert marks["text"][0].startswith("critical region apac")
 
 
+def test_alert_marks_name_a_sku_region_series_with_its_region():
+    totals = _totals([100.0], [1], [1])
+    alerts = pl.DataFrame(
+        [alert_row(D, "sku_region", "warning", sku="SKU-0007", category="toys", region="apac")]
+    )
+    text = summary.alert_marks(alerts, totals)["text"][0]
+    assert text == "warning sku SKU-0007 in apac: -75.0%"  # the core's label, region included
+
+
 def test_acknowledgements_and_snoozes_survive_a_new_store(tmp_path):
     root = str(tmp_path)
     AlertStates(root).acknowledge("a1", note="known outage")
@@ -168,5 +177,9 @@ def test_launching_without_a_webserver_says_what_to_start(monkeypatch):
 
 def test_every_known_region_has_its_own_colour_and_unknown_ones_a_stable_one():
     assert len(set(charts.REGION_COLORS.values())) == len(charts.REGION_COLORS) == 6
-    assert charts.region_color("mars") == charts.region_color("mars")
     assert charts.region_color("us-east") == "#0072B2"
+    # An unknown region's colour comes from its letters (not hash(), which changes per process): the
+    # same in every run and every chart, and never one a known region already has.
+    assert charts.region_color("mars") == "#BCBD22"  # sum of ords 435 % 6 spares = 3
+    assert charts.region_color("marr") == "#17BECF"
+    assert not {charts.region_color(r) for r in ("mars", "marr")} & set(charts.REGION_COLORS.values())

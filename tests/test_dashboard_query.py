@@ -8,10 +8,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from dashboard_data import read_asset
+from dashboard_data import alert_row, read_asset
 
-from spd_assets.core.schema import DAILY_AGG
-from spd_assets.core.storage import DayStore
+from spd_assets.core.schema import ALERTS, DAILY_AGG
+from spd_assets.core.settings import data_dir_from_env
+from spd_assets.core.storage import DayStore, day_dir_name, parse_day_dir
 from spd_dashboard import query
 from spd_dashboard.selection import Period, Selection
 
@@ -203,3 +204,51 @@ def test_partitions_count_rows_and_quarantine_groups_by_reason(dashboard_history
         ("sku", "unknown SKU", 1),
     ]
     assert {"daily_agg", "daily_metrics", "orders", "catalog", "alerts"} <= set(query.list_assets(h.data_dir))
+
+
+def test_the_dashboard_lists_exactly_the_days_the_store_lists(tmp_path):
+    root = str(tmp_path)
+    store = DayStore(root)
+    days = [dt.date(2025, 3, 1), dt.date(2025, 3, 4)]
+    for day in days:
+        store.write("daily_agg", day, _agg_rows(day, 10.0))
+    for stray in ("date=2025-13-01", "date=", "notes", "2025-03-02"):
+        (tmp_path / "daily_agg" / stray).mkdir()
+        (tmp_path / "daily_agg" / stray / "data.parquet").write_bytes(b"not a day")
+    assert list(query.scan(root, "daily_agg").days) == store.days("daily_agg") == days
+    assert parse_day_dir(day_dir_name(days[0])) == days[0]
+    assert parse_day_dir("date=2025-13-01") is None
+
+
+def test_the_dashboard_reads_spd_data_dir_as_the_pipeline_does(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for raw in ("", "  ", "some/where", str(tmp_path / "abs")):
+        monkeypatch.setenv("SPD_DATA_DIR", raw)
+        assert query.data_dir() == data_dir_from_env()
+    monkeypatch.setenv("SPD_DATA_DIR", "  ")
+    assert query.data_dir() == str(tmp_path / "data")
+
+
+def test_alerts_written_before_a_column_existed_read_with_that_column_empty(tmp_path):
+    root, old, new = str(tmp_path), dt.date(2025, 3, 1), dt.date(2025, 3, 2)
+    dropped = list(ALERTS)[-1]  # the newest column: files of the previous layout lack it
+    rows = pl.DataFrame(
+        [alert_row(old, "region", "warning", region="apac"), alert_row(new, "total", "critical")],
+        schema=ALERTS,
+    )
+    filled = rows.with_columns(pl.lit(_sample(ALERTS[dropped])).cast(ALERTS[dropped]).alias(dropped))
+    store = DayStore(root)
+    store.write("alerts", old, filled.filter(pl.col("date") == old).drop(dropped))
+    store.write("alerts", new, filled.filter(pl.col("date") == new))
+    got = query.alerts(root)
+    assert set(ALERTS) <= set(got.columns)
+    assert got.select("date", "severity").rows() == [(new, "critical"), (old, "warning")]
+    assert got[dropped].to_list() == [filled[dropped][0], None]
+    assert query.alerts(root, old, old)[dropped].to_list() == [None]
+
+
+def _sample(dtype: pl.DataType) -> object:
+    """A non-null value of ``dtype`` (the dropped column's type is whatever the schema holds last)."""
+    if dtype == pl.Date:
+        return dt.date(2025, 3, 2)
+    return "x" if dtype == pl.String else 1
