@@ -78,31 +78,18 @@ def period_kpis(current: pl.DataFrame, previous: pl.DataFrame | None, seven: pl.
         _ratio(prev.get("revenue", 0), prev.get("orders", 0)),
     )
     vs = "the previous period of the same length"
+    sums = (
+        ("Revenue", "revenue", MONEY, f"Sum of daily revenue; change vs {vs}."),
+        ("Orders", "orders", COUNT, f"Orders (per SKU and region); vs {vs}."),
+        ("Units", "units", COUNT, f"Units sold; change vs {vs}."),
+    )
     kpis = [
         Kpi(
-            "Revenue",
-            cur["revenue"],
-            pct_change(cur["revenue"], prev.get("revenue")),
-            current["revenue"].to_list(),
-            MONEY,
-            f"Sum of daily revenue; change vs {vs}.",
-        ),
-        Kpi(
-            "Orders",
-            cur["orders"],
-            pct_change(cur["orders"], prev.get("orders")),
-            [float(v) for v in current["orders"]],
-            COUNT,
-            f"Orders (per SKU and region); vs {vs}.",
-        ),
-        Kpi(
-            "Units",
-            cur["units"],
-            pct_change(cur["units"], prev.get("units")),
-            [float(v) for v in current["units"]],
-            COUNT,
-            f"Units sold; change vs {vs}.",
-        ),
+            label, cur[col], pct_change(cur[col], prev.get(col)), [float(v) for v in current[col]], kind, text
+        )
+        for label, col, kind, text in sums
+    ]
+    kpis.append(
         Kpi(
             "AOV",
             aov,
@@ -110,8 +97,8 @@ def period_kpis(current: pl.DataFrame, previous: pl.DataFrame | None, seven: pl.
             daily_aov.to_list(),
             MONEY,
             f"Average order value: revenue / orders over the period; vs {vs}.",
-        ),
-    ]
+        )
+    )
     last = seven.filter(pl.col("revenue_7d").is_not_null()).tail(1)
     kpis.append(
         Kpi(
@@ -188,6 +175,15 @@ def region_totals(by_region_category: pl.DataFrame, prev_complete: bool) -> pl.D
     return with_share_and_change(sums, prev_complete).sort("revenue", descending=True)
 
 
+_MARKS = {
+    "date": pl.Date,
+    "revenue": pl.Float64,
+    "count": pl.UInt32,
+    "severity": pl.String,
+    "text": pl.String,
+}
+
+
 def series_names() -> pl.Expr:
     """Each row's series as the core names it everywhere (alerts, messages, charts)."""
     return pl.struct("level", "sku", "category", "region").map_elements(
@@ -198,15 +194,7 @@ def series_names() -> pl.Expr:
 def alert_marks(alerts: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
     """One mark per day with alerts: date, revenue (where to draw it), count, worst severity, hover text."""
     if alerts.is_empty():
-        return pl.DataFrame(
-            schema={
-                "date": pl.Date,
-                "revenue": pl.Float64,
-                "count": pl.UInt32,
-                "severity": pl.String,
-                "text": pl.String,
-            }
-        )
+        return pl.DataFrame(schema=_MARKS)
     lines = alerts.with_columns(
         _rank=severity_rank(),
         _line=pl.format(

@@ -200,6 +200,10 @@ def by_sku(root: str, sel: Selection, period: Period) -> pl.DataFrame:
     return _by_sku(paths, files.stamp, sel_params(sel), period, days)
 
 
+_BY_REGION_CATEGORY = {"region": pl.String, "category": pl.String, "revenue": pl.Float64, "units": pl.Int64,
+                       "prev_revenue": pl.Float64}  # fmt: skip
+
+
 @st.cache_data(**CACHE)
 def _by_region_category(files: tuple[str, ...], stamp: str, sel: dict, period: Period) -> pl.DataFrame:
     return sql(
@@ -218,15 +222,7 @@ def by_region_category(root: str, sel: Selection, period: Period) -> pl.DataFram
     files = scan(root, "daily_agg")
     paths = files.between(period.prev_start, period.end)
     if not paths:
-        return pl.DataFrame(
-            schema={
-                "region": pl.String,
-                "category": pl.String,
-                "revenue": pl.Float64,
-                "units": pl.Int64,
-                "prev_revenue": pl.Float64,
-            }
-        )
+        return pl.DataFrame(schema=_BY_REGION_CATEGORY)
     return _by_region_category(paths, files.stamp, sel_params(sel), period)
 
 
