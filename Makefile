@@ -44,5 +44,9 @@ bench: setup ## speed and memory figures, written to benchmarks/results.json
 evaluate: setup ## detection quality over a synthetic year, written to benchmarks/detection.json
 	$(VENV)/bin/python -m benchmarks.evaluate
 
+.PHONY: evaluate-root-causes
+evaluate-root-causes: setup ## root_causes vs a one-dimension baseline on generated cases, to benchmarks/root_causes.json
+	$(VENV)/bin/python -m benchmarks.root_causes
+
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .ruff_cache
