@@ -27,7 +27,7 @@ class CauseParams:
     noise_quantile: float = 0.25  # the quantile of |relative deviation| taken as the noise scale
     noise_factor: float = 5.5  # abnormal: |deviation| above factor x that quantile ...
     min_cutoff: float = 0.05  # ... and above 5% in any case
-    purity: float = 0.9  # share of a combination's leaves that must move with it (ripple effect)
+    purity: float = 0.8  # share of a combination's leaves that must move with it (ripple effect)
     size_power: float = 0.0  # a combination of n leaves must deviate by cut-off x n^-power
     min_share: float = 0.003  # a cause explains at least this share of the abnormal deviation
     max_causes: int = 10
