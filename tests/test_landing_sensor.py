@@ -205,3 +205,14 @@ def test_with_the_synthetic_source_the_sensor_does_nothing(defs, landing, instan
     result = tick(defs, instance)
     assert result.run_requests == []
     assert result.skip_message.startswith("SPD_SOURCE is not 'landing'")
+
+
+def test_a_changed_mapping_re_runs_every_landed_day(landing_defs, landing, instance, small_catalog):
+    days = recent_days(3, end_offset=5)
+    for day in days:
+        drop(landing, day, small_catalog)
+    _, cursor = ticks_until_idle(landing_defs, instance)
+    (landing / "mapping.toml").write_text('[columns]\nsku = "sku"\n')
+    os.utime(landing / "mapping.toml", (OLD, OLD))
+    seen, _ = ticks_until_idle(landing_defs, instance, cursor)
+    assert seen == [(iso(days[0]), iso(days[-1]))]

@@ -18,6 +18,7 @@ import dagster as dg
 
 from ..core.landing.files import CATALOG_FILE, day_of
 from ..core.landing.folder import FileState, affected_days, contiguous, scan_landing
+from ..core.landing.mapping import MAPPING_FILES
 from ..core.metrics import LOOKBACK_DAYS
 from ..core.settings import Settings
 from ..partitions import range_tags
@@ -129,6 +130,12 @@ def build_landing_sensor(settings: Settings, daily: dg.DailyPartitionsDefinition
             if n in landed.values()
             and not _already_loaded(context.instance, day_of(n).isoformat(), now[n].sha256)
         }
+        remapped = any(n in MAPPING_FILES for n in changed) or any(
+            n in known and n not in now for n in MAPPING_FILES
+        )
+        if remapped:  # every day file is read through the mapping: all of them, again
+            new_days = set(landed)
+            context.log.info("landing_sensor: the folder's mapping changed: every landed day is re-run")
         state["queue"] = {
             d for d in state["queue"] | affected_days(new_days, landed, LOOKBACK_DAYS + 1) if d in landed
         }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .files import CATALOG_FILE, day_of, sha256_file
+from .mapping import MAPPING_FILES
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ def scan_landing(
     now: float | None = None,
     budget_s: float | None = None,
 ) -> dict[str, FileState]:
-    """The daily files and catalog.csv now in the folder, hashed only when their size or mtime changed.
+    """The daily files, catalog.csv and mapping.toml/.json now in the folder, hashed only when their
+    size or mtime changed.
 
     A file modified less than ``settle_s`` ago (maybe still being copied in), or met after ``budget_s``
     seconds of hashing (a year of history landing at once), keeps its previous state, if any, and is
@@ -44,7 +46,8 @@ def scan_landing(
     started = time.monotonic()
     states = {}
     for entry in sorted(os.scandir(root), key=lambda e: e.name):
-        if not entry.is_file() or not (entry.name == CATALOG_FILE or day_of(entry.name)):
+        watched = entry.name == CATALOG_FILE or entry.name in MAPPING_FILES or day_of(entry.name)
+        if not entry.is_file() or not watched:
             continue
         stat, old = entry.stat(), known.get(entry.name)
         if old and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
