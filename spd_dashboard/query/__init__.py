@@ -12,7 +12,17 @@ from .alerts import (
     series,
 )
 from .files import AssetFiles, data_dir, list_assets, scan
-from .sales import Bounds, bounds, by_region_category, by_sku, catalog, daily_totals, region_daily, seven_day
+from .sales import (
+    Bounds,
+    bounds,
+    by_region_category,
+    by_sku,
+    cancelled,
+    catalog,
+    daily_totals,
+    region_daily,
+    seven_day,
+)
 
 __all__ = [
     "AssetFiles",
@@ -22,6 +32,7 @@ __all__ = [
     "bounds",
     "by_region_category",
     "by_sku",
+    "cancelled",
     "catalog",
     "daily_totals",
     "data_dir",

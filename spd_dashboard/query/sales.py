@@ -9,6 +9,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 
+import duckdb
 import polars as pl
 import streamlit as st
 
@@ -96,6 +97,29 @@ def daily_totals(root: str, sel: Selection, start: dt.date, end: dt.date) -> pl.
         .with_columns(pl.col("revenue").fill_null(0.0), pl.col("orders", "units").fill_null(0))
         .sort("date")
     )
+
+
+@st.cache_data(**CACHE)
+def _cancelled(files: tuple[str, ...], stamp: str, sel: dict, start: dt.date, end: dt.date) -> pl.DataFrame:
+    try:
+        return sql(
+            "SELECT coalesce(sum(cancelled_orders), 0)::BIGINT AS orders,"
+            " coalesce(sum(cancelled_revenue), 0) AS revenue FROM read_parquet($files, union_by_name=true)"
+            f" WHERE date BETWEEN $start AND $end AND {SEL}",
+            {"files": list(files), "start": start, "end": end, **sel},
+        )
+    except duckdb.BinderException:  # daily_agg written before the cancelled measure existed
+        return pl.DataFrame({"orders": [0], "revenue": [0.0]})
+
+
+def cancelled(root: str, sel: Selection, start: dt.date, end: dt.date) -> tuple[int, float]:
+    """Cancelled, refunded, voided or failed orders (kept out of revenue) and their revenue, in the period."""
+    files = scan(root, "daily_agg")
+    paths = files.between(start, end)
+    if not paths:
+        return 0, 0.0
+    row = _cancelled(paths, files.stamp, sel_params(sel), start, end).row(0)
+    return int(row[0] or 0), float(row[1] or 0.0)
 
 
 @st.cache_data(**CACHE)

@@ -14,7 +14,10 @@ totals = query.daily_totals(v.root, sel, p.start, p.end)
 previous = query.daily_totals(v.root, sel, p.prev_start, p.prev_end) if v.prev_complete else None
 seven = query.seven_day(v.root, sel, p.start, p.end)
 
-for card, kpi in zip(st.columns(5, gap="small"), summary.period_kpis(totals, previous, seven), strict=True):
+kpis = summary.period_kpis(totals, previous, seven)
+n_cancelled, cancelled_revenue = query.cancelled(v.root, sel, p.start, p.end)
+cards = st.columns(len(kpis) + (1 if n_cancelled else 0), gap="small")
+for card, kpi in zip(cards, kpis, strict=False):
     card.metric(
         kpi.label,
         kpi.shown,
@@ -23,6 +26,15 @@ for card, kpi in zip(st.columns(5, gap="small"), summary.period_kpis(totals, pre
         chart_data=kpi.spark,
         chart_type="area" if kpi.label.startswith("7-day") else "line",
         help=kpi.help,
+    )
+
+if n_cancelled:
+    cards[-1].metric(
+        "Cancelled",
+        summary.short(cancelled_revenue, summary.MONEY),
+        border=True,
+        help=f"{n_cancelled:,} order line(s) cancelled, refunded, voided or failed in the period, worth "
+        f"${cancelled_revenue:,.2f}: kept out of revenue, units and orders.",
     )
 
 alerts = filter_alerts(query.alerts(v.root, p.start, p.end), sel)

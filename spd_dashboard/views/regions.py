@@ -2,12 +2,20 @@
 
 import streamlit as st
 
+from spd_assets.core.metrics import ONE_REGION
 from spd_dashboard import charts, query, summary, ui
 
 v = ui.view()
 ui.header("Regions", v)
 ui.require_data(v)
 p, sel = v.period, v.selection
+if v.bounds.regions == (ONE_REGION,):
+    st.info(
+        "This shop's exports name no region, so every order is in one region `all`: there is nothing to "
+        "break down by region. Map a country or region column on import (`spd import --map region=...`).",
+        icon=":material/public_off:",
+    )
+    st.stop()
 
 by_rc = query.by_region_category(v.root, sel, p)
 if by_rc.is_empty():
