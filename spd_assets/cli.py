@@ -15,12 +15,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "import", help="split a multi-day orders export into the landing folder's daily files", add_help=False
     )
+    sub.add_parser("why", help="key drivers of a KPI between two date ranges (see README)", add_help=False)
     sub.add_parser("withdraw", help="take days out of the materialized data (see README)", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "import":
         from .importer import main as import_main
 
         return import_main(rest)
+    if args.command == "why":
+        from .why import main as why_main
+
+        return why_main(rest)
     if args.command == "withdraw":
         from .withdraw import main as withdraw_main
 
