@@ -93,7 +93,7 @@ def test_spd_today_pins_the_partitions_to_a_past_day(tmp_path):
     settings = load_settings({"SPD_DATA_DIR": str(tmp_path), "SPD_TODAY": past.isoformat()})
     assert daily_partitions(settings).get_last_partition_key() == (past - dt.timedelta(days=1)).isoformat()
     assert settings.start_date == default_start_date(past)
-    with pytest.raises(SettingsError, match="SPD_TODAY.*in the future"):
+    with pytest.raises(SettingsError, match=r"SPD_TODAY.*in the future"):
         load_settings({"SPD_DATA_DIR": str(tmp_path), "SPD_TODAY": "2999-01-01"})
 
 

@@ -155,7 +155,7 @@ def landing(tmp_path):
 
 
 def test_landing_history_late_data_and_gaps_through_the_daemon(landing) -> None:
-    data_dir, folder, dagster, env = landing
+    data_dir, folder, dagster, _env = landing
     catalog = generate_catalog(SMALL["n_skus"], 11)
     catalog.select("sku", "name", "category", price="base_price").write_csv(folder / "catalog.csv")
     history = days_between(ago(70), ago(11))  # 60 days
