@@ -13,6 +13,8 @@ import resource
 import sys
 import time
 
+from spd_assets.core.run_tags import range_tags
+
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -40,7 +42,7 @@ def single_run(first: str, last: str, storage: str = "sqlite") -> dict:
         dg.materialize([defs.get_assets_def("catalog")], instance=instance, resources=defs.resources)
         result = defs.resolve_job_def("daily_pipeline").execute_in_process(
             instance=instance,
-            tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+            tags=range_tags(first, last),
         )
         assert result.success
     return {"seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from spd_assets.core.run_tags import range_tags
+
 REPEATS = 5
 
 
@@ -195,7 +197,7 @@ def make_year(data_dir: Path, days: int, orders: int, skus: int) -> None:
     first = last - dt.timedelta(days=days - 1)
     env = {**os.environ, "SPD_DATA_DIR": str(data_dir), "SPD_START_DATE": first.isoformat(),
            "SPD_ORDERS_PER_DAY": str(orders), "SPD_SKUS": str(skus)}  # fmt: skip
-    tags = {"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)}
+    tags = range_tags(first, last)
     code = (
         "import dagster as dg; from spd_assets.definitions import defs\n"
         "with dg.instance_for_test() as i:\n"

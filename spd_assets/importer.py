@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from .core.landing import mapping as maps
 from .core.landing.split import SplitResult, split_export
 from .core.landing.statuses import parse_excluded
 from .core.landing.validate import LandingFileError
+from .core.run_tags import range_tags
 
 
 class ProgressBar:
@@ -173,10 +175,7 @@ def _next_steps(settings, first: dt.date, last: dt.date) -> None:
         print(f"spd import: note: {today} and later become partitions once each day has ended")
     first_run, last_run = max(first, settings.start_date), min(last, today - dt.timedelta(days=1))
     if first_run <= last_run:
-        tags = (
-            f'{{"dagster/asset_partition_range_start": "{first_run}", '
-            f'"dagster/asset_partition_range_end": "{last_run}"}}'
-        )
+        tags = json.dumps(range_tags(first_run, last_run))
         print(
             "spd import: next, with SPD_SOURCE=landing: the landing sensor picks the files up, "
             "or backfill them in one run:\n"

@@ -6,10 +6,11 @@ import datetime as dt
 
 import dagster as dg
 
+from .core.run_tags import RANGE_END, RANGE_START, range_tags
 from .core.settings import Settings
 from .core.storage import parse_day
 
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+__all__ = ["RANGE_END", "RANGE_START", "daily_partitions", "partition_days", "range_tags", "with_history"]
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
@@ -22,11 +23,6 @@ def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(
         start_date=settings.start_date.isoformat(), end_date=end, timezone=settings.timezone or "UTC"
     )
-
-
-def range_tags(first: str | dt.date, last: str | dt.date) -> dict[str, str]:
-    """The tags that make one run cover a range of partitions (a single-run backfill)."""
-    return {RANGE_START: str(first), RANGE_END: str(last)}
 
 
 def partition_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[dt.date]:

@@ -11,6 +11,7 @@ import json
 import urllib.request
 from dataclasses import dataclass
 
+from spd_assets.core.run_tags import RANGE_END, RANGE_START
 from spd_assets.core.settings import SettingsError, load_servers
 
 JOB = "anomaly_check"
@@ -134,15 +135,9 @@ def latest_failure(ui: DagsterUI, timeout_s: float = 5) -> FailedRun | None:
         if e["__typename"] in ("ExecutionStepFailureEvent", "RunFailureEvent")
     ]
     step_errors = [m for m in errors if m and not m.startswith("Execution of run")]
-    what = (
-        tags.get("spd/landing")
-        or tags.get("dagster/partition")
-        or (
-            f"{tags['dagster/asset_partition_range_start']} .. {tags['dagster/asset_partition_range_end']}"
-            if "dagster/asset_partition_range_start" in tags
-            else ""
-        )
-    )
+    what = tags.get("spd/landing") or tags.get("dagster/partition") or ""
+    if not what and RANGE_START in tags:
+        what = f"{tags[RANGE_START]} .. {tags.get(RANGE_END, '')}"
     ended = dt.datetime.fromtimestamp(run["endTime"], dt.UTC) if run.get("endTime") else None
     message = (step_errors or errors or ["(no error message recorded)"])[0]
     return FailedRun(run["runId"], run["jobName"], ended, _one_line(Exception(message)), what)

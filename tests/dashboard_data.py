@@ -59,7 +59,7 @@ def alert_row(
         "metric": "revenue",
         "observed": observed,
         "baseline": baseline,
-        "mad": baseline * 0.05,
+        "spread": baseline * 0.05,
         "robust_z": -(baseline - observed) / (baseline * 0.05 * 1.4826),
         "pct_drop": 1.0 - observed / baseline,
         "revenue_at_risk": baseline - observed,

@@ -75,7 +75,7 @@ def test_a_50_percent_one_day_drop_is_caught() -> None:
     assert 0.42 <= row["pct_drop"] <= 0.58 and row["robust_z"] <= -3.5
     assert row["observed"] == pytest.approx(row["baseline"] * (1 - row["pct_drop"]), rel=1e-3)
     assert row["revenue_at_risk"] == pytest.approx(row["baseline"] - row["observed"], abs=0.02)
-    assert row["robust_z"] == pytest.approx((row["observed"] - row["baseline"]) / row["mad"], rel=1e-3)
+    assert row["robust_z"] == pytest.approx((row["observed"] - row["baseline"]) / row["spread"], rel=1e-3)
     assert (row["rule"], row["metric"], row["date"]) == ("weekday_mad", "revenue", days[-1])
     # Series without SKU-A did not drop, so nothing names them.
     assert found.filter(pl.col("sku").is_in(["SKU-B", "SKU-C"]) | (pl.col("category") == "toys")).is_empty()

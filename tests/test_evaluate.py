@@ -20,7 +20,7 @@ TINY = Shape("tiny", orders_per_day=800, n_skus=16, demo_season=False)
 
 def hand_alert(day: dt.date, level: str, aid: str, **keys: str) -> dict:
     row = dict.fromkeys(("sku", "category", "region")) | {"alert_id": aid, "date": day, "level": level}
-    numbers = {"observed": 0.0, "baseline": 1.0, "mad": 0.1, "robust_z": -9.0, "pct_drop": 1.0}
+    numbers = {"observed": 0.0, "baseline": 1.0, "spread": 0.1, "robust_z": -9.0, "pct_drop": 1.0}
     return row | numbers | {"revenue_at_risk": 1.0, "severity": "info", "rule": "weekday_mad", **keys}
 
 

@@ -39,7 +39,8 @@ def make_alerts(*specs: tuple[dt.date, str, str | None, str, float]) -> pl.DataF
         rows.append(
             {
                 "alert_id": alert_id(day, level, *keys.values(), "weekday_mad"),
-                "date": day, "level": level, **keys, "metric": "revenue", **at, "mad": 12.0, "robust_z": -6.5,
+                "date": day, "level": level, **keys, "metric": "revenue", **at,
+                "spread": 12.0, "robust_z": -6.5,
                 "revenue_at_risk": at_risk, "severity": severity, "rule": "weekday_mad",
             }
         )  # fmt: skip

@@ -21,7 +21,7 @@ order), its ``rule`` and ``window_days`` saying which test it was:
   previous 28 days (any weekday).
 
 Alerts carry episode columns (``episodes``): consecutive alert days of one series are one episode.
-In the alerts, ``mad`` is the spread the robust z was divided by: robust_z = -(baseline - observed) / mad.
+In the alerts, ``spread`` is what the robust z was divided by: robust_z = (observed - baseline) / spread.
 """
 
 from __future__ import annotations
@@ -287,7 +287,6 @@ def _to_alerts(scored: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
         return empty(ALERTS)
     found = found.join(shop, on=["date", "rule"], how="left").with_columns(
         revenue_at_risk=(pl.col("baseline") - pl.col("observed")).clip(lower_bound=0.0),
-        mad=pl.col("spread"),
     )
     share = pl.col("revenue_at_risk") / pl.coalesce("shop_baseline", "baseline")
     found = found.with_columns(
@@ -301,7 +300,7 @@ def _to_alerts(scored: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
         ),
     )
     rounded = found.with_columns(
-        pl.col("observed", "baseline", "mad", "revenue_at_risk").round(2),
+        pl.col("observed", "baseline", "spread", "revenue_at_risk").round(2),
         pl.col("robust_z", "pct_drop").round(4),
     )
     episodes = {"episode_id": None, "first_seen": None, "episode_status": None}

@@ -127,7 +127,7 @@ ALERTS = {
     "metric": pl.String,
     "observed": pl.Float64,
     "baseline": pl.Float64,
-    "mad": pl.Float64,
+    "spread": pl.Float64,  # what robust_z divides by: the floored, scaled MAD (was "mad" before)
     "robust_z": pl.Float64,
     "pct_drop": pl.Float64,
     "revenue_at_risk": pl.Float64,
