@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from .drops import Incident
+
 KINDS = (
     "sku_stockout",
     "sku_region_stockout",
@@ -23,28 +25,12 @@ SLOT_DAYS = 14  # one incident per fortnight, so incidents never overlap
 
 
 @dataclass(frozen=True)
-class ShapeIncident:
-    """One injected drop; ``factor`` is the share of demand kept (a slow decline ramps down to it)."""
+class ShapeIncident(Incident):
+    """One injected drop (the demo's Incident, so the slow-decline ramp is the same rule) and the cells
+    of the shape's (sku, region) grid it hits."""
 
-    incident_id: str
-    kind: str
-    level: str
-    start: dt.date
-    end: dt.date
-    factor: float
-    sku: str | None = None
-    category: str | None = None
-    region: str | None = None
     sku_index: tuple[int, ...] | None = None  # cells hit: None = every SKU / region
     region_index: int | None = None
-
-    def factor_on(self, day: dt.date) -> float:
-        if not self.start <= day <= self.end:
-            return 1.0
-        if self.kind != "slow_decline":
-            return self.factor
-        span = (self.end - self.start).days + 1
-        return 1.0 - (1.0 - self.factor) * ((day - self.start).days + 1) / span
 
     def apply(self, kept: np.ndarray, days: list[dt.date]) -> None:
         """Multiply the (day, sku, region) array of demand kept by this incident's factors."""
