@@ -37,6 +37,7 @@ import polars as pl
 from .detect_level import LEVEL_DAYS, shop_level
 from .detect_multiday import score_window_mad, score_zero_run
 from .episodes import assign_episodes
+from .metrics import WINDOW, calendar_grid, rolling_7d, window_days
 from .schema import ALERTS, conform, empty
 
 SERIES = ("level", "sku", "category", "region")
@@ -130,16 +131,11 @@ def dense_series(frame: pl.DataFrame, available: Sequence[dt.date]) -> pl.DataFr
     on an available day sold nothing that day.
     """
     days = sorted(set(available))
-    calendar = pl.DataFrame({"date": pl.date_range(days[0], days[-1], eager=True)}).with_columns(
-        available=pl.col("date").is_in(days)
-    )
-    ids = frame.select(SERIES).unique()
     rows = frame.select(
         "date", *SERIES, pl.col("revenue").cast(pl.Float64), pl.col("orders").cast(pl.Float64)
     )
     return (
-        calendar.join(ids, how="cross")
-        .join(rows, on=["date", *SERIES], how="left", nulls_equal=True)
+        calendar_grid(rows, SERIES, days[0], days[-1], days)
         .with_columns(
             revenue=pl.when("available").then(pl.col("revenue").fill_null(0.0)),
             orders=pl.when("available").then(pl.col("orders").fill_null(0.0)),
@@ -234,7 +230,7 @@ def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFr
 def score_seed_wow(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
     """The seed's rule: week-over-week 7-day revenue, or median/MAD of the previous 28 days."""
     scored = dense.with_columns(
-        revenue_7d=pl.col("revenue").rolling_sum(7).over(SERIES),
+        revenue_7d=pl.when(window_days(SERIES) == WINDOW).then(rolling_7d("revenue", SERIES)),
         history=_lags("revenue", 1, SEED_DAYS),
         baseline_orders=_lags("orders", 1, SEED_DAYS).list.median(),
     ).with_columns(

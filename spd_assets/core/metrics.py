@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import polars as pl
 
@@ -14,7 +14,43 @@ ONE_REGION = "all"  # the region of a shop whose export names none (spd_assets.c
 WINDOW = 7
 LOOKBACK_DAYS = 2 * WINDOW - 1  # days before d that the current and prior windows read
 
-__all__ = ["LEVEL_KEYS", "LOOKBACK_DAYS", "WINDOW", "daily_series", "pct_change_7d", "rolling_metrics"]
+__all__ = [
+    "LEVEL_KEYS",
+    "LOOKBACK_DAYS",
+    "WINDOW",
+    "calendar_grid",
+    "daily_series",
+    "pct_change_7d",
+    "rolling_7d",
+    "rolling_metrics",
+    "window_days",
+]
+
+
+def calendar_grid(
+    rows: pl.DataFrame, keys: Sequence[str], first: dt.date, last: dt.date, available: Iterable[dt.date]
+) -> pl.DataFrame:
+    """Every series (the ``keys`` seen in ``rows``) on every calendar day first..last, ``available``
+    marking the days whose data was read, with ``rows`` joined where they exist (null elsewhere).
+
+    The one dense grid under every rolling window and detector, so a missing day means the same
+    (unknown, not zero) everywhere.
+    """
+    calendar = pl.DataFrame({"date": pl.date_range(first, last, interval="1d", eager=True)}).with_columns(
+        available=pl.col("date").is_in(sorted(set(available)))
+    )
+    ids = rows.select(keys).unique()
+    return calendar.join(ids, how="cross").join(rows, on=["date", *keys], how="left", nulls_equal=True)
+
+
+def rolling_7d(column: str, keys: Sequence[str]) -> pl.Expr:
+    """The sum of ``column`` over the last WINDOW calendar days of each series, of the days that have data."""
+    return pl.col(column).rolling_sum(WINDOW, min_samples=1).over(keys)
+
+
+def window_days(keys: Sequence[str]) -> pl.Expr:
+    """How many of the last WINDOW calendar days had data (``available``) in each series' window."""
+    return pl.col("available").cast(pl.Int32).rolling_sum(WINDOW, min_samples=1).over(keys)
 
 
 def pct_change_7d(current: pl.Expr, previous: pl.Expr, complete: pl.Expr) -> pl.Expr:
@@ -73,26 +109,18 @@ def rolling_metrics(
     if not out_days:
         return empty(DAILY_METRICS)
     first = out_days[0] - dt.timedelta(days=LOOKBACK_DAYS)
-    calendar = pl.DataFrame(
-        {"date": pl.date_range(first, out_days[-1], interval="1d", eager=True)}
-    ).with_columns(available=pl.col("date").is_in(sorted(set(days))))
     series = daily_series(daily_agg, [d for d in days if first <= d <= out_days[-1]])
     keys = ["level", "sku", "category", "region"]
-    ids = series.select(keys).unique()
-    dense = (
-        calendar.join(ids, how="cross")
-        .join(series, on=["date", *keys], how="left", nulls_equal=True)
-        .sort([*keys, "date"])
-    )
+    dense = calendar_grid(series, keys, first, out_days[-1], days).sort([*keys, "date"])
     # Money is summed in integer cents: sliding float sums drift with the window's history, and a
     # day must come out identical whether computed alone or inside a year-long backfill.
     dense = dense.with_columns(cents=(pl.col("revenue") * 100).round().cast(pl.Int64))
-    roll = {c: pl.col(c).rolling_sum(WINDOW, min_samples=1).over(keys) for c in ("cents", "units", "orders")}
+    roll = {c: rolling_7d(c, keys) for c in ("cents", "units", "orders")}
     full = dense.with_columns(
         cents_7d=roll["cents"],
         units_7d=roll["units"],
         orders_7d=roll["orders"],
-        window_days=pl.col("available").cast(pl.Int32).rolling_sum(WINDOW, min_samples=1).over(keys),
+        window_days=window_days(keys),
     ).with_columns(
         cents_7d_prev=pl.col("cents_7d").shift(WINDOW).over(keys),
         prev_days=pl.col("window_days").shift(WINDOW).over(keys),
