@@ -15,13 +15,13 @@ from spd_assets.dagster_internals import backfill_going
 from spd_assets.partitions import RANGE_END, RANGE_START
 
 
-def test_backfill_going_reads_status_and_targets(instance, defs) -> None:
-    assert backfill_going(instance, "no-such-backfill") == (False, set())
-    backfill = PartitionBackfill.from_asset_partitions(
-        backfill_id="bf0",
+def _backfill(instance, defs, backfill_id: str, keys: list[str], assets: list[str]) -> PartitionBackfill:
+    """An asset backfill as the UI would create it (not launched: no daemon here)."""
+    return PartitionBackfill.from_asset_partitions(
+        backfill_id=backfill_id,
         asset_graph=defs.resolve_asset_graph(),
-        partition_names=[recent_days(1)[0].isoformat()],
-        asset_selection=[dg.AssetKey("alerts")],
+        partition_names=keys,
+        asset_selection=[dg.AssetKey(a) for a in assets],
         backfill_timestamp=time.time(),
         tags={},
         dynamic_partitions_store=instance,
@@ -30,6 +30,11 @@ def test_backfill_going_reads_status_and_targets(instance, defs) -> None:
         description=None,
         run_config=None,
     )
+
+
+def test_backfill_going_reads_status_and_targets(instance, defs) -> None:
+    assert backfill_going(instance, "no-such-backfill") == (False, set())
+    backfill = _backfill(instance, defs, "bf0", [recent_days(1)[0].isoformat()], ["alerts"])
     instance.add_backfill(backfill)
     assert backfill_going(instance, "bf0") == (True, {dg.AssetKey("alerts")})
     instance.update_backfill(backfill.with_status(BulkActionStatus.COMPLETED_SUCCESS))
@@ -57,18 +62,8 @@ def test_it_waits_for_the_run_that_materialized_the_day_to_finish(sensor_defs, i
 
 def test_it_waits_for_an_asset_backfill_that_will_materialize_alerts_itself(sensor_defs, instance) -> None:
     days = recent_days(2)
-    backfill = PartitionBackfill.from_asset_partitions(
-        backfill_id="bf1",
-        asset_graph=sensor_defs.resolve_asset_graph(),
-        partition_names=[d.isoformat() for d in days],
-        asset_selection=[dg.AssetKey("daily_metrics"), dg.AssetKey("alerts")],
-        backfill_timestamp=time.time(),
-        tags={},
-        dynamic_partitions_store=instance,
-        all_partitions=False,
-        title=None,
-        description=None,
-        run_config=None,
+    backfill = _backfill(
+        instance, sensor_defs, "bf1", [d.isoformat() for d in days], ["daily_metrics", "alerts"]
     )
     instance.add_backfill(backfill)
     dg.materialize(
