@@ -173,3 +173,13 @@ def test_daily_agg_files_of_the_previous_layout_are_read_with_no_cancellations(t
     metrics = rolling_metrics(read, days=DAYS, output_days=DAYS[-1:]).filter(level="total")
     assert metrics["revenue_7d"].item() == 6.0
     assert read.filter(pl.col("date") == DAYS[0])["cancelled_orders"].to_list() == [None]
+
+
+def test_a_timestamp_with_a_zone_name_is_converted_to_the_shop_zone():
+    frame = pl.DataFrame({"w": ["2025-03-01 23:30:00 Europe/Berlin", "2025-03-01 20:00 America/New_York",
+                                "2025-03-01 10:00 Mars/Olympus"]})  # fmt: skip
+    berlin = with_when(frame, "w", pl.String, "x_", "Europe/Berlin")
+    assert berlin["x_date"].to_list() == [dt.date(2025, 3, 1), dt.date(2025, 3, 2), None]
+    utc = berlin["x_ts"].to_list()
+    assert utc[0] == dt.datetime(2025, 3, 1, 22, 30, tzinfo=dt.UTC)
+    assert utc[1] == dt.datetime(2025, 3, 2, 1, 0, tzinfo=dt.UTC)

@@ -9,12 +9,29 @@ written (it is taken to be the shop's local time).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
 FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M")
 _OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"
+_ZONE = r"\s+([A-Za-z]+/[A-Za-z_]+(?:/[A-Za-z_]+)?)$"  # an IANA zone name after the time: Europe/Berlin
+
+
+def _zoned_to_utc(rows: pl.Series) -> pl.Series:
+    """(naive ISO text, zone name) -> the UTC instant; null when either does not parse."""
+    out = []
+    for row in rows:
+        try:
+            local = dt.datetime.fromisoformat(row["local"]).replace(tzinfo=ZoneInfo(row["zone"]))
+            out.append(local.astimezone(dt.UTC).replace(tzinfo=None))
+        except (TypeError, ValueError, ZoneInfoNotFoundError):
+            out.append(None)
+    return pl.Series(out, dtype=pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 
@@ -40,7 +57,11 @@ def with_when(
         utc = local.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
         return frame.with_columns(local.dt.date().alias(date), utc.alias(ts))
     text, iso, aware = f"{prefix}when_text", f"{prefix}iso", f"{prefix}aware"
+    zone = f"{prefix}zone"
     frame = frame.with_columns(_text(col, dtype).alias(text))  # in stages: each computed once
+    frame = frame.with_columns(
+        pl.col(text).str.extract(_ZONE, 1).alias(zone), pl.col(text).str.replace(_ZONE, "").alias(text)
+    )
     frame = frame.with_columns(
         pl.col(text)
         .str.replace(r"\s*(UTC|GMT)$", "Z")
@@ -50,7 +71,7 @@ def with_when(
         .alias(iso),
         pl.col(text).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).alias(date),
     )
-    frame = frame.with_columns(pl.col(iso).str.contains(_OFFSET).alias(aware))
+    frame = frame.with_columns((pl.col(iso).str.contains(_OFFSET) | pl.col(zone).is_not_null()).alias(aware))
     bare = pl.when(pl.col(text).str.len_bytes() == 10).then(
         pl.col(date).cast(pl.Datetime("us")).dt.replace_time_zone(local_zone).dt.convert_time_zone("UTC")
     )
@@ -67,11 +88,22 @@ def with_when(
         for f in FORMATS
         if "%z" not in f
     ]
+    zoned = pl.when(pl.col(zone).is_not_null()).then(
+        pl.struct(local=pl.col(iso), zone=pl.col(zone)).map_batches(
+            _zoned_to_utc, return_dtype=pl.Datetime("us", "UTC")
+        )
+    )
     parsed = pl.coalesce(
-        bare, pl.when(pl.col(aware)).then(pl.coalesce(*stamps)).otherwise(pl.coalesce(*naive))
+        bare,
+        zoned,
+        pl.when(pl.col(aware) & pl.col(zone).is_null())
+        .then(pl.coalesce(*stamps))
+        .otherwise(pl.when(pl.col(zone).is_null()).then(pl.coalesce(*naive))),
     )
     frame = frame.with_columns(parsed.alias(ts))
     day = pl.col(date)
     if timezone:  # an instant with an offset falls on the shop's day
         day = pl.when(pl.col(aware)).then(pl.col(ts).dt.convert_time_zone(timezone).dt.date()).otherwise(day)
-    return frame.with_columns(pl.when(pl.col(ts).is_not_null()).then(day).alias(date)).drop(text, iso, aware)
+    return frame.with_columns(pl.when(pl.col(ts).is_not_null()).then(day).alias(date)).drop(
+        text, iso, aware, zone
+    )
