@@ -9,7 +9,7 @@ export UV_COMPILE_BYTECODE := 1
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export SPD_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup run demo test lint fmt bench evaluate clean
+.PHONY: setup run demo test lint fmt bench bench-sensor evaluate clean
 
 setup: $(VENV)/.synced ## create .venv from uv.lock
 
@@ -40,6 +40,9 @@ fmt: setup
 
 bench: setup ## speed and memory figures, written to benchmarks/results.json
 	$(VENV)/bin/python -m benchmarks.run
+
+bench-sensor: setup ## only the landing sensor under dagster dev vs the CLI backfill (150 days), printed
+	$(VENV)/bin/python -m benchmarks.sensor_backfill
 
 evaluate: setup ## detection quality over a synthetic year, written to benchmarks/detection.json
 	$(VENV)/bin/python -m benchmarks.evaluate

@@ -1,6 +1,8 @@
 """``make bench``: speed and memory figures, printed and written to benchmarks/results.json.
 
-Sizes can be lowered for a quick look: ``BENCH_DAYS=30 BENCH_ORDERS=20000 make bench``.
+Sizes can be lowered for a quick look: ``BENCH_DAYS=30 BENCH_ORDERS=20000 make bench``. The landing
+sensor vs CLI comparison (``benchmarks/sensor_backfill.py``) repeats ``BENCH_SENSOR_REPEATS`` times
+(default 3; 0 leaves it out).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ DAYS = int(os.environ.get("BENCH_DAYS", 365))
 ORDERS = int(os.environ.get("BENCH_ORDERS", 100_000))
 SKUS = int(os.environ.get("BENCH_SKUS", 500))
 PER_PARTITION_RUNS = 10
+SENSOR_REPEATS = int(os.environ.get("BENCH_SENSOR_REPEATS", 3))
 
 
 def _child(args: list[str], env: dict[str, str]) -> dict:
@@ -181,6 +184,16 @@ def main() -> int:
             results["dashboard"] = dashboard.run(Path(b["year_data_dir"]))
             print("  " + json.dumps(results["dashboard"]))
         b.pop("year_data_dir")
+    if SENSOR_REPEATS:
+        from benchmarks import sensor_backfill
+
+        print("landing history, 150 days x 2,400 orders: sensor under dagster dev vs the CLI ...", flush=True)
+        s = results["sensor_backfill"] = sensor_backfill.measure(repeats=SENSOR_REPEATS)
+        print(
+            f"  CLI {s['cli_seconds']['median']:.1f} s, sensor {s['sensor_seconds']['median']:.1f} s, "
+            f"sensor / CLI = {s['sensor_over_cli']['median']:.2f} (target <= 2); runs {s['sensor_runs']}, "
+            f"failed {s['sensor_runs_failed']}, revenue equal {s['daily_agg_revenue_equal']}"
+        )
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {HERE / 'results.json'}")
     return 0
