@@ -1,43 +1,28 @@
 """The one module that uses Dagster without a public API (spd_assets/dagster_internals.py), and the
-anomaly sensor's waiting, which relies on it. Only this test builds Dagster's internal objects."""
+anomaly sensor's waiting, which relies on it (the states it waits on are made by that module too)."""
 
 from __future__ import annotations
 
-import time
-
 import dagster as dg
 from conftest import recent_days
-from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
-from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from test_anomaly_sensor import partitions, tick
 
-from spd_assets.dagster_internals import backfill_going
+from spd_assets.dagster_internals import (
+    add_asset_backfill,
+    backfill_going,
+    end_backfill,
+    report_materialization_in_run,
+)
 from spd_assets.partitions import RANGE_END, RANGE_START
-
-
-def _backfill(instance, defs, backfill_id: str, keys: list[str], assets: list[str]) -> PartitionBackfill:
-    """An asset backfill as the UI would create it (not launched: no daemon here)."""
-    return PartitionBackfill.from_asset_partitions(
-        backfill_id=backfill_id,
-        asset_graph=defs.resolve_asset_graph(),
-        partition_names=keys,
-        asset_selection=[dg.AssetKey(a) for a in assets],
-        backfill_timestamp=time.time(),
-        tags={},
-        dynamic_partitions_store=instance,
-        all_partitions=False,
-        title=None,
-        description=None,
-        run_config=None,
-    )
 
 
 def test_backfill_going_reads_status_and_targets(instance, defs) -> None:
     assert backfill_going(instance, "no-such-backfill") == (False, set())
-    backfill = _backfill(instance, defs, "bf0", [recent_days(1)[0].isoformat()], ["alerts"])
-    instance.add_backfill(backfill)
+    add_asset_backfill(
+        instance, defs.resolve_asset_graph(), "bf0", [recent_days(1)[0].isoformat()], ["alerts"]
+    )
     assert backfill_going(instance, "bf0") == (True, {dg.AssetKey("alerts")})
-    instance.update_backfill(backfill.with_status(BulkActionStatus.COMPLETED_SUCCESS))
+    end_backfill(instance, "bf0", failed=False)
     assert backfill_going(instance, "bf0")[0] is False
 
 
@@ -46,12 +31,7 @@ def test_it_waits_for_the_run_that_materialized_the_day_to_finish(sensor_defs, i
     run = instance.create_run_for_job(
         sensor_defs.resolve_job_def("daily_pipeline"), status=dg.DagsterRunStatus.STARTED
     )
-    event = DagsterEvent(
-        event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
-        job_name=run.job_name,
-        event_specific_data=StepMaterializationData(dg.AssetMaterialization("daily_metrics", partition=day)),
-    )
-    instance.report_dagster_event(event, run_id=run.run_id)
+    report_materialization_in_run(instance, run, "daily_metrics", day)
 
     waiting = tick(sensor_defs, instance, None)
     assert waiting.run_requests == [] and waiting.cursor is None  # alerts may still come in this run
@@ -62,10 +42,8 @@ def test_it_waits_for_the_run_that_materialized_the_day_to_finish(sensor_defs, i
 
 def test_it_waits_for_an_asset_backfill_that_will_materialize_alerts_itself(sensor_defs, instance) -> None:
     days = recent_days(2)
-    backfill = _backfill(
-        instance, sensor_defs, "bf1", [d.isoformat() for d in days], ["daily_metrics", "alerts"]
-    )
-    instance.add_backfill(backfill)
+    keys = [d.isoformat() for d in days]
+    add_asset_backfill(instance, sensor_defs.resolve_asset_graph(), "bf1", keys, ["daily_metrics", "alerts"])
     dg.materialize(
         [sensor_defs.get_assets_def("catalog")], instance=instance, resources=sensor_defs.resources
     )
@@ -75,6 +53,6 @@ def test_it_waits_for_an_asset_backfill_that_will_materialize_alerts_itself(sens
     )
     # The backfill's metrics run is done, but its alerts run has not come yet: no check of our own.
     assert tick(sensor_defs, instance, None).run_requests == []
-    instance.update_backfill(backfill.with_status(BulkActionStatus.COMPLETED_FAILED))  # alerts never came
+    end_backfill(instance, "bf1", failed=True)  # alerts never came
     (request,) = tick(sensor_defs, instance, None).run_requests
     assert partitions(request) == [d.isoformat() for d in days]
