@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks import engines
+from spd_assets.core.run_tags import pipeline_command
 
 HERE = Path(__file__).parent
 PY = sys.executable
@@ -101,17 +102,7 @@ def bench_backfill(tmp: Path) -> dict:
     for i in range(PER_PARTITION_RUNS):
         day = (first + dt.timedelta(days=i)).isoformat()
         subprocess.run(
-            [
-                DAGSTER,
-                "job",
-                "execute",
-                "-m",
-                "spd_assets.definitions",
-                "-j",
-                "daily_pipeline",
-                "--tags",
-                json.dumps({"dagster/partition": day}),
-            ],
+            [DAGSTER, *pipeline_command({"dagster/partition": day})],
             env=env,
             capture_output=True,
             check=True,

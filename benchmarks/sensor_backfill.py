@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from spd_assets.core.run_tags import catalog_command, pipeline_command, range_tags
 from spd_assets.core.storage import DayStore
 from spd_assets.core.synthetic.catalog import generate_catalog
 from spd_assets.core.synthetic.orders import generate_day
@@ -96,26 +97,10 @@ def _run(cmd: list[str], env: dict[str, str]) -> None:
 def cli(shop: Path, work: Path, days: list[dt.date]) -> float:
     """A: the two CLI commands over the shop's folder; their wall time in seconds."""
     env = _env(work, shop, None)
-    tags = {
-        "dagster/asset_partition_range_start": str(days[0]),
-        "dagster/asset_partition_range_end": str(days[-1]),
-    }
+    tags = range_tags(days[0], days[-1])
     started = time.perf_counter()
-    _run([DAGSTER, "asset", "materialize", "-m", "spd_assets.definitions", "--select", "catalog"], env)
-    _run(
-        [
-            DAGSTER,
-            "job",
-            "execute",
-            "-m",
-            "spd_assets.definitions",
-            "-j",
-            "daily_pipeline",
-            "--tags",
-            json.dumps(tags),
-        ],
-        env,
-    )
+    _run([DAGSTER, *catalog_command()], env)
+    _run([DAGSTER, *pipeline_command(tags)], env)
     return time.perf_counter() - started
 
 

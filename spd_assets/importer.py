@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -18,7 +18,7 @@ from .core.landing import mapping as maps
 from .core.landing.split import SplitResult, split_export
 from .core.landing.statuses import parse_excluded
 from .core.landing.validate import LandingFileError
-from .core.run_tags import range_tags
+from .core.run_tags import catalog_command, pipeline_command, range_tags
 
 
 class ProgressBar:
@@ -175,12 +175,12 @@ def _next_steps(settings, first: dt.date, last: dt.date) -> None:
         print(f"spd import: note: {today} and later become partitions once each day has ended")
     first_run, last_run = max(first, settings.start_date), min(last, today - dt.timedelta(days=1))
     if first_run <= last_run:
-        tags = json.dumps(range_tags(first_run, last_run))
+        catalog, pipeline = catalog_command(), pipeline_command(range_tags(first_run, last_run))
         print(
             "spd import: next, with SPD_SOURCE=landing: the landing sensor picks the files up, "
             "or backfill them in one run:\n"
-            "  dagster asset materialize -m spd_assets.definitions --select catalog\n"
-            f"  dagster job execute -m spd_assets.definitions -j daily_pipeline --tags '{tags}'"
+            f"  dagster {shlex.join(catalog)}\n"
+            f"  dagster {shlex.join(pipeline)}"
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -10,7 +11,15 @@ from .core.run_tags import RANGE_END, RANGE_START, range_tags
 from .core.settings import Settings
 from .core.storage import parse_day
 
-__all__ = ["RANGE_END", "RANGE_START", "daily_partitions", "partition_days", "range_tags", "with_history"]
+__all__ = [
+    "RANGE_END",
+    "RANGE_START",
+    "daily_partitions",
+    "dated_asset",
+    "partition_days",
+    "range_tags",
+    "with_history",
+]
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
@@ -22,6 +31,20 @@ def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
     end = settings.today.isoformat() if settings.today else None
     return dg.DailyPartitionsDefinition(
         start_date=settings.start_date.isoformat(), end_date=end, timezone=settings.timezone or "UTC"
+    )
+
+
+def dated_asset(
+    daily: dg.DailyPartitionsDefinition, group: str, **kwargs: object
+) -> Callable[[Callable[..., object]], dg.AssetsDefinition]:
+    """The decorator of every dated asset: one Parquet file per day, a range is one run (single-run
+    backfill policy, which the project's IO manager and the sensors' range runs rely on)."""
+    return dg.asset(
+        group_name=group,
+        kinds={"polars", "parquet"},
+        partitions_def=daily,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        **kwargs,
     )
 
 

@@ -7,7 +7,6 @@ rows a status kept out.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import export_shapes
 import polars as pl
 import pytest
 
+from spd_assets.core.run_tags import catalog_command, pipeline_command, range_tags
 from spd_assets.core.storage import DayStore
 from spd_assets.importer import main as spd_import
 
@@ -57,22 +57,8 @@ def import_and_backfill(tmp: Path, export: Path, *extra: str) -> DayStore:
     finally:
         for k in ("SPD_SOURCE", "SPD_LANDING_DIR", "SPD_START_DATE"):
             os.environ.pop(k)
-    _dagster(env, "asset", "materialize", "-m", "spd_assets.definitions", "--select", "catalog")
-    tags = {
-        "dagster/asset_partition_range_start": str(DAYS[0]),
-        "dagster/asset_partition_range_end": str(DAYS[-1]),
-    }
-    _dagster(
-        env,
-        "job",
-        "execute",
-        "-m",
-        "spd_assets.definitions",
-        "-j",
-        "daily_pipeline",
-        "--tags",
-        json.dumps(tags),
-    )
+    _dagster(env, *catalog_command())  # the README's two commands
+    _dagster(env, *pipeline_command(range_tags(DAYS[0], DAYS[-1])))
     return DayStore(str(tmp / "data"))
 
 

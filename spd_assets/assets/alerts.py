@@ -22,7 +22,7 @@ from ..core.channels import deliver, ordered, series_name
 from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
 from ..core.episodes import assign_episodes, recoveries, with_alert_columns
 from ..core.storage import DayBatches, DayFrames
-from ..partitions import partition_days, with_history
+from ..partitions import dated_asset, partition_days, with_history
 from ..progress import Progress
 from ..resources.notifications import Notifications
 
@@ -122,13 +122,7 @@ def schema_problems(day: dt.date, frame: pl.DataFrame) -> list[str]:
 def build(daily: dg.DailyPartitionsDefinition) -> list:
     """The `alerts` asset and its checks on ``daily``."""
 
-    @dg.asset(
-        group_name="detection",
-        kinds={"polars", "parquet"},
-        partitions_def=daily,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        ins={"daily_metrics": with_history(HISTORY_DAYS)},
-    )
+    @dated_asset(daily, "detection", ins={"daily_metrics": with_history(HISTORY_DAYS)})
     def alerts(
         context: dg.AssetExecutionContext,
         config: DetectionRunConfig,

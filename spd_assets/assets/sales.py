@@ -9,7 +9,7 @@ from ..core import schema
 from ..core.aggregate import aggregate_daily
 from ..core.metrics import LOOKBACK_DAYS, rolling_metrics
 from ..core.storage import DayBatches, DayFrames
-from ..partitions import partition_days, with_history
+from ..partitions import dated_asset, partition_days, with_history
 from ..progress import Progress
 
 METRICS_CHUNK_DAYS = 31  # output days computed together in a range run
@@ -23,12 +23,7 @@ def build(daily: dg.DailyPartitionsDefinition, fresh_by_hour: int = 6) -> list[d
         deadline_cron=f"0 {fresh_by_hour} * * *", lower_bound_delta=dt.timedelta(hours=fresh_by_hour)
     )
 
-    @dg.asset(
-        group_name="sales",
-        kinds={"polars", "parquet"},
-        partitions_def=daily,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-    )
+    @dated_asset(daily, "sales")
     def daily_agg(context: dg.AssetExecutionContext, orders: DayFrames, catalog: pl.DataFrame) -> DayBatches:
         """Orders, units, revenue and AOV per date x sku x region; reads one day of orders at a time."""
         progress = Progress("daily_agg", len(orders.days), context.log.info)
@@ -47,14 +42,7 @@ def build(daily: dg.DailyPartitionsDefinition, fresh_by_hour: int = 6) -> list[d
         out.batches = batches()
         return out
 
-    @dg.asset(
-        group_name="sales",
-        kinds={"polars", "parquet"},
-        partitions_def=daily,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        ins={"daily_agg": with_history(LOOKBACK_DAYS)},
-        freshness_policy=fresh,
-    )
+    @dated_asset(daily, "sales", ins={"daily_agg": with_history(LOOKBACK_DAYS)}, freshness_policy=fresh)
     def daily_metrics(context: dg.AssetExecutionContext, daily_agg: DayFrames) -> DayBatches:
         """Rolling 7-day KPIs at every roll-up level; reads only the 13 earlier days the windows need.
 

@@ -12,7 +12,7 @@ from ..core import schema
 from ..core.landing.validate import LandingFileError, ValidationReport
 from ..core.storage import DayStore, WrittenDays, parse_day
 from ..io_manager import DayParquetIOManager, markdown_preview
-from ..partitions import partition_days
+from ..partitions import dated_asset, partition_days
 from ..progress import Progress
 from ..resources.order_sources import OrderSource
 
@@ -91,13 +91,7 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
             else:
                 context.log.warning(f"{name} not selected: its files keep their previous rows")
 
-    @dg.asset(
-        group_name="sources",
-        kinds={"polars", "parquet"},
-        partitions_def=daily,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=[catalog],
-    )
+    @dated_asset(daily, "sources", deps=[catalog])
     def injected_drops(
         context: dg.AssetExecutionContext, catalog: pl.DataFrame, source: OrderSource
     ) -> pl.DataFrame:
