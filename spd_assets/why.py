@@ -38,7 +38,8 @@ def _stored(store: DayStore, period: tuple[dt.date, dt.date], flag: str) -> list
     return stored
 
 
-def _as_json(result: Drivers, days: dict[str, int]) -> dict:
+def _as_json(result: Drivers, days: dict[str, int], limit: int | None) -> dict:
+    """Every segment unless ``--limit`` is given: a truncated list would not add up to the change."""
     def rows(frame: pl.DataFrame) -> list[dict]:
         return [{k: v for k, v in r.items() if v is not None} for r in frame.iter_rows(named=True)]
 
@@ -51,7 +52,7 @@ def _as_json(result: Drivers, days: dict[str, int]) -> dict:
         "days": days,
         "explained_by_top": result.explained,
         "top": rows(result.top),
-        "drivers": rows(result.table.head(50)),
+        "drivers": rows(result.table if limit is None else result.table.head(limit)),
     }
     if result.kpi == "aov":
         out["effects"] = rows(effects(result))
@@ -89,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--to", dest="current", type=parse_range, required=True, help="compared range C..D")
     parser.add_argument("--kpi", choices=KPIS, default="revenue")
     parser.add_argument("--top", type=int, default=5, help="drivers counted as the top (default 5)")
-    parser.add_argument("--limit", type=int, default=15, help="rows of the table (default 15)")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="rows shown (default 15 in the table, every row in JSON)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     try:
@@ -101,9 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     frame = store.read_days("daily_agg", sorted(set(base_days) | set(current_days)))
     result = key_drivers(frame, args.kpi, args.base, args.current, top=args.top)
     if args.json:
-        print(json.dumps(_as_json(result, {"from": len(base_days), "to": len(current_days)}), default=str))
+        days = {"from": len(base_days), "to": len(current_days)}
+        print(json.dumps(_as_json(result, days, args.limit), default=str))
     else:
-        print(_as_table(result, args.limit))
+        print(_as_table(result, 15 if args.limit is None else args.limit))
     return 0
 
 
