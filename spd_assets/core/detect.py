@@ -299,7 +299,14 @@ def _to_alerts(scored: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
         pl.col("observed", "baseline", "spread", "revenue_at_risk").round(2),
         pl.col("robust_z", "pct_drop").round(4),
     )
-    episodes = {"episode_id": None, "first_seen": None, "episode_status": None}
+    # episodes are assigned below; incidents later, by core.incidents over the whole day
+    episodes = {
+        "episode_id": None,
+        "first_seen": None,
+        "episode_status": None,
+        "incident_id": None,
+        "is_root": None,
+    }
     return assign_episodes(
         conform(rounded.with_columns(**{k: pl.lit(v) for k, v in episodes.items()}), ALERTS),
         gap_days=config.episode_gap_days,

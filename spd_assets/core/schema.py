@@ -138,6 +138,29 @@ ALERTS = {
     "episode_id": pl.String,  # one ongoing drop of one series, however many days it lasts
     "first_seen": pl.Date,  # the episode's first alert day
     "episode_status": pl.String,  # open (its first day), ongoing
+    # Added with incidents; older files lack them (null incident_id: the alert stands alone).
+    "incident_id": pl.String,  # the incident this alert belongs to (see INCIDENTS)
+    "is_root": pl.Boolean,  # this alert's series is the incident's root cause
+}
+
+INCIDENTS = {
+    "incident_id": pl.String,  # stable: from the root series and its episode (re-runs never duplicate)
+    "date": pl.Date,
+    "level": pl.String,  # the root's level and keys (null keys where the level has none)
+    "sku": pl.String,
+    "category": pl.String,
+    "region": pl.String,
+    "root": pl.String,  # the root as a user reads it, e.g. "region east" or "category toys, region east"
+    "alerts": pl.Int32,  # alerts of the day in the incident, root included
+    "children": pl.Int32,  # alerts folded under the root
+    "observed": pl.Float64,  # the root series' revenue that day
+    "baseline": pl.Float64,
+    "pct_drop": pl.Float64,
+    "revenue_at_risk": pl.Float64,  # the root's (children are inside it, so not added again)
+    "severity": pl.String,  # the highest of its alerts
+    "drivers": pl.String,  # JSON: top 3 drivers [{"segment", "contribution", "share"}]
+    "episode_id": pl.String,  # the root's alert episode: the same incident on later days of one drop
+    "status": pl.String,  # open (its first day), ongoing
 }
 
 QUARANTINE = {
