@@ -185,3 +185,23 @@ def effects(drivers: Drivers) -> pl.DataFrame:
         .agg(pl.col("mix").sum(), pl.col("rate").sum())
         .with_columns(total=pl.col("mix") + pl.col("rate"))
     )
+
+
+def alert_periods(
+    day: dt.date, window_days: int | None = 1, first_seen: dt.date | None = None
+) -> tuple[Period, Period]:
+    """(base, current) to explain an alert: its window against the same weekdays before the drop began.
+
+    The current period is the days the test that fired looked at (``window_days`` ending on ``day``).
+    The base has the same length and weekdays, so weekly seasonality cancels, in the latest week that
+    ends before the episode's first window (``first_seen``): an ongoing drop is never its own baseline.
+    """
+    width = dt.timedelta(days=max(int(window_days or 1), 1) - 1)
+    began = min(first_seen or day, day) - width
+    shift = dt.timedelta(days=7 * ((day - began).days // 7 + 1))
+    return (day - width - shift, day - shift), (day - width, day)
+
+
+def segment_label(segment: dict[str, object]) -> str:
+    """A segment as a person reads it: 'region us-east', 'region us-east, category toys'."""
+    return ", ".join(f"{k} {segment[k]}" for k in DIMENSIONS if segment.get(k) is not None)
