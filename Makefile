@@ -51,5 +51,12 @@ evaluate: setup ## detection quality over a synthetic year, written to benchmark
 evaluate-root-causes: setup ## root_causes vs a one-dimension baseline on generated cases, to benchmarks/root_causes.json
 	$(VENV)/bin/python -m benchmarks.root_causes
 
+.PHONY: audit
+AUDIT_VENV := .tools/audit
+audit: $(UV) ## pip-audit the locked dependencies; says so in one line when the service is out of reach
+	UV_PROJECT_ENVIRONMENT=$(AUDIT_VENV) $(UV) sync --frozen --only-group audit --no-install-project --quiet
+	$(UV) export --frozen --no-hashes --no-emit-project --format requirements-txt --quiet > $(AUDIT_VENV)/requirements.txt
+	$(AUDIT_VENV)/bin/python .ci/audit.py $(AUDIT_VENV)/requirements.txt
+
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .ruff_cache

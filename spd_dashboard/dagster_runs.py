@@ -81,7 +81,10 @@ def launch_check(ui: DagsterUI, day: dt.date) -> str:
     try:
         return _client(ui).submit_job_execution(JOB, tags={"dagster/partition": day.isoformat()})
     except DagsterGraphQLClientError as exc:
-        raise LaunchError(f"Dagster refused to launch {JOB} for {day}: {_one_line(exc)}") from exc
+        why = _one_line(exc)
+        if "UnauthorizedError" in why:  # a webserver started with --read-only (README, Security)
+            why += f"; the Dagster UI at {ui.url} is read-only: launch the check from a writable one"
+        raise LaunchError(f"Dagster refused to launch {JOB} for {day}: {why}") from exc
 
 
 def run_status(ui: DagsterUI, run_id: str) -> str:
