@@ -41,6 +41,7 @@ from .metrics import WINDOW, calendar_grid, rolling_7d, window_days
 from .schema import ALERTS, conform, empty
 
 SERIES = ("level", "sku", "category", "region")
+SID = "_sid"  # the dense grid's integer series id (dense_series)
 MAX_WEEKS = 8
 SEED_DAYS = 28
 RESIDUAL_DAYS = 28  # days of past baseline misses that set the spread
@@ -131,17 +132,21 @@ def dense_series(frame: pl.DataFrame, available: Sequence[dt.date]) -> pl.DataFr
     on an available day sold nothing that day.
     """
     days = sorted(set(available))
-    rows = frame.select(
-        "date", *SERIES, pl.col("revenue").cast(pl.Float64), pl.col("orders").cast(pl.Float64)
+    # One integer per series (in series order): the grid is built and every rolling window below
+    # grouped on it instead of on four string keys.
+    ids = frame.select(SERIES).unique().sort(SERIES, nulls_last=False).with_row_index(SID)
+    rows = frame.join(ids, on=list(SERIES), how="left", nulls_equal=True).select(
+        "date", SID, pl.col("revenue").cast(pl.Float64), pl.col("orders").cast(pl.Float64)
     )
     return (
-        calendar_grid(rows, SERIES, days[0], days[-1], days)
+        calendar_grid(rows, [SID], days[0], days[-1], days)
         .with_columns(
             revenue=pl.when("available").then(pl.col("revenue").fill_null(0.0)),
             orders=pl.when("available").then(pl.col("orders").fill_null(0.0)),
         )
-        .sort(*SERIES, "date", nulls_last=False)
-        .with_columns(_pos=pl.int_range(pl.len()).over(SERIES))
+        .sort(SID, "date")
+        .join(ids, on=SID, how="left", maintain_order="left")
+        .with_columns(_pos=(pl.col("date") - days[0]).dt.total_days())
     )
 
 
@@ -175,7 +180,7 @@ def _status(flag: pl.Expr, comparable: pl.Expr, min_comparable: int, config: Det
 
 def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
     """Same-weekday median baseline, level-adjusted, with a robust z and percent drop per series-day."""
-    by_weekday = [*SERIES, "_weekday"]
+    by_weekday = [SID, "_weekday"]
     scored = (
         shop_level(dense, config.level_adjust)
         .with_columns(
@@ -200,7 +205,7 @@ def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFr
             _miss=pl.when(pl.col("baseline") > 0).then((pl.col("revenue") / pl.col("baseline") - 1.0).abs())
         )
         .with_columns(
-            relative_mad=pl.col("_miss").shift(1).rolling_median(RESIDUAL_DAYS, min_samples=7).over(SERIES)
+            relative_mad=pl.col("_miss").shift(1).rolling_median(RESIDUAL_DAYS, min_samples=7).over(SID)
         )
         .with_columns(mad=pl.col("relative_mad") * pl.col("baseline"))
     )
@@ -230,11 +235,11 @@ def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFr
 def score_seed_wow(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
     """The seed's rule: week-over-week 7-day revenue, or median/MAD of the previous 28 days."""
     scored = dense.with_columns(
-        revenue_7d=pl.when(window_days(SERIES) == WINDOW).then(rolling_7d("revenue", SERIES)),
+        revenue_7d=pl.when(window_days([SID]) == WINDOW).then(rolling_7d("revenue", [SID])),
         history=_lags("revenue", 1, SEED_DAYS),
         baseline_orders=_lags("orders", 1, SEED_DAYS).list.median(),
     ).with_columns(
-        revenue_7d_prev=pl.col("revenue_7d").shift(7).over(SERIES),
+        revenue_7d_prev=pl.col("revenue_7d").shift(7).over(SID),
         daily_median=pl.col("history").list.median(),
         mad=_mad(pl.col("history")),
         comparable=pl.col("history").list.len(),
@@ -322,7 +327,7 @@ SCORED = {  # what every rule reports per series-day (``mad``: unscaled, before 
     "comparable": pl.Int64,
     "window_days": pl.Int32,
 }
-ON_WEEKDAY_BASE = {"zero_run": score_zero_run, "window_mad": score_window_mad}
+ON_WEEKDAY_BASE = ("zero_run", "window_mad")  # rules scored on the one-day rule's baselines
 
 
 def detect_drops(
@@ -343,12 +348,14 @@ def detect_drops(
     dense = dense_series(frame, available)
     wanted = sorted(set(days))
     base = score_weekday_mad(dense, config) if set(config.rules) & {"weekday_mad", *ON_WEEKDAY_BASE} else None
+    zero = score_zero_run(base, config) if set(config.rules) & set(ON_WEEKDAY_BASE) else None
     parts = []
     for rule in sorted(config.rules, key=RULES.index):
         if rule == "seed_wow":
             frame = score_seed_wow(dense, config)
         else:
-            frame = base if rule == "weekday_mad" else ON_WEEKDAY_BASE[rule](base, config)
+            frame = {"weekday_mad": base, "zero_run": zero}.get(rule)
+            frame = score_window_mad(base, config, zero) if frame is None else frame
         parts.append(frame.filter(pl.col("date").is_in(wanted)).select(list(SCORED)).cast(SCORED))
     scored = pl.concat(parts) if parts else pl.DataFrame(schema=SCORED)
     return Detection(alerts=_to_alerts(scored, config), scored=scored)

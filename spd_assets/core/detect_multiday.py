@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .detect import DetectionConfig
 
 SERIES = ("level", "sku", "category", "region")
+SID = "_sid"  # the integer series id of the dense grid (detect.dense_series), sorted by date within
 WINDOW_RESIDUAL_DAYS = 28
 ZERO_LOOKBACK = 28  # days whose orders set the expected zero-day chance ...
 ZERO_GAP = 8  # ... ending this many days before the checked day, so a run up to a week is not in it
@@ -36,14 +37,14 @@ def _window(base: pl.DataFrame, w: int, config: DetectionConfig) -> pl.DataFrame
     # Days a one-day test already explains count at their baseline: the window looks for what no
     # single day shows, and does not re-find a drop on the days after it.
     kept = pl.when(pl.col("_explained")).then(pl.col("baseline")).otherwise(pl.col("revenue"))
-    observed = kept.rolling_sum(w).over(SERIES)
-    baseline = pl.col("baseline").rolling_sum(w).over(SERIES)
-    orders = pl.col("baseline_orders").rolling_sum(w).over(SERIES)
+    observed = kept.rolling_sum(w).over(SID)
+    baseline = pl.col("baseline").rolling_sum(w).over(SID)
+    orders = pl.col("baseline_orders").rolling_sum(w).over(SID)
     scored = base.with_columns(_obs=observed, _base=baseline, _orders=orders).with_columns(
         _miss=pl.when(pl.col("_base") > 0).then(pl.col("_obs") / pl.col("_base") - 1.0)
     )
     history = pl.col("_miss").abs().shift(w).rolling_median(WINDOW_RESIDUAL_DAYS, min_samples=14)
-    scored = scored.with_columns(_rel=MAD_SCALE * history.over(SERIES))
+    scored = scored.with_columns(_rel=MAD_SCALE * history.over(SID))
     rel = pl.max_horizontal(
         "_rel", 1.0 / pl.col("_orders").clip(lower_bound=1.0).sqrt(), pl.lit(config.min_rel_spread_window)
     )
@@ -52,32 +53,46 @@ def _window(base: pl.DataFrame, w: int, config: DetectionConfig) -> pl.DataFrame
     )
 
 
-def score_window_mad(base: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
-    """The 3- and 7-day windows on the one-day rule's baselines; per series-day the most significant."""
-    zero = score_zero_run(base, config).select(_zero=pl.col("status") == "alert")
-    base = pl.concat([base, zero], how="horizontal").with_columns(
-        _explained=(pl.col("status") == "alert") | pl.col("_zero")
+WINDOW_COLUMNS = ("_obs", "_base", "_orders", "_miss", "_rel", "_z", "_spread", "window_days", "_flag")
+
+
+def _more_significant(best: pl.DataFrame, other: pl.DataFrame) -> pl.DataFrame:
+    """Per row, the window that alerts, else the lower z (a known z beats none; a tie keeps ``best``)."""
+    new = other.select(pl.col(c).alias(f"{c}_new") for c in WINDOW_COLUMNS)
+    flag, z = pl.col("_flag"), pl.col("_z")
+    flag_new, z_new = pl.col("_flag_new"), pl.col("_z_new")
+    lower = (z_new < z) | (z.is_null() & z_new.is_not_null())
+    take = (flag_new & ~flag) | ((flag_new == flag) & lower.fill_null(False))
+    return (
+        pl.concat([best, new], how="horizontal")
+        .with_columns(pl.when(take).then(f"{c}_new").otherwise(c).alias(c) for c in WINDOW_COLUMNS)
+        .drop(new.columns)
     )
-    parts = []
+
+
+def score_window_mad(
+    base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The 3- and 7-day windows on the one-day rule's baselines; per series-day the most significant.
+
+    ``zero`` is ``score_zero_run(base, config)`` when the caller has it already (it is not cheap).
+    """
+    zero = score_zero_run(base, config) if zero is None else zero
+    base = base.with_columns(
+        _explained=(pl.col("status") == "alert") | (zero.get_column("status") == "alert")
+    )
+    best: pl.DataFrame | None = None
     for w, pct in zip(config.windows, config.window_pct_thresholds, strict=True):
-        scored = _window(base, w, config)
         flag = (
             (pl.col("_z") <= -config.window_z_threshold)
             & (-pl.col("_miss") >= pct)
             & (pl.col("pct_drop") >= pct)
             & (pl.col("robust_z") <= -config.window_today_z)
-            & (pl.col("pct_drop").rolling_median(w).over(SERIES) >= config.window_today_drop)
+            & (pl.col("pct_drop").rolling_median(w).over(SID) >= config.window_today_drop)
         )
-        parts.append(scored.with_columns(_flag=flag.fill_null(False)))
-    both = pl.concat(parts).sort(
-        *SERIES,
-        "date",
-        pl.col("_flag"),
-        pl.col("_z"),
-        descending=[False] * 5 + [True, False],
-        nulls_last=True,
-    )
-    best = both.unique([*SERIES, "date"], keep="first", maintain_order=True)
+        scored = _window(base, w, config).with_columns(_flag=flag.fill_null(False))
+        best = scored if best is None else _more_significant(best, scored)
+    assert best is not None  # DetectionConfig refuses an empty windows tuple
     gate = pl.col("baseline_orders") < config.min_window_orders
     status = (
         pl.when(pl.col("revenue").is_null())
@@ -108,11 +123,11 @@ def score_zero_run(base: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
     zero = pl.col("orders") == 0
     past = pl.col("orders").shift(ZERO_GAP)
     scored = base.with_columns(
-        _run_group=(~zero).fill_null(True).cast(pl.Int32).cum_sum().over(SERIES),
-        _lam=past.rolling_mean(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SERIES),
-        _var=past.rolling_var(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SERIES),
-        _rev=pl.col("revenue").shift(ZERO_GAP).rolling_mean(ZERO_LOOKBACK, min_samples=1).over(SERIES),
-    ).with_columns(run=zero.fill_null(False).cast(pl.Int32).cum_sum().over([*SERIES, "_run_group"]))
+        _run_group=(~zero).fill_null(True).cast(pl.Int32).cum_sum().over(SID),
+        _lam=past.rolling_mean(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SID),
+        _var=past.rolling_var(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SID),
+        _rev=pl.col("revenue").shift(ZERO_GAP).rolling_mean(ZERO_LOOKBACK, min_samples=1).over(SID),
+    ).with_columns(run=zero.fill_null(False).cast(pl.Int32).cum_sum().over(SID, "_run_group"))
     over = (pl.col("_var") - pl.col("_lam")).clip(lower_bound=1e-9)
     shape = pl.col("_lam") ** 2 / over
     log_p0 = (
