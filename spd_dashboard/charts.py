@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import itertools
 import math
 
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from spd_assets.core.drivers import Drivers, segment_label
 from spd_assets.core.schema import SEVERITIES
 
 # Okabe-Ito colours (readable with colour-blindness), fixed per region so every chart agrees.
@@ -218,6 +221,42 @@ def alert_series(series: pl.DataFrame, alert: dict, metric: str) -> go.Figure:
         marker={"color": color, "size": 16, "symbol": "triangle-down"},
     )
     return _layout(fig, yaxis_title=metric)
+
+
+def driver_labels(drivers: Drivers) -> list[str]:
+    """Each top driver's name ('region us-east, sku SKU-0004'), in the order the waterfall draws them."""
+    return [segment_label(row) for row in drivers.top.iter_rows(named=True)]
+
+
+def drivers_waterfall(drivers: Drivers, money: bool = True) -> go.Figure:
+    """From the base total to the current one: a step per top driver, then what the rest moved.
+
+    Names are HTML-escaped: plotly renders tags such as <b> or <a> in text, a category name must not.
+    """
+    steps = drivers.top["contribution"].to_list()
+    rest = drivers.change - sum(steps)
+    labels = [html.escape(label) for label in driver_labels(drivers)]
+    fmt = "${:,.2f}" if money else "{:,.0f}"
+    signed = ("{:+,.2f}" if money else "{:+,.0f}").format
+    fig = go.Figure(
+        go.Waterfall(
+            x=["base", *labels, "everything else", "current"],
+            measure=["absolute", *["relative"] * len(steps), "relative", "total"],
+            y=[drivers.base, *steps, rest, drivers.current],
+            text=[fmt.format(drivers.base), *map(signed, steps), signed(rest), fmt.format(drivers.current)],
+            textposition="outside",
+            connector={"line": {"color": "#9E9E9E", "dash": "dot"}},
+            increasing={"marker": {"color": "#009E73"}},
+            decreasing={"marker": {"color": SEVERITY_COLORS["critical"]}},
+            totals={"marker": {"color": REVENUE_COLOR}},
+            hovertemplate="%{x}: %{text}<extra></extra>",
+        )
+    )
+    levels = list(itertools.accumulate([drivers.base, *steps, rest]))
+    lo, hi = min(levels), max(levels)
+    pad = max(hi - lo, abs(hi) * 0.02, 1e-9) * 0.35  # small steps on a big total stay visible
+    fig.update_yaxes(range=[max(lo - pad, 0.0) if lo >= 0 else lo - pad, hi + pad])
+    return _layout(fig, height=420, hovermode="closest", showlegend=False, yaxis_title=drivers.kpi)
 
 
 def partition_strip(parts: dict[str, pl.DataFrame], first: object, last: object) -> go.Figure:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
+
+from spd_assets.core.schema import LEVEL_KEYS
 
 DEFAULT_PERIOD_DAYS = 28
 
@@ -17,6 +20,16 @@ class Selection:
     regions: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     skus: tuple[str, ...] | None = None
+
+    @classmethod
+    def of_series(
+        cls, level: str | None, sku: str | None, category: str | None, region: str | None
+    ) -> Selection:
+        """Exactly one series (an alert's, an incident root's): its level's keys, or every key given."""
+        given = {"sku": sku, "category": category, "region": region}
+        keys = LEVEL_KEYS.get(level or "", tuple(k for k, v in given.items() if v is not None))
+        pick = {k: (given[k],) for k in keys if given[k] is not None}
+        return cls(pick.get("region", ()), pick.get("category", ()), pick.get("sku"))
 
     @property
     def metrics_level(self) -> str:
@@ -111,3 +124,24 @@ def filter_alerts(
     if levels:
         cond &= pl.col("level").is_in(list(levels))
     return alerts.filter(cond.fill_null(False))
+
+
+def drill_down(
+    segment: Mapping[str, object], current_end: dt.date, first: dt.date, days: int = DEFAULT_PERIOD_DAYS
+) -> tuple[str, dict[str, object]]:
+    """The page that shows one driver's own trend and the sidebar state that selects it.
+
+    A SKU opens its history on the SKUs page, a region (or a region and category) the Regions page, a
+    category alone the Overview's trend; the period is the ``days`` up to the compared period's end.
+    """
+    region, category, sku = (segment.get(k) for k in ("region", "category", "sku"))
+    state: dict[str, object] = {
+        "dates": (max(first, current_end - dt.timedelta(days=days - 1)), current_end),
+        "region": [region] if region else [],
+        "category": [category] if category and not sku else [],
+        "sku": sku or "",
+    }
+    if sku:
+        state["sku_pick"] = sku
+        return "views/skus.py", state
+    return ("views/regions.py" if region else "views/overview.py"), state

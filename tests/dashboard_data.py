@@ -114,6 +114,35 @@ def sample_alerts(data_dir: str | Path, days: list[dt.date]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=ALERTS)
 
 
+def incident_alerts(data_dir: str | Path, day: dt.date, incident_id: str = "inc-us-east") -> pl.DataFrame:
+    """One incident on ``day`` in the layout the incidents asset writes: the us-east region alert as its
+    root and the two biggest SKU x region series of us-east folded under it, plus one alert alone."""
+    m = read_asset(data_dir, "daily_metrics").filter(pl.col("date") == day)
+    cells = m.filter((pl.col("level") == "sku_region") & (pl.col("region") == "us-east")).sort(
+        "revenue", descending=True
+    )
+    r_east = metric_value(m, day, "region", region="us-east")
+    rows = [alert_row(day, "region", "critical", region="us-east", observed=r_east, baseline=r_east * 3)]
+    for cell in cells.head(2).iter_rows(named=True):
+        keys = {k: cell[k] for k in ("sku", "category", "region")}
+        rows.append(
+            alert_row(
+                day, "sku_region", "warning", **keys, observed=cell["revenue"], baseline=cell["revenue"] * 2
+            )
+        )
+    alone = (
+        m.filter((pl.col("level") == "region") & (pl.col("region") != "us-east"))
+        .sort("revenue")
+        .row(0, named=True)
+    )
+    rows.append(alert_row(day, "region", "info", region=alone["region"], observed=alone["revenue"],
+                          baseline=alone["revenue"] * 1.5))  # fmt: skip
+    ids = [incident_id, incident_id, incident_id, None]
+    return pl.DataFrame(rows, schema=ALERTS).with_columns(
+        incident_id=pl.Series(ids, dtype=pl.String), is_root=pl.Series([True, False, False, None])
+    )
+
+
 def sample_quarantine(days: list[dt.date]) -> pl.DataFrame:
     """Three quarantined rows on the last day (two reasons), none on the other days."""
     day = days[-1]

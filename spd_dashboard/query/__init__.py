@@ -4,8 +4,10 @@ Pages call these functions and draw; nothing else in the dashboard opens a Parqu
 """
 
 from .alerts import (
+    agg_days,
     alert_days,
     alerts,
+    incidents,
     metrics_days,
     partitions,
     quarantine_summary,
@@ -27,6 +29,7 @@ from .sales import (
 __all__ = [
     "AssetFiles",
     "Bounds",
+    "agg_days",
     "alert_days",
     "alerts",
     "bounds",
@@ -36,6 +39,7 @@ __all__ = [
     "catalog",
     "daily_totals",
     "data_dir",
+    "incidents",
     "list_assets",
     "metrics_days",
     "partitions",

@@ -1,21 +1,25 @@
-"""Alerts, one series around a date, and the health of every asset's partitions."""
+"""Alerts and incidents, one series around a date, the days a Why view explains, and partitions' health."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import polars as pl
 import streamlit as st
 
-from spd_assets.core.schema import ALERTS, LEVEL_KEYS, severity_rank
+from spd_assets.core.schema import ALERTS, INCIDENTS, LEVEL_KEYS, severity_rank
 
-from .files import CACHE, AssetFiles, scan, sql
+from ..selection import Selection
+from .files import CACHE, SEL, AssetFiles, scan, sel_params, sql
+
+_SCHEMAS = {"alerts": ALERTS, "incidents": INCIDENTS}
 
 
 @st.cache_data(**CACHE)
-def _alerts(files: tuple[str, ...], stamp: str) -> pl.DataFrame:
+def _read(files: tuple[str, ...], stamp: str, asset: str) -> pl.DataFrame:
     frame = sql("SELECT * FROM read_parquet($files, union_by_name=true)", {"files": list(files)})
-    for col, dtype in ALERTS.items():  # a file written before a column was added lacks it: null
+    for col, dtype in _SCHEMAS[asset].items():  # a file written before a column was added lacks it: null
         if col not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(col))
     return frame
@@ -28,11 +32,46 @@ def alerts(root: str, start: dt.date | None = None, end: dt.date | None = None) 
     if not paths:
         return pl.DataFrame(schema=ALERTS)
     return (
-        _alerts(paths, files.stamp)
+        _read(paths, files.stamp, "alerts")
         .with_columns(_rank=severity_rank())
         .sort(["date", "_rank", "revenue_at_risk"], descending=[True, False, True], nulls_last=True)
         .drop("_rank")
     )
+
+
+def incidents(root: str, start: dt.date | None = None, end: dt.date | None = None) -> pl.DataFrame:
+    """The incidents asset between two days (empty while it does not exist: alerts then stand alone)."""
+    files = scan(root, "incidents")
+    paths = files.between(start or dt.date.min, end or dt.date.max)
+    if not paths:
+        return pl.DataFrame(schema=INCIDENTS)
+    return _read(paths, files.stamp, "incidents").select(list(INCIDENTS))
+
+
+@st.cache_data(**CACHE)
+def _agg_days(files: tuple[str, ...], stamp: str, sel: dict) -> pl.DataFrame:
+    return sql(
+        "SELECT date, region, category, sku, orders, units, revenue"
+        f" FROM read_parquet($files, union_by_name=true) WHERE {SEL}",
+        {"files": list(files), **sel},
+    )
+
+
+def agg_days(
+    root: str, sel: Selection, periods: Sequence[tuple[dt.date, dt.date]]
+) -> tuple[pl.DataFrame, list[int]]:
+    """daily_agg rows of the selection on the days of ``periods`` only, and how many days each has.
+
+    A Why view compares two short periods: it reads their day files, never the history between them.
+    """
+    files = scan(root, "daily_agg")
+    paths = tuple(sorted({f for lo, hi in periods for f in files.between(lo, hi)}))
+    counts = [files.count_between(lo, hi) for lo, hi in periods]
+    if not paths:
+        schema = {"date": pl.Date, "region": pl.String, "category": pl.String, "sku": pl.String,
+                  "orders": pl.Int64, "units": pl.Int64, "revenue": pl.Float64}  # fmt: skip
+        return pl.DataFrame(schema=schema), counts
+    return _agg_days(paths, files.stamp, sel_params(sel)), counts
 
 
 def alert_days(root: str) -> AssetFiles:

@@ -1,4 +1,5 @@
-"""Alerts: launch an anomaly check, list alerts with filters, inspect one, acknowledge or snooze it."""
+"""Alerts: launch an anomaly check, list incidents (children folded) with filters, inspect an alert,
+acknowledge or snooze it, and open its Why view."""
 
 import datetime as dt
 
@@ -8,6 +9,7 @@ import streamlit as st
 from spd_assets.core.schema import LEVELS, SEVERITIES
 from spd_dashboard import charts, check_panel, query, ui
 from spd_dashboard.alert_state import AlertStates, with_status
+from spd_dashboard.incidents import fold, md_escape
 from spd_dashboard.selection import filter_alerts
 from spd_dashboard.summary import series_names
 
@@ -35,18 +37,20 @@ found = with_status(found, states.all()).with_columns(series=series_names())
 shown = found if show_closed else found.filter(pl.col("status") == "open")
 checked = query.alert_days(v.root).count_between(p.start, p.end)
 hidden = found.height - shown.height
+folded = fold(shown, query.incidents(v.root, p.start, p.end))
 st.markdown(
     f"**{shown.height}** alert(s) shown"
     + (f" ({hidden} acknowledged or snoozed hidden)" if hidden else "")
+    + f" in **{folded.height}** incident(s)"
     + f" · the anomaly check has run for {checked} of the period's {p.days} days."
 )
 if shown.is_empty():
     st.info("No open alert in this period for these filters.", icon=":material/notifications_off:")
     st.stop()
 
-columns = ["date", "severity", "series", "metric", "observed", "baseline", "pct_drop", "robust_z",
+columns = ["date", "severity", "series", "folded", "metric", "observed", "baseline", "pct_drop", "robust_z",
            "revenue_at_risk", "status", "note", "rule", "alert_id"]  # fmt: skip
-ids = shown["alert_id"].to_list()
+ids = folded["alert_id"].to_list()  # one row per incident: its root (or first) alert
 
 
 def _pick_from_table() -> None:
@@ -55,38 +59,61 @@ def _pick_from_table() -> None:
         st.session_state["alert_pick"] = ids[rows[0]]
 
 
+config = {
+    "folded": st.column_config.NumberColumn(help="Alerts of the incident folded under this one, below."),
+    "observed": st.column_config.NumberColumn(format="localized"),
+    "baseline": st.column_config.NumberColumn(format="localized"),
+    "pct_drop": st.column_config.NumberColumn("drop", format="percent"),
+    "robust_z": st.column_config.NumberColumn("robust z", format="%.1f"),
+    "revenue_at_risk": st.column_config.NumberColumn("revenue at risk", format="dollar"),
+}
 ui.table(
-    shown.select(columns),
+    folded.select(columns),
     "alerts",
-    {
-        "observed": st.column_config.NumberColumn(format="localized"),
-        "baseline": st.column_config.NumberColumn(format="localized"),
-        "pct_drop": st.column_config.NumberColumn("drop", format="percent"),
-        "robust_z": st.column_config.NumberColumn("robust z", format="%.1f"),
-        "revenue_at_risk": st.column_config.NumberColumn("revenue at risk", format="dollar"),
-    },
+    config,
     key="alerts_table",
     on_select=_pick_from_table,
     selection_mode="single-row",
 )
 
 rows = {r["alert_id"]: r for r in shown.iter_rows(named=True)}
+child_columns = ["date", "severity", "series", "observed", "baseline", "pct_drop", "revenue_at_risk",
+                 "status", "alert_id"]  # fmt: skip
+for incident in folded.filter(pl.col("folded") > 0).iter_rows(named=True):
+    label = f"{md_escape(incident['root'])} on {incident['date']}: {incident['folded']} alert(s) folded"
+    with st.expander(label, icon=":material/account_tree:"):
+        children = shown.filter(pl.col("alert_id").is_in(incident["children"]))
+        shown_config = {"date": ui.DATE} | config
+        st.dataframe(children.select(child_columns), hide_index=True, column_config=shown_config)
+        st.page_link(
+            "views/why.py",
+            label="Why did this incident happen?",
+            icon=":material/troubleshoot:",
+            query_params={"explain": "incident", "incident": incident["incident_id"]},
+        )
+
 if st.session_state.get("alert_pick") not in rows:
     st.session_state.pop("alert_pick", None)
 picked = st.selectbox(
     "Alert",
-    ids,
+    ids + [i for i in rows if i not in set(ids)],
     key="alert_pick",
     format_func=lambda a: " · ".join(str(rows[a][k]) for k in ("date", "severity", "series", "metric")),
 )
 a = rows[picked]
 badge = f":{BADGE.get(a['severity'], 'gray')}-badge[{a['severity']}]"
-st.markdown(f"#### {badge} {a['series']} · {a['metric']} on {a['date']}")
+st.markdown(f"#### {badge} {md_escape(a['series'])} · {a['metric']} on {a['date']}")
 drop = f"-{a['pct_drop']:.0%}" if a["pct_drop"] is not None else "n/a"
 st.markdown(
     f"Observed **{a['observed']:,.2f}** against a baseline of **{a['baseline']:,.2f}** ({drop}, robust z "
     f"{a['robust_z'] or 0:.1f}); revenue at risk **${a['revenue_at_risk'] or 0:,.0f}**. Rule `{a['rule']}`. "
-    f"Status: **{a['status']}**" + (f" ({a['note']})." if a["note"] else ".")
+    f"Status: **{a['status']}**" + (f" ({md_escape(a['note'])})." if a["note"] else ".")
+)
+st.page_link(
+    "views/why.py",
+    label="Why did it drop? Key drivers against its baseline",
+    icon=":material/troubleshoot:",
+    query_params={"explain": "alert", "alert": picked},
 )
 around = query.series(
     v.root,
