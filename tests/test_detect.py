@@ -219,6 +219,7 @@ TODAY = dt.date.today()
 SHAPE_FIRST = TODAY - dt.timedelta(days=40)
 STEADY = Shape("steady", orders_per_day=3_000, n_skus=40, demo_season=False)
 ONE_DAY = DetectionConfig(rules=("weekday_mad",))  # the rule before multi-day and zero-run tests
+SEED_RULE = DetectionConfig(rules=("seed_wow",))  # the seed project's rule, which each known shape defeats
 
 
 def shape_series(shape: Shape, incidents: list[ShapeIncident], seed: int = 3) -> tuple[pl.DataFrame, list]:
@@ -254,18 +255,41 @@ def test_a_five_orders_a_day_sku_with_four_zero_days_is_caught() -> None:
     found = detect_drops(frame, days).alerts.filter(level="sku", sku=sku)
     assert found["rule"].to_list()[:1] == ["zero_run"] and found["window_days"].max() <= 4
     assert detect_drops(frame, days, config=ONE_DAY).alerts.filter(level="sku", sku=sku).is_empty()
+    assert detect_drops(frame, days, config=SEED_RULE).alerts.filter(level="sku", sku=sku).is_empty()
 
 
 def test_the_day_after_a_one_day_promotion_is_not_an_alert() -> None:
     promo = replace(STEADY, promo_rate=0.3)
     frame, _ = shape_series(promo, [])
-    assert detect_drops(frame, [TODAY - dt.timedelta(days=k) for k in range(30)]).alerts.is_empty()
+    days = [TODAY - dt.timedelta(days=k) for k in range(30)]
+    assert detect_drops(frame, days).alerts.is_empty()
+    # The seed rule measures each day against the last 28, promotions included: the days after one page.
+    assert detect_drops(frame, days, config=SEED_RULE).alerts.height > 0
 
 
 def test_a_shop_that_doubles_over_a_year_raises_nothing_false() -> None:
     growing = replace(STEADY, growth=2.0, step_up=(60, 1.3))
     frame, _ = shape_series(growing, [])
-    assert detect_drops(frame, [TODAY - dt.timedelta(days=k) for k in range(35)]).alerts.is_empty()
+    days = [TODAY - dt.timedelta(days=k) for k in range(35)]
+    assert detect_drops(frame, days).alerts.is_empty()
+    assert detect_drops(frame, days, config=SEED_RULE).alerts.height > 0  # weekend dips vs any weekday
+
+
+def test_a_region_that_is_half_the_shop_dropping_40_percent_for_one_day_is_caught() -> None:
+    # Weekend peaks: the region's Saturday, down 40%, still sells about what its median day does.
+    half = replace(
+        STEADY,
+        region_share=(0.5, 0.12, 0.12, 0.1, 0.1, 0.06),
+        weekday=(0.8, 0.8, 0.85, 0.9, 1.1, 1.5, 1.4),
+    )
+    saturday = TODAY - dt.timedelta(days=1 + (TODAY.weekday() - 6) % 7)
+    big = half.regions[0]
+    drop = ShapeIncident("r", "region_partial", "region", saturday, saturday, 0.6, region=big, region_index=0)
+    frame, _ = shape_series(half, [drop])
+    found = detect_drops(frame, [saturday]).alerts.filter(level="region")
+    assert found["region"].to_list() == [big] and found["rule"].to_list() == ["weekday_mad"]
+    assert 0.3 <= found["pct_drop"][0] <= 0.5
+    assert detect_drops(frame, [saturday], config=SEED_RULE).alerts.filter(level="region").is_empty()
 
 
 def test_a_shop_of_one_category_is_still_scored() -> None:
