@@ -2,15 +2,20 @@
 
 Dagster's built-in IO managers refuse an output covering several partitions, which a single-run
 backfill produces; this one splits by the ``date`` column and writes day by day, so an output
-given as ``DayBatches`` is written as it is produced and never held whole in memory.
+given as ``DayBatches`` is written as it is produced and never held whole in memory. It also holds
+the run's day locks for the whole run (every run that writes days uses it, CLI and daemon alike).
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
 from tabulate import tabulate
 
+from .core.day_locks import hold_days, lock_dir, run_days
 from .core.storage import DayBatches, DayFrames, DayStore, WrittenDays, parse_day
 
 
@@ -28,6 +33,16 @@ class DayParquetIOManager(dg.ConfigurableIOManager):
     @property
     def store(self) -> DayStore:
         return DayStore(self.data_dir)
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[DayParquetIOManager]:
+        """Hold the lock of every day the run writes while it runs (the in-process executor sets its
+        resources up once per run), so another run on any of those days waits for this one to end."""
+        run = context.dagster_run
+        days = run_days(run.tags) if run is not None else []
+        holder = f"run {run.run_id}" if run is not None else "a run"
+        with hold_days(lock_dir(self.data_dir), days, holder, on_wait=context.log.info):
+            yield self
 
     def _range_metadata(self, asset: str, days: list, rows: int, preview: pl.DataFrame) -> dict:
         return {

@@ -39,14 +39,8 @@ run_retries:
   enabled: true
   max_retries: 2
   retry_on_asset_or_op_failure: false
-concurrency:
-  runs:
-    # Two runs never write the same day at once (a schedule tick and a backfill, say).
-    tag_concurrency_limits:
-      - key: dagster/partition
-        value:
-          applyLimitPerUniqueValue: true
-        limit: 1
+# Two runs never write the same day at once: each run holds a lock per day it writes (see README,
+# "Reliability"), for CLI and daemon runs alike, so no run-queue limit is needed here.
 """
 
 

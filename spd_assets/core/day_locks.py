@@ -1,0 +1,103 @@
+"""Per-day write locks: two runs never write the same day at once, runs on other days go on in parallel.
+
+Dagster's own limits do not do it: a ``dagster/partition`` tag limit does not match a range run (tagged
+with its range start and end) and acts only in the daemon's queue, never for a CLI run; a pool would
+serialize every run, whatever its days. So each run holds one lock file per day it writes (``flock``),
+taken in date order so two overlapping ranges cannot deadlock. The kernel drops a lock when its
+process dies, SIGKILL included: a crashed run never leaves a day locked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import os
+import resource
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+
+from .run_tags import RANGE_END, RANGE_START
+
+PARTITION_TAG = "dagster/partition"
+LOCKS_DIR = "_spd/locks"  # under a local SPD_DATA_DIR, beside the recorded start date
+
+
+def lock_dir(data_dir: str, dagster_home: str | None = None) -> Path:
+    """Where the locks of ``data_dir`` live: in it when local, else under DAGSTER_HOME (one per URI).
+
+    Locks on local files only keep apart the runs of one machine; with an object store written from
+    several machines, run them through one daemon (see README, "Reliability").
+    """
+    if "://" not in data_dir:
+        return Path(data_dir) / LOCKS_DIR
+    home = dagster_home or os.environ.get("DAGSTER_HOME") or tempfile.gettempdir()
+    return Path(home) / "spd_locks" / hashlib.sha256(data_dir.encode()).hexdigest()[:16]
+
+
+def run_days(tags: Mapping[str, str]) -> list[dt.date]:
+    """The days a run writes, from its tags: one partition, or every day of its range (inclusive)."""
+    if RANGE_START in tags and RANGE_END in tags:
+        first, last = dt.date.fromisoformat(tags[RANGE_START]), dt.date.fromisoformat(tags[RANGE_END])
+        return [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
+    if PARTITION_TAG in tags:
+        return [dt.date.fromisoformat(tags[PARTITION_TAG])]
+    return []
+
+
+def _room_for(n_files: int) -> None:
+    """Raise the soft limit on open files when a long range needs more lock files than it allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = n_files + 256  # what Dagster, pyarrow and SQLite keep open besides
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+
+
+def _holder(fd: int) -> str:
+    with contextlib.suppress(OSError):
+        return os.pread(fd, 200, 0).decode(errors="replace").strip() or "another run"
+    return "another run"
+
+
+@contextlib.contextmanager
+def hold_days(
+    root: str | Path,
+    days: Iterable[dt.date],
+    holder: str,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[list[dt.date]]:
+    """Hold the write lock of every day in ``days`` until the block ends, waiting for any other holder.
+
+    ``holder`` (a run id) is written into each lock file, so a run that has to wait can say for whom;
+    ``on_wait`` receives that message before the wait.
+    """
+    wanted = sorted(set(days))
+    if not wanted:
+        yield wanted
+        return
+    folder = Path(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    _room_for(len(wanted))
+    fds: list[int] = []
+    try:
+        for day in wanted:
+            fd = os.open(folder / f"{day.isoformat()}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            fds.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait is not None:
+                    on_wait(
+                        f"waiting for {_holder(fd)} to finish writing {day} before writing "
+                        f"{wanted[0]} .. {wanted[-1]} (two runs never write the same day at once)"
+                    )
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, holder.encode(), 0)
+        yield wanted
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)  # closing the descriptor releases its lock
