@@ -18,6 +18,7 @@ from test_dashboard_app import _week, closed_port, open_app  # noqa: F401 (the a
 from spd_assets.core.drivers import alert_periods, key_drivers
 from spd_dashboard import charts
 from spd_dashboard.incidents import md_escape
+from spd_dashboard.selection import Selection, drill_down
 
 DAY = dt.date(2025, 6, 18)  # a Wednesday: every base below must be a Wednesday too
 WEEK = dt.timedelta(days=7)
@@ -209,3 +210,22 @@ def test_names_are_never_markup_in_the_waterfall_or_in_markdown():
 def test_why_view_on_an_empty_data_dir_says_what_to_run(open_app, tmp_path):
     at = open_app(str(tmp_path / "empty"), page="views/why.py")
     assert "No data yet" in at.info[0].value
+
+
+def test_a_driver_opens_the_page_that_shows_its_own_trend():
+    end, first = dt.date(2025, 6, 18), dt.date(2025, 6, 1)
+    page, state = drill_down({"region": "us-east", "category": "toys", "sku": "SKU-0004"}, end, first)
+    assert page == "views/skus.py" and state["sku_pick"] == "SKU-0004" and state["sku"] == "SKU-0004"
+    assert state["region"] == ["us-east"] and state["category"] == []  # the SKU names its category
+    assert state["dates"] == (first, end)  # 28 days back would start before the history
+    assert drill_down({"region": "apac", "category": "toys"}, end, first)[0] == "views/regions.py"
+    page, state = drill_down({"category": "toys"}, end, dt.date(2025, 1, 1))
+    assert page == "views/overview.py" and state["category"] == ["toys"] and state["region"] == []
+    assert state["dates"] == (end - dt.timedelta(days=27), end)
+
+
+def test_an_alerts_series_is_selected_by_its_levels_keys_only():
+    sku_alert = Selection.of_series("sku", "SKU-0004", "toys", None)  # alerts carry a SKU's category too
+    assert (sku_alert.regions, sku_alert.categories, sku_alert.skus) == ((), (), ("SKU-0004",))
+    root = Selection.of_series("category_region", None, "toys", "us-east")  # an incident root's level
+    assert (root.regions, root.categories, root.skus) == (("us-east",), ("toys",), None)
