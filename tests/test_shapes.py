@@ -47,3 +47,11 @@ def test_an_overdispersed_shop_varies_far_more_than_poisson() -> None:
     noisy = FAMILY["overdispersed"]
     poisson = replace(noisy, dispersion=None, day_shock=0.0)
     assert _top_cell_dispersion(noisy) > 3 * _top_cell_dispersion(poisson)
+
+
+def test_a_low_volume_stop_hits_a_sku_of_about_five_orders_a_day() -> None:
+    # The small shop's Zipf tail sells about one order a day, where a week without sales is ordinary.
+    shop = generate_shop(FAMILY["small"], FIRST, LAST, 30, 4)
+    stops = [i for i in shop.incidents if i.kind == "low_volume_stop"]
+    daily = shop.expected.sum(axis=2).mean(axis=0)
+    assert stops and all(3.5 <= daily[i.sku_index[0]] <= 7 for i in stops)

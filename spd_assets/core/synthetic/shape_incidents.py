@@ -22,6 +22,7 @@ KINDS = (
 )
 STEP_KINDS = tuple(k for k in KINDS if k != "slow_decline")
 SLOT_DAYS = 14  # one incident per fortnight, so incidents never overlap
+LOW_VOLUME_ORDERS = 5.0  # expected orders a day of the SKU a low-volume stop hits
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,11 @@ def plan_incidents(
     sku_volume = expected.sum(axis=(0, 2))
     region_volume = expected.sum(axis=(0, 1))
     cell_daily = expected.mean(axis=0)
-    tail = [i for i in np.argsort(sku_volume) if sku_volume[i] / len(days) < 10][:3]
+    # The low-volume stop hits a SKU of about LOW_VOLUME_ORDERS a day (the long tail every shape
+    # carries), not the shop's smallest SKU: a small shop's Zipf tail sells one order a day or less,
+    # where a week without sales is ordinary.
+    daily = sku_volume / len(days)
+    tail = [int(i) for i in np.argsort(np.abs(daily - LOW_VOLUME_ORDERS)) if daily[i] < 10][:3]
     top = [int(i) for i in np.argsort(-sku_volume)[:20]]
     big_cells = np.argwhere(cell_daily >= 20) if (cell_daily >= 20).any() else np.argwhere(cell_daily >= 8)
     categories = sorted(set(cats))
