@@ -10,10 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 from conftest import recent_days
 
-from spd_assets.core.landing.folder import affected_days, contiguous
+from spd_assets.core.landing.folder import affected_days, contiguous, stale_category_days
+from spd_assets.core.storage import DayStore
 from spd_assets.core.synthetic.orders import generate_day
 from spd_assets.definitions import build_defs
 from spd_assets.partitions import RANGE_END, RANGE_START
@@ -43,10 +45,11 @@ def drop(landing: Path, day: dt.date, catalog, orders_per_day: int = 40, name: s
 
 
 def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None):
-    context = dg.build_sensor_context(
+    # A context manager, as the daemon opens it: the IO manager is a context-manager resource.
+    with dg.build_sensor_context(
         instance=instance, cursor=cursor, definitions=defs, resources=defs.resources
-    )
-    return defs.resolve_sensor_def("landing_sensor").evaluate_tick(context)
+    ) as context:
+        return defs.resolve_sensor_def("landing_sensor").evaluate_tick(context)
 
 
 def what(result) -> tuple[str, ...] | tuple[str, str]:
@@ -216,3 +219,85 @@ def test_a_changed_mapping_re_runs_every_landed_day(landing_defs, landing, insta
     os.utime(landing / "mapping.toml", (OLD, OLD))
     seen, _ = ticks_until_idle(landing_defs, instance, cursor)
     assert seen == [(iso(days[0]), iso(days[-1]))]
+
+
+def test_stale_category_days_are_those_whose_stored_category_the_catalog_no_longer_gives() -> None:
+    d1, d2, d3 = (dt.date(2025, 3, k) for k in (1, 2, 3))
+    stored = pl.DataFrame(
+        {
+            "date": [d1, d1, d2, d3],
+            "sku": ["A", "B", "B", "GONE"],
+            "category": ["toys", "food", "food", "unknown"],
+        }
+    )
+    catalog = pl.DataFrame({"sku": ["A", "B"], "category": ["toys", "drinks"]})
+    assert stale_category_days(stored, catalog) == {d1, d2}  # B moved; GONE was already 'unknown'
+    assert stale_category_days(stored.filter(pl.col("sku") != "B"), catalog) == set()
+
+
+def _execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest) -> None:
+    """Run a sensor's request in process, as the daemon would launch it."""
+    if [k.path[-1] for k in request.asset_selection] == ["catalog"]:
+        assets = [defs.get_assets_def("catalog")]
+        result = dg.materialize(assets, instance=instance, resources=defs.resources, tags=request.tags)
+    else:
+        result = defs.resolve_job_def("daily_pipeline").execute_in_process(
+            instance=instance,
+            tags=request.tags,
+            asset_selection=request.asset_selection,
+            partition_key=request.partition_key,
+        )
+    assert result.success
+
+
+def _run_until_idle(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None):
+    """Tick and run every request until the sensor is idle: the requests made, and the cursor."""
+    made = []
+    for _ in range(10):
+        result = tick(defs, instance, cursor)
+        cursor = result.cursor
+        if not result.run_requests:
+            return made, cursor
+        (request,) = result.run_requests
+        made.append(request)
+        _execute(defs, instance, request)
+    raise AssertionError(f"still requesting after 10 ticks: {[r.tags.get('spd/landing') for r in made]}")
+
+
+def test_a_catalog_change_re_runs_from_daily_agg_the_stored_days_whose_skus_moved(
+    landing_defs, landing, instance, small_catalog, settings
+) -> None:
+    days = recent_days(5, end_offset=10)
+    catalog_csv = landing / "catalog.csv"
+    small_catalog.rename({"base_price": "price"}).write_csv(catalog_csv)
+    os.utime(catalog_csv, (OLD, OLD))
+    files = {day: drop(landing, day, small_catalog) for day in days}
+    moved = pl.read_csv(files[days[1]])["sku"].mode()[0]
+    for day, path in files.items():  # the moved SKU sells on days[1] only
+        if day != days[1]:
+            pl.read_csv(path).filter(pl.col("sku") != moved).write_csv(path)
+            os.utime(path, (OLD, OLD))
+    made, cursor = _run_until_idle(landing_defs, instance)
+    assert len(made) == 2  # the catalog, then the five days
+    store = DayStore(settings.data_dir)
+    before = {a: store.path(a, days[0]) for a in ("orders", "daily_agg", "daily_metrics")}
+    untouched = {a: Path(p).read_bytes() for a, p in before.items()}
+
+    recategorized = small_catalog.with_columns(
+        category=pl.when(pl.col("sku") == moved).then(pl.lit("clearance")).otherwise("category")
+    )
+    recategorized.rename({"base_price": "price"}).write_csv(catalog_csv)
+    os.utime(catalog_csv, (OLD + 60, OLD + 60))
+    made, _ = _run_until_idle(landing_defs, instance, cursor)
+
+    assert made[0].asset_selection == [dg.AssetKey("catalog")]
+    (recat,) = made[1:]
+    assert (recat.tags[RANGE_START], recat.tags[RANGE_END]) == (iso(days[1]), iso(days[-1]))  # + windows
+    assert [k.path[-1] for k in recat.asset_selection] == [
+        k for k in DATED if k not in ("orders", "quarantine")
+    ]
+    agg = store.read("daily_agg", days[1])
+    assert agg.filter(pl.col("sku") == moved)["category"].unique().to_list() == ["clearance"]
+    metrics = store.read("daily_metrics", days[-1])
+    assert metrics.filter(pl.col("level") == "category", pl.col("category") == "clearance").height == 1
+    assert {a: Path(p).read_bytes() for a, p in before.items()} == untouched  # days[0] never sold it

@@ -103,7 +103,7 @@ class DayStore:
         fs, _ = self._fs
         return fs.get_file_info(self.path(asset, day)).type == pafs.FileType.File
 
-    def read(self, asset: str, day: dt.date | None = None) -> pl.DataFrame:
+    def read(self, asset: str, day: dt.date | None = None, columns: list[str] | None = None) -> pl.DataFrame:
         """One day (or the unpartitioned file); a missing file raises MissingPartitionError naming it."""
         fs, _ = self._fs
         path = self.path(asset, day)
@@ -111,11 +111,13 @@ class DayStore:
             what = f"{asset} for {day.isoformat()}" if day else asset
             raise MissingPartitionError(f"{what} is not materialized: no file at {self.uri(asset, day)}")
         with fs.open_input_file(path) as source:
-            return pl.from_arrow(pq.read_table(source))  # type: ignore[return-value]
+            return pl.from_arrow(pq.read_table(source, columns=columns))  # type: ignore[return-value]
 
-    def read_days(self, asset: str, days: Iterable[dt.date]) -> pl.DataFrame:
+    def read_days(
+        self, asset: str, days: Iterable[dt.date], columns: list[str] | None = None
+    ) -> pl.DataFrame:
         """Several days concatenated (an empty frame with no columns if ``days`` is empty)."""
-        frames = [self.read(asset, d) for d in days]
+        frames = [self.read(asset, d, columns) for d in days]
         return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
     def days(self, asset: str) -> list[dt.date]:

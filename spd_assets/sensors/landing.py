@@ -6,6 +6,10 @@ dated asset). Days to re-run wait in the cursor's queue and go out one contiguou
 each as one run over every dated asset (public ``RunRequest`` with the partition-range tags), the
 next only once the previous finished: a range never reads a day another run is still writing, and
 a gap (a day with no file) splits the queue instead of failing a run.
+
+A new catalog.csv re-materializes the catalog first; once that run is done, the stored days whose
+daily_agg holds a category the catalog no longer gives (and the windows reading them) re-run from
+daily_agg on, from their stored orders.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import json
 import dagster as dg
 
 from ..core.landing.files import CATALOG_FILE, day_of
-from ..core.landing.folder import FileState, affected_days, contiguous, scan_landing
+from ..core.landing.folder import FileState, affected_days, contiguous, scan_landing, stale_category_days
 from ..core.landing.mapping import MAPPING_FILES
 from ..core.metrics import LOOKBACK_DAYS
 from ..core.settings import Settings
+from ..core.storage import DayStore
 from ..partitions import range_tags
 from ..resources.order_sources import LandingSource, OrderSource
 
@@ -30,6 +35,7 @@ TRIGGER = "landing_sensor"
 MAX_RETRIES = "2"  # run retries (dagster.yaml run_retries) for a transient failure
 DATED_KEYS = [dg.AssetKey(k) for k in ("orders", "quarantine", "daily_agg", "daily_metrics", "alerts")]
 CATALOG_KEY = dg.AssetKey("catalog")
+SOURCE_KEYS = [dg.AssetKey("orders"), dg.AssetKey("quarantine")]  # read from the landing files
 UNFINISHED = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.QUEUED,
@@ -41,7 +47,9 @@ UNFINISHED = [
 
 def _load_cursor(cursor: str | None) -> dict:
     """files (seen, by name), pending (names whose day is not a partition yet), queue (days to run),
-    catalog (a catalog run is due), catalog_sent (one was requested), seq (requests made)."""
+    catalog (a catalog run is due), catalog_sent (one was requested), recheck (compare the stored
+    days' categories with the catalog once its run is done), recat (days to re-run from daily_agg on
+    for new categories), seq (requests made)."""
     data = json.loads(cursor) if cursor else {}
     return {
         "files": {n: FileState(**s) for n, s in data.get("files", {}).items()},
@@ -49,6 +57,8 @@ def _load_cursor(cursor: str | None) -> dict:
         "queue": {dt.date.fromisoformat(d) for d in data.get("queue", [])},
         "catalog": bool(data.get("catalog", False)),
         "catalog_sent": bool(data.get("catalog_sent", False)),
+        "recheck": bool(data.get("recheck", False)),
+        "recat": {dt.date.fromisoformat(d) for d in data.get("recat", [])},
         "seq": int(data.get("seq", 0)),
     }
 
@@ -61,6 +71,8 @@ def _dump_cursor(state: dict) -> str:
             "queue": sorted(d.isoformat() for d in state["queue"]),
             "catalog": state["catalog"],
             "catalog_sent": state["catalog_sent"],
+            "recheck": state["recheck"],
+            "recat": sorted(d.isoformat() for d in state["recat"]),
             "seq": state["seq"],
         },
         separators=(",", ":"),
@@ -86,6 +98,36 @@ def _running(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
 def _digest(names: list[str], files: dict[str, FileState]) -> str:
     text = "|".join(f"{n}:{files[n].sha256}" for n in names if n in files)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _days(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
+
+
+def _range_request(
+    prefix: str, start: dt.date, end: dt.date, digest: str, keys: list[dg.AssetKey], tags: dict[str, str]
+) -> dg.RunRequest:
+    """One run of ``keys`` over start..end: a partition for one day, the range tags for more."""
+    what = f"{len(_days(start, end))} day(s) {start} .. {end}"
+    partition = {"partition_key": start.isoformat()} if start == end else {}
+    range_ = {} if start == end else range_tags(start, end)
+    return dg.RunRequest(
+        run_key=f"{prefix}:{start}..{end}:{digest}",
+        asset_selection=keys,
+        tags={**tags, **range_, "spd/landing": what},
+        **partition,
+    )
+
+
+def _recategorized_days(store: DayStore) -> set[dt.date]:
+    """Stored days whose daily_agg (or the windows reading it) holds a category the catalog no longer
+    gives, and that can be re-run from their stored orders."""
+    agg_days = store.days("daily_agg")
+    if not agg_days or not store.exists("catalog"):
+        return set()
+    stored = store.read_days("daily_agg", agg_days, columns=["date", "sku", "category"])
+    stale = stale_category_days(stored, store.read("catalog"))
+    return affected_days(stale, agg_days, LOOKBACK_DAYS + 1) & set(store.days("orders"))
 
 
 def build_landing_sensor(settings: Settings, daily: dg.DailyPartitionsDefinition) -> dg.SensorDefinition:
@@ -156,18 +198,29 @@ def build_landing_sensor(settings: Settings, daily: dg.DailyPartitionsDefinition
         if state["pending"]:
             notes.append(f"{len(state['pending'])} wait for their day to be a partition ({first} .. {last})")
 
-        if not state["queue"] and not state["catalog"]:
+        if not (state["queue"] or state["catalog"] or state["recheck"] or state["recat"]):
             reason = "; ".join([f"no new or changed day files in {source.landing_dir}", *notes])
             return dg.SensorResult(skip_reason=reason, cursor=_dump_cursor(state))
         busy = _running(context.instance)
         if busy is not None:
             reason = f"{len(state['queue'])} day(s) queued; waiting for run {busy.run_id[:8]} to finish"
             return dg.SensorResult(skip_reason="; ".join([reason, *notes]), cursor=_dump_cursor(state))
+        if state["recheck"] and not state["catalog"]:  # the new catalog is materialized now
+            state["recheck"] = False
+            state["recat"] |= _recategorized_days(DayStore(settings.data_dir)) - state["queue"]
+            if state["recat"]:
+                context.log.info(
+                    f"landing_sensor: the catalog changed the category of SKUs sold on "
+                    f"{len(state['recat'])} stored day(s): re-running them from daily_agg on"
+                )
+        if not (state["queue"] or state["catalog"] or state["recat"]):
+            reason = "; ".join(["the new catalog changed no stored day's categories", *notes])
+            return dg.SensorResult(skip_reason=reason, cursor=_dump_cursor(state))
 
         state["seq"] += 1
         tags = {TRIGGER_TAG: TRIGGER, "dagster/max_retries": MAX_RETRIES}
         if state["catalog"]:
-            state["catalog"], state["catalog_sent"] = False, True
+            state["catalog"], state["catalog_sent"], state["recheck"] = False, True, True
             catalog_sha = now[CATALOG_FILE].sha256[:12] if CATALOG_FILE in now else "from-orders"
             request = dg.RunRequest(
                 run_key=f"landing:{state['seq']}:catalog:{catalog_sha}",
@@ -175,22 +228,24 @@ def build_landing_sensor(settings: Settings, daily: dg.DailyPartitionsDefinition
                 tags={**tags, "spd/landing": "catalog"},
             )
             context.log.info("landing_sensor: re-materializing the catalog before the queued days")
-        else:
+        elif state["queue"]:
             start, end = contiguous(state["queue"])[0]
-            days = [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
+            days = _days(start, end)
             state["queue"] -= set(days)
-            what = f"{len(days)} day(s) {start} .. {end}"
-            key = f"landing:{state['seq']}:{start}..{end}:{_digest([landed[d] for d in days], now)}"
-            partition = {"partition_key": start.isoformat()} if start == end else {}
-            range_ = {} if start == end else range_tags(start, end)
-            request = dg.RunRequest(
-                run_key=key,
-                asset_selection=DATED_KEYS,
-                tags={**tags, **range_, "spd/landing": what},
-                **partition,
-            )
+            state["recat"] -= set(days)  # a full run re-joins the categories too
+            digest = _digest([landed[d] for d in days], now)
+            request = _range_request(f"landing:{state['seq']}", start, end, digest, DATED_KEYS, tags)
             left = f"; {len(state['queue'])} day(s) still queued" if state["queue"] else ""
-            context.log.info(f"landing_sensor: one run for {what}{left}")
+            context.log.info(f"landing_sensor: one run for {request.tags['spd/landing']}{left}")
+        else:
+            start, end = contiguous(state["recat"])[0]
+            state["recat"] -= set(_days(start, end))
+            digest = now[CATALOG_FILE].sha256[:12] if CATALOG_FILE in now else "from-orders"
+            derived = [k for k in DATED_KEYS if k not in SOURCE_KEYS]
+            request = _range_request(
+                f"landing:{state['seq']}", start, end, f"categories:{digest}", derived, tags
+            )
+            context.log.info(f"landing_sensor: new categories for {request.tags['spd/landing']}")
         return dg.SensorResult(run_requests=[request], cursor=_dump_cursor(state))
 
     return landing_sensor

@@ -1,6 +1,6 @@
 """The landing folder as a whole: which day files are there, which changed, and what to re-run.
 
-Pure file logic, no Dagster: the landing sensor calls it on every tick.
+Pure file and DataFrame logic, no Dagster: the landing sensor calls it on every tick.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import polars as pl
 
 from .files import CATALOG_FILE, day_of, sha256_file
 from .mapping import MAPPING_FILES
@@ -77,6 +79,21 @@ def affected_days(changed: Iterable[dt.date], landed: Iterable[dt.date], window_
         out.add(day)
         out.update(d for d in (day + dt.timedelta(days=k) for k in range(1, window_days)) if d in have)
     return out
+
+
+def stale_category_days(stored: pl.DataFrame, catalog: pl.DataFrame) -> set[dt.date]:
+    """Days of a stored daily_agg (date, sku, category) where a SKU's category is not the catalog's now.
+
+    daily_agg joins the category when it is materialized, so a new catalog.csv reaches a stored day
+    only when that day is re-run; these are the days to re-run (a SKU gone from the catalog counts as
+    ``unknown``, as the aggregation files it).
+    """
+    if stored.is_empty():
+        return set()
+    now = catalog.select("sku", pl.col("category").alias("now"))
+    joined = stored.select("date", "sku", "category").unique().join(now, on="sku", how="left")
+    stale = joined.filter(pl.col("category") != pl.col("now").fill_null("unknown"))
+    return set(stale["date"].unique().to_list())
 
 
 def contiguous(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
