@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import itertools
 import math
 
@@ -12,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from spd_assets.core.drivers import Drivers, segment_label
 from spd_assets.core.schema import SEVERITIES
+from spd_assets.core.text import html_text
 
 # Okabe-Ito colours (readable with colour-blindness), fixed per region so every chart agrees.
 REGION_COLORS = {
@@ -235,7 +235,7 @@ def drivers_waterfall(drivers: Drivers, money: bool = True) -> go.Figure:
     """
     steps = drivers.top["contribution"].to_list()
     rest = drivers.change - sum(steps)
-    labels = [html.escape(label) for label in driver_labels(drivers)]
+    labels = [html_text(label) for label in driver_labels(drivers)]
     fmt = "${:,.2f}" if money else "{:,.0f}"
     signed = ("{:+,.2f}" if money else "{:+,.0f}").format
     fig = go.Figure(

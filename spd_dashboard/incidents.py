@@ -1,4 +1,4 @@
-"""Alerts folded into incidents for the Alerts page and the Why view, and text made safe for Markdown.
+"""Alerts folded into incidents for the Alerts page and the Why view.
 
 An alert whose ``incident_id`` is null (a file written before incidents existed, or before the
 incidents asset ran) is an incident of its own and its root, so every page works on both layouts.
@@ -6,19 +6,9 @@ incidents asset ran) is an incident of its own and its root, so every page works
 
 from __future__ import annotations
 
-import re
-
 import polars as pl
 
 from .summary import series_names
-
-# Characters that start Markdown, HTML or Streamlit directives (:red[..], :material/..:) mid-line.
-_MARKUP = re.compile(r"([\\`*_{}\[\]<>|~$:&])")
-
-
-def md_escape(text: object) -> str:
-    """``text`` shown literally by st.markdown, captions, expander and button labels."""
-    return _MARKUP.sub(r"\\\1", str(text))
 
 
 def with_incidents(alerts: pl.DataFrame) -> pl.DataFrame:

@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 from test_dashboard_app import _week, closed_port, open_app  # noqa: F401 (the app's fixtures)
 
 from spd_assets.core.drivers import alert_periods, key_drivers
+from spd_assets.core.text import md_escape
 from spd_dashboard import charts
-from spd_dashboard.incidents import md_escape
 from spd_dashboard.selection import Selection, drill_down
 
 DAY = dt.date(2025, 6, 18)  # a Wednesday: every base below must be a Wednesday too

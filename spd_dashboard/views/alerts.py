@@ -7,9 +7,10 @@ import polars as pl
 import streamlit as st
 
 from spd_assets.core.schema import LEVELS, SEVERITIES
+from spd_assets.core.text import md_escape
 from spd_dashboard import charts, check_panel, query, ui
 from spd_dashboard.alert_state import AlertStates, with_status
-from spd_dashboard.incidents import fold, md_escape
+from spd_dashboard.incidents import fold
 from spd_dashboard.selection import filter_alerts
 from spd_dashboard.summary import series_names
 

@@ -4,8 +4,9 @@ periods; a waterfall from the base total to the current one, each driver a click
 import streamlit as st
 
 from spd_assets.core.drivers import DIMENSIONS, KPIS, alert_periods, effects, key_drivers
+from spd_assets.core.text import md_escape
 from spd_dashboard import charts, query, ui
-from spd_dashboard.incidents import fold, md_escape
+from spd_dashboard.incidents import fold
 from spd_dashboard.selection import Period, Selection, drill_down, period_from_input
 from spd_dashboard.summary import series_names
 
