@@ -1,4 +1,8 @@
-"""Plotly figures for the pages, with one colour per region everywhere (bars, treemap, lines)."""
+"""Plotly figures for the pages, with one colour per region everywhere (bars, treemap, lines).
+
+Plotly renders tags such as <b>, <a> or <br> in labels, hover text, legend and subplot titles: every
+name from the data goes in through ``_names`` (HTML-escaped), so it shows as typed.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,10 @@ HEIGHT = 340
 def region_color(region: str) -> str:
     """The region's colour; a region spd does not know gets a stable spare colour from its name."""
     return REGION_COLORS.get(region) or _SPARE[sum(map(ord, region)) % len(_SPARE)]
+
+
+def _names(values: object) -> list[str]:
+    return [html_text(v) for v in values]
 
 
 def _layout(fig: go.Figure, height: int = HEIGHT, **kw: object) -> go.Figure:
@@ -99,7 +107,7 @@ def region_bars(regions: pl.DataFrame) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=regions["revenue"].to_list(),
-            y=regions["region"].to_list(),
+            y=_names(regions["region"]),
             orientation="h",
             text=labels,
             marker_color=[region_color(r) for r in regions["region"]],
@@ -114,14 +122,14 @@ def region_treemap(by_region_category: pl.DataFrame) -> go.Figure:
     """Region → category revenue as a treemap, regions in their colours and categories in shades of them."""
     sums = by_region_category.filter(pl.col("revenue") > 0)
     regions = sums.group_by("region").agg(pl.col("revenue").sum()).sort("region")
-    ids = regions["region"].to_list() + [
+    ids = _names(regions["region"]) + _names(
         f"{r}/{c}" for r, c in zip(sums["region"], sums["category"], strict=True)
-    ]
+    )
     fig = go.Figure(
         go.Treemap(
             ids=ids,
-            labels=regions["region"].to_list() + sums["category"].to_list(),
-            parents=[""] * regions.height + sums["region"].to_list(),
+            labels=_names(regions["region"]) + _names(sums["category"]),
+            parents=[""] * regions.height + _names(sums["region"]),
             values=regions["revenue"].to_list() + sums["revenue"].to_list(),
             branchvalues="total",
             marker={
@@ -141,7 +149,7 @@ def region_trends(daily: pl.DataFrame, seven: pl.DataFrame) -> go.Figure:
     cols = 3 if len(regions) > 4 else max(len(regions), 1)
     rows = max(math.ceil(len(regions) / cols), 1)
     fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=regions, shared_xaxes=True, vertical_spacing=0.12
+        rows=rows, cols=cols, subplot_titles=_names(regions), shared_xaxes=True, vertical_spacing=0.12
     )
     for i, region in enumerate(regions):
         r, c = divmod(i, cols)
@@ -153,7 +161,7 @@ def region_trends(daily: pl.DataFrame, seven: pl.DataFrame) -> go.Figure:
             y=day["revenue"].to_list(),
             marker_color=color,
             opacity=0.35,
-            name=region,
+            name=html_text(region),
             showlegend=False,
             row=r + 1,
             col=c + 1,
@@ -163,7 +171,7 @@ def region_trends(daily: pl.DataFrame, seven: pl.DataFrame) -> go.Figure:
             y=_avg7(week),
             mode="lines",
             line={"color": color, "width": 2.5},
-            name=f"{region} 7-day avg",
+            name=f"{html_text(region)} 7-day avg",
             showlegend=False,
             row=r + 1,
             col=c + 1,
@@ -179,7 +187,7 @@ def sku_history(daily: pl.DataFrame, metrics: pl.DataFrame) -> go.Figure:
         fig.add_bar(
             x=rows["date"].to_list(),
             y=rows["revenue"].to_list(),
-            name=region,
+            name=html_text(region),
             marker_color=region_color(region),
         )
     if metrics.height:
@@ -229,13 +237,10 @@ def driver_labels(drivers: Drivers) -> list[str]:
 
 
 def drivers_waterfall(drivers: Drivers, money: bool = True) -> go.Figure:
-    """From the base total to the current one: a step per top driver, then what the rest moved.
-
-    Names are HTML-escaped: plotly renders tags such as <b> or <a> in text, a category name must not.
-    """
+    """From the base total to the current one: a step per top driver, then what the rest moved."""
     steps = drivers.top["contribution"].to_list()
     rest = drivers.change - sum(steps)
-    labels = [html_text(label) for label in driver_labels(drivers)]
+    labels = _names(driver_labels(drivers))
     fmt = "${:,.2f}" if money else "{:,.0f}"
     signed = ("{:+,.2f}" if money else "{:+,.0f}").format
     fig = go.Figure(
@@ -271,7 +276,7 @@ def partition_strip(parts: dict[str, pl.DataFrame], first: object, last: object)
         go.Heatmap(
             z=z,
             x=days.to_list(),
-            y=list(parts),
+            y=_names(parts),
             text=text,
             zmin=0,
             zmax=2,

@@ -7,6 +7,7 @@ import datetime as dt
 import streamlit as st
 
 from spd_assets.core.schema import series_label
+from spd_assets.core.text import md_escape
 
 from . import query
 from .dagster_runs import TERMINAL, DagsterUI, LaunchError, dagster_ui, launch_check, run_status
@@ -56,9 +57,8 @@ def _follow(ui: DagsterUI, root: str) -> None:
         for a in found.head(SHOW).iter_rows(named=True):
             label = series_label(a["level"], a["sku"], a["category"], a["region"])
             drop = f" -{a['pct_drop']:.0%}" if a["pct_drop"] is not None else ""
-            st.markdown(
-                f"- :{BADGE.get(a['severity'], 'gray')}-badge[{a['severity']}] {label}: {a['metric']}{drop}"
-            )
+            badge = f":{BADGE.get(a['severity'], 'gray')}-badge[{a['severity']}]"
+            st.markdown(f"- {badge} {md_escape(label)}: {a['metric']}{drop}")
     else:
         st.caption(f"{icon} The run ended with {status}: see its logs in the Dagster UI.")
     if status in TERMINAL and not info["refreshed"]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from spd_assets.core.schema import series_label, severity_rank
+from spd_assets.core.text import html_text
 
 MONEY, COUNT = "money", "count"
 
@@ -198,7 +199,10 @@ def alert_marks(alerts: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
     lines = alerts.with_columns(
         _rank=severity_rank(),
         _line=pl.format(
-            "{} {}: -{}%", pl.col("severity"), series_names(), (pl.col("pct_drop") * 100).round(0)
+            "{} {}: -{}%",
+            pl.col("severity"),
+            series_names().map_elements(html_text, return_dtype=pl.String),  # joined with <br> below
+            (pl.col("pct_drop") * 100).round(0),
         ),
     )
     by_day = lines.group_by("date").agg(

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import polars as pl
 import streamlit as st
 
+from spd_assets.core.text import md_code, md_escape
+
 from . import query
 from .dagster_runs import LaunchError, dagster_ui
 from .selection import Period, Selection, default_period, match_skus, period_from_input
@@ -83,9 +85,9 @@ def sidebar(root: str) -> View:
     skus = match_skus(query.catalog(root), search)
     selection = Selection(tuple(regions), tuple(cats), skus)
     if skus == ():
-        st.sidebar.warning(f"No SKU matches '{search}'.")
+        st.sidebar.warning(f"No SKU matches '{md_escape(search)}'.")
     elif skus is not None:
-        st.sidebar.caption(f"{len(skus)} SKU(s) match '{search}'.")
+        st.sidebar.caption(f"{len(skus)} SKU(s) match '{md_escape(search)}'.")
     prev_ok = query.scan(root, "daily_agg").count_between(period.prev_start, period.prev_end) == period.days
     view = View(root, b, period, selection, search, prev_ok)
     st.session_state[_VIEW_KEY] = view
@@ -102,7 +104,8 @@ def empty_state(root: str) -> None:
     """The no-data message: what to run, and where, instead of a stack trace."""
     ui = dagster_ui()
     st.info(
-        f"**No data yet** in `{root}`: run `make run` (it materializes a demo history and starts both UIs), "
+        f"**No data yet** in {md_code(root)}: run `make run` (it materializes a demo history and starts "
+        "both UIs), "
         f"or materialize the assets in the Dagster UI at {ui.url}.",
         icon=":material/database:",
     )
@@ -119,7 +122,7 @@ def header(title: str, v: View) -> None:
     st.title(title)
     if v.period is not None:
         note = "" if v.prev_complete else " · previous period not fully materialized: no deltas"
-        st.caption(f"{v.period.label()} · {v.selection.describe()}{note}")
+        st.caption(f"{v.period.label()} · {md_escape(v.selection.describe())}{note}")
 
 
 MONEY = st.column_config.NumberColumn(format="dollar")

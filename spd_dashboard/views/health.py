@@ -8,6 +8,7 @@ import streamlit as st
 from spd_assets.core.freshness import stale_since
 from spd_assets.core.landing.folder import compare_with_loaded, landed_days
 from spd_assets.core.settings import SettingsError, load_settings
+from spd_assets.core.text import md_code, md_escape
 from spd_dashboard import charts, query, ui
 from spd_dashboard.dagster_runs import LaunchError, dagster_ui, latest_failure, reachable
 from spd_dashboard.summary import asset_summary
@@ -25,7 +26,8 @@ try:
             when = f" at {failed.ended:%Y-%m-%d %H:%M} UTC" if failed.ended else ""
             scope = f" ({failed.what})" if failed.what else ""
             st.error(
-                f"Latest failed run: `{failed.job}`{scope}{when}: {failed.error} "
+                f"Latest failed run: {md_code(failed.job)}{md_escape(scope)}{when}: "
+                f"{md_escape(failed.error)} "
                 f"[Open run {failed.run_id[:8]} in the Dagster UI]({dagster.run_url(failed.run_id)})",
                 icon=":material/error:",
             )
@@ -35,10 +37,10 @@ except LaunchError as exc:
     st.warning(str(exc))
 try:
     settings = load_settings(check_writable=False)
-except SettingsError as exc:
+except SettingsError as exc:  # names the variable and its value, which may hold any character
     settings = None
-    st.warning(str(exc))
-st.caption(f"Data directory: `{v.root}`")
+    st.warning(md_escape(exc))
+st.caption(f"Data directory: {md_code(v.root)}")
 if not v.has_data:
     ui.empty_state(v.root)
 
@@ -72,9 +74,9 @@ if present:
 if settings is not None and settings.source == "landing":
     st.subheader("Landing folder")
     files = compare_with_loaded(landed_days(settings.landing_dir), query.scan(v.root, "orders").days)
-    st.caption(f"`{settings.landing_dir}`: one orders file per day, picked up by the landing sensor.")
+    st.caption(f"{md_code(settings.landing_dir)}: one orders file per day, picked up by the landing sensor.")
     if files["deleted"]:
-        shown = ", ".join(map(str, files["deleted"][:10]))
+        shown = md_escape(", ".join(map(str, files["deleted"][:10])))
         st.warning(
             f"{len(files['deleted'])} loaded day(s) no longer have a file in the landing folder ({shown}): "
             "their data stays until you withdraw the day (README, 'Withdrawing a day').",

@@ -5,6 +5,7 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
+from spd_assets.core.text import md_escape
 from spd_dashboard import charts, query, summary, ui
 from spd_dashboard.selection import Selection
 
@@ -23,12 +24,12 @@ ranked = table.filter(pl.col("change_abs").is_not_null())
 with st.container(horizontal=True):
     st.metric(
         "Top seller",
-        top["sku"],
+        md_escape(top["sku"]),
         delta=f"${top['revenue']:,.0f} · {top['share']:.1%} of revenue",
         delta_color="off",
         delta_arrow="off",
         border=True,
-        help=top["name"] or None,
+        help=md_escape(top["name"]) if top["name"] else None,
     )
     if ranked.height:
         best = ranked.sort("change_abs", descending=True).row(0, named=True)
@@ -36,12 +37,12 @@ with st.container(horizontal=True):
         for label, row in (("Biggest gain", best), ("Biggest loss", worst)):
             st.metric(
                 label,
-                row["sku"],
+                md_escape(row["sku"]),
                 delta=f"{row['change_abs']:+,.0f} $ ({summary.delta_text(row['change'])})",
                 border=True,
-                help=row["name"] or None,
+                help=md_escape(row["name"]) if row["name"] else None,
             )
-    st.metric("SKUs in view", table.height, border=True, help=f"Selection: {sel.describe()}")
+    st.metric("SKUs in view", table.height, border=True, help=f"Selection: {md_escape(sel.describe())}")
 
 skus = table["sku"].to_list()
 
@@ -77,5 +78,6 @@ start = max(v.bounds.first, min(p.start, p.end - dt.timedelta(days=89)))
 one = Selection(regions=sel.regions, skus=(sku,))
 daily = query.region_daily(v.root, one, start, p.end)
 seven = query.seven_day(v.root, one, start, p.end)
-st.markdown(f"**{sku} · {names.get(sku) or ''}**: daily revenue by region, {start} to {p.end}")
+name = md_escape(f"{sku} · {names.get(sku) or ''}")
+st.markdown(f"**{name}**: daily revenue by region, {start} to {p.end}")
 st.plotly_chart(charts.sku_history(daily, seven), key="sku_history")
