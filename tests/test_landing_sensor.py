@@ -235,7 +235,9 @@ def test_stale_category_days_are_those_whose_stored_category_the_catalog_no_long
     assert stale_category_days(stored.filter(pl.col("sku") != "B"), catalog) == set()
 
 
-def _execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest) -> None:
+def _execute(
+    defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest, success: bool = True
+) -> dg.ExecuteInProcessResult:
     """Run a sensor's request in process, as the daemon would launch it."""
     if [k.path[-1] for k in request.asset_selection] == ["catalog"]:
         assets = [defs.get_assets_def("catalog")]
@@ -246,8 +248,10 @@ def _execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.Run
             tags=request.tags,
             asset_selection=request.asset_selection,
             partition_key=request.partition_key,
+            raise_on_error=False,
         )
-    assert result.success
+    assert result.success == success
+    return result
 
 
 def _run_until_idle(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None):
@@ -301,3 +305,31 @@ def test_a_catalog_change_re_runs_from_daily_agg_the_stored_days_whose_skus_move
     metrics = store.read("daily_metrics", days[-1])
     assert metrics.filter(pl.col("level") == "category", pl.col("category") == "clearance").height == 1
     assert {a: Path(p).read_bytes() for a, p in before.items()} == untouched  # days[0] never sold it
+
+
+def test_a_file_rewritten_between_the_tick_and_the_run_is_refused_and_requested_again(
+    landing_defs, landing, instance, small_catalog, settings
+) -> None:
+    days = recent_days(2, end_offset=12)
+    for day in days:
+        drop(landing, day, small_catalog)
+    first = tick(landing_defs, instance)
+    _execute(landing_defs, instance, first.run_requests[0])  # the catalog
+    sent = tick(landing_defs, instance, first.cursor)
+    (request,) = sent.run_requests
+    rewritten = drop(landing, days[1], small_catalog, orders_per_day=55)  # re-exported meanwhile
+    os.utime(rewritten, (OLD + 60, OLD + 60))
+
+    failed = _execute(landing_defs, instance, request, success=False)
+    (failure,) = [e for e in failed.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert str(rewritten) in message and "changed after the landing sensor requested this run" in message
+    store = DayStore(settings.data_dir)
+    assert [store.exists("orders", d) for d in days] == [False, False]  # refused before any write
+
+    again = tick(landing_defs, instance, sent.cursor)  # the cursor did not mark the days done
+    (retry,) = again.run_requests
+    assert (retry.tags[RANGE_START], retry.tags[RANGE_END]) == (iso(days[0]), iso(days[1]))
+    _execute(landing_defs, instance, retry)
+    assert store.read("orders", days[1]).height == pl.read_csv(rewritten).height
+    assert tick(landing_defs, instance, again.cursor).run_requests == []

@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 
 from ..core import schema
+from ..core.landing.folder import check_unchanged, requested_hashes
 from ..core.landing.validate import LandingFileError, ValidationReport
 from ..core.storage import DayStore, WrittenDays, parse_day
 from ..io_manager import DayParquetIOManager, markdown_preview
@@ -68,8 +69,9 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
         days = partition_days(context)
         selected = context.selected_output_names
         store = io_manager.store
+        requested = requested_hashes(context.run.tags)  # the files the landing sensor saw
         try:
-            source.check_days(days)
+            source.check_days(days, requested)
         except LandingFileError as exc:
             raise _failure(exc) from None
         progress = Progress("orders", len(days), context.log.info, unit="orders")
@@ -77,6 +79,7 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
         for day in days:
             try:
                 checked = source.load_day(day, catalog)
+                check_unchanged(checked.report.source_file, checked.report.sha256, requested.get(day))
             except LandingFileError as exc:
                 raise _failure(exc) from None
             frames = {"quarantine": checked.quarantine, "orders": checked.orders}

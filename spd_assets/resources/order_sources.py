@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import dagster as dg
 import polars as pl
@@ -10,6 +11,7 @@ import polars as pl
 from ..core import schema
 from ..core.landing import files as landing
 from ..core.landing.catalog import landing_catalog
+from ..core.landing.folder import check_unchanged
 from ..core.landing.validate import LandingFileError, ValidatedDay, ValidationReport, empty_quarantine
 from ..core.synthetic.catalog import generate_catalog, sku_popularity
 from ..core.synthetic.drops import ground_truth, incidents_between
@@ -24,8 +26,9 @@ class OrderSource(dg.ConfigurableResource):
     def catalog(self) -> pl.DataFrame:
         raise NotImplementedError
 
-    def check_days(self, days: list[dt.date]) -> None:
-        """Fail fast, before anything is written, on what can be seen cheaply (no file, no header)."""
+    def check_days(self, days: list[dt.date], requested: Mapping[dt.date, str] | None = None) -> None:
+        """Fail fast, before anything is written, on what can be seen cheaply (no file, no header, a
+        file that is not the one the sensor ``requested``: day -> sha256 prefix)."""
 
     def load_day(self, day: dt.date, catalog: pl.DataFrame) -> ValidatedDay:
         """One day's kept orders, its quarantined rows and the report (rows in, kept, quarantined)."""
@@ -70,11 +73,14 @@ class LandingSource(OrderSource):
     def catalog(self) -> pl.DataFrame:
         return landing_catalog(self.landing_dir)
 
-    def check_days(self, days: list[dt.date]) -> None:
+    def check_days(self, days: list[dt.date], requested: Mapping[dt.date, str] | None = None) -> None:
         problems: list[LandingFileError] = []
+        requested = requested or {}
         for day in days:
             try:
-                landing.check_day(self.landing_dir, day)
+                path = landing.check_day(self.landing_dir, day)
+                if day in requested:
+                    check_unchanged(str(path), landing.sha256_file(path), requested[day])
             except LandingFileError as exc:
                 problems.append(exc)
         if len(problems) == 1:

@@ -21,7 +21,15 @@ import json
 import dagster as dg
 
 from ..core.landing.files import CATALOG_FILE, day_of
-from ..core.landing.folder import FileState, affected_days, contiguous, scan_landing, stale_category_days
+from ..core.landing.folder import (
+    FileState,
+    affected_days,
+    contiguous,
+    requested_hashes,
+    scan_landing,
+    sha_tag,
+    stale_category_days,
+)
 from ..core.landing.mapping import MAPPING_FILES
 from ..core.metrics import LOOKBACK_DAYS
 from ..core.settings import Settings
@@ -93,6 +101,27 @@ def _running(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
     """A run this sensor started that has not finished yet (a retry of a failed one counts)."""
     runs = instance.get_runs(dg.RunsFilter(tags={TRIGGER_TAG: TRIGGER}, statuses=UNFINISHED), limit=1)
     return runs[0] if runs else None
+
+
+def _refused_with(
+    instance: dg.DagsterInstance, changed: set[dt.date], landed: dict[dt.date, str], now: dict[str, FileState]
+) -> set[dt.date]:
+    """Days of recent failed landing runs that requested a changed day's file with other content.
+
+    Such a run refused its whole range before writing anything (the file changed under it), so its
+    other days, unchanged and thus not re-queued by their own files, must run again too.
+    """
+    if not changed:
+        return set()
+    out: set[dt.date] = set()
+    failed = dg.RunsFilter(tags={TRIGGER_TAG: TRIGGER}, statuses=[dg.DagsterRunStatus.FAILURE])
+    for run in instance.get_runs(failed, limit=20):
+        requested = {d: h for d, h in requested_hashes(run.tags).items() if d in landed}
+        if any(d in changed and not now[landed[d]].sha256.startswith(h) for d, h in requested.items()):
+            out |= {
+                d for d in requested if not _already_loaded(instance, d.isoformat(), now[landed[d]].sha256)
+            }
+    return out
 
 
 def _digest(names: list[str], files: dict[str, FileState]) -> str:
@@ -178,6 +207,9 @@ def build_landing_sensor(settings: Settings, daily: dg.DailyPartitionsDefinition
         if remapped:  # every day file is read through the mapping: all of them, again
             new_days = set(landed)
             context.log.info("landing_sensor: the folder's mapping changed: every landed day is re-run")
+        new_days |= _refused_with(
+            context.instance, {d for n in changed if (d := day_of(n)) in landed}, landed, now
+        )
         state["queue"] = {
             d for d in state["queue"] | affected_days(new_days, landed, LOOKBACK_DAYS + 1) if d in landed
         }
@@ -234,7 +266,10 @@ def build_landing_sensor(settings: Settings, daily: dg.DailyPartitionsDefinition
             state["queue"] -= set(days)
             state["recat"] -= set(days)  # a full run re-joins the categories too
             digest = _digest([landed[d] for d in days], now)
-            request = _range_request(f"landing:{state['seq']}", start, end, digest, DATED_KEYS, tags)
+            seen = sha_tag({d: now[landed[d]].sha256 for d in days})  # the run refuses any other content
+            request = _range_request(
+                f"landing:{state['seq']}", start, end, digest, DATED_KEYS, {**tags, **seen}
+            )
             left = f"; {len(state['queue'])} day(s) still queued" if state["queue"] else ""
             context.log.info(f"landing_sensor: one run for {request.tags['spd/landing']}{left}")
         else:

@@ -6,9 +6,10 @@ Pure file and DataFrame logic, no Dagster: the landing sensor calls it on every 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,10 @@ import polars as pl
 
 from .files import CATALOG_FILE, day_of, sha256_file
 from .mapping import MAPPING_FILES
+from .validate import LandingFileError
+
+SHA_TAG = "spd/landing_sha256"  # run tag: the content hash of each day file the sensor saw
+SHA_PREFIX = 16  # hex digits kept per day: a year of days stays a small tag
 
 
 @dataclass(frozen=True)
@@ -119,3 +124,25 @@ def compare_with_loaded(landed: Iterable[dt.date], loaded: Iterable[dt.date]) ->
     """Days loaded whose file is gone ('deleted'), and days with a file not loaded yet ('waiting')."""
     landed, loaded = set(landed), set(loaded)
     return {"deleted": sorted(loaded - landed), "waiting": sorted(landed - loaded)}
+
+
+def sha_tag(hashes: Mapping[dt.date, str]) -> dict[str, str]:
+    """The run tag carrying the hash the sensor saw for each day file it requests."""
+    return {SHA_TAG: json.dumps({d.isoformat(): h[:SHA_PREFIX] for d, h in sorted(hashes.items())})}
+
+
+def requested_hashes(tags: Mapping[str, str]) -> dict[dt.date, str]:
+    """The hashes a run's tags carry (none for a run the sensor did not request)."""
+    raw = tags.get(SHA_TAG)
+    return {dt.date.fromisoformat(d): h for d, h in json.loads(raw).items()} if raw else {}
+
+
+def check_unchanged(file: str, actual: str | None, requested: str | None) -> None:
+    """Refuse a file whose content is not the one the sensor hashed when it requested the run (a copy
+    still in progress, a re-export in between): the run fails and the sensor requests the day again."""
+    if requested and actual and not actual.startswith(requested):
+        raise LandingFileError(
+            file,
+            f"changed after the landing sensor requested this run (sha256 {actual[:SHA_PREFIX]}, requested "
+            f"{requested}): nothing was loaded; the sensor requests it again once the file has settled",
+        )
