@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,6 +202,18 @@ def streamlit(env: dict[str, str], logs: Path) -> Server:
         *STREAMLIT_FLAGS,
     ]
     return launch("streamlit", cmd, env, port, "/_stcore/health", logs)
+
+
+@contextmanager
+def dashboard_on(data_dir: str | Path, logs: Path) -> Iterator[Server]:
+    """`streamlit run` on ``data_dir``, ready, with Dagster down (a free port nobody listens on)."""
+    env = {**os.environ, "SPD_DATA_DIR": str(data_dir), "SPD_DAGSTER_HOST": "127.0.0.1",
+           "SPD_DAGSTER_PORT": str(free_port())}  # fmt: skip
+    server = streamlit(env, logs)
+    try:
+        yield server.ready()
+    finally:
+        server.stop()
 
 
 def save_screenshot(page, path: Path, also_to: Path | None = None) -> Path:

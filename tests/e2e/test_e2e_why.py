@@ -7,12 +7,11 @@ run); Debian's Chromium follows the alert's "Why" link and reads the plotly wate
 
 from __future__ import annotations
 
-import os
 import re
 
 import polars as pl
 import pytest
-from harness import CHROMIUM, CHROMIUM_ARGS, IDLE, chromium_missing, free_port, save_screenshot, streamlit
+from harness import CHROMIUM, CHROMIUM_ARGS, IDLE, chromium_missing, dashboard_on, save_screenshot
 
 pytestmark = [
     pytest.mark.slow,
@@ -22,13 +21,8 @@ pytestmark = [
 
 @pytest.fixture
 def dashboard(dashboard_history, tmp_path):
-    env = {**os.environ, "SPD_DATA_DIR": dashboard_history.data_dir, "SPD_DAGSTER_HOST": "127.0.0.1",
-           "SPD_DAGSTER_PORT": str(free_port())}  # fmt: skip
-    server = streamlit(env, tmp_path)
-    try:
-        yield server.ready()
-    finally:
-        server.stop()
+    with dashboard_on(dashboard_history.data_dir, tmp_path) as server:
+        yield server
 
 
 def test_why_view_shows_the_waterfall_of_a_chosen_alert(dashboard_history, dashboard, tmp_path):
