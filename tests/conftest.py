@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 # Importing spd_assets validates SPD_DATA_DIR; keep that check away from the developer's ./data.
 os.environ["SPD_DATA_DIR"] = tempfile.mkdtemp(prefix="spd-import-")
@@ -22,6 +24,7 @@ from spd_assets.core.synthetic.catalog import generate_catalog
 from spd_assets.definitions import build_defs
 
 SMALL = {"orders_per_day": 3_000, "n_skus": 40, "seed": 7}
+APP = Path(__file__).parents[1] / "spd_dashboard" / "app.py"
 
 
 @pytest.fixture
@@ -90,3 +93,31 @@ def dashboard_history(tmp_path_factory):
     from dashboard_data import materialize_history
 
     return materialize_history(tmp_path_factory.mktemp("dashboard"))
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def open_app(monkeypatch, closed_port):
+    """Start the dashboard in AppTest on a data dir (Dagster 'down': a closed port), optionally on a page,
+    with URL params."""
+
+    from streamlit.testing.v1 import AppTest  # here: most tests never start the app
+
+    def start(data_dir: str, page: str | None = None, params: dict | None = None) -> AppTest:
+        monkeypatch.setenv("SPD_DATA_DIR", data_dir)
+        monkeypatch.setenv("SPD_DAGSTER_PORT", str(closed_port))
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.query_params = dict(params or {})
+        at.run()
+        if page:
+            at.switch_page(page).run()
+        assert not at.exception, [e.message for e in at.exception]
+        return at
+
+    return start

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -19,33 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from spd_dashboard import charts, summary
 
-APP = Path(__file__).parents[1] / "spd_dashboard" / "app.py"
 PAGES = ("views/overview.py", "views/skus.py", "views/regions.py", "views/alerts.py", "views/health.py")
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def open_app(monkeypatch, closed_port):
-    """Start the app on a data dir (Dagster 'down': a closed port), optionally on a page, with URL params."""
-
-    def start(data_dir: str, page: str | None = None, params: dict | None = None) -> AppTest:
-        monkeypatch.setenv("SPD_DATA_DIR", data_dir)
-        monkeypatch.setenv("SPD_DAGSTER_PORT", str(closed_port))
-        at = AppTest.from_file(str(APP), default_timeout=60)
-        at.query_params = dict(params or {})
-        at.run()
-        if page:
-            at.switch_page(page).run()
-        assert not at.exception, [e.message for e in at.exception]
-        return at
-
-    return start
 
 
 def _metrics(at: AppTest) -> dict[str, tuple[float, str]]:

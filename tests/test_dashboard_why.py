@@ -1,8 +1,6 @@
 """The Why view: which baseline belongs to an alert, incidents folded on the Alerts page, and the view
 itself through Streamlit's AppTest on the small history the real pipeline materialized."""
 
-# ruff: noqa: F811 (tests take the fixtures imported from test_dashboard_app as arguments)
-
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +11,7 @@ import polars as pl
 import pytest
 from dashboard_data import incident_alerts, read_asset, write_days
 from streamlit.testing.v1 import AppTest
-from test_dashboard_app import _week, closed_port, open_app  # noqa: F401 (the app's fixtures)
+from test_dashboard_app import _week
 
 from spd_assets.core.drivers import alert_periods, key_drivers
 from spd_assets.core.text import md_escape
