@@ -9,7 +9,7 @@ import sys
 
 import polars as pl
 
-from .core.drivers import KPIS, Drivers, effects, key_drivers
+from .core.drivers import KPIS, Drivers, effects, key_drivers, segment_label
 from .core.settings import SettingsError, load_settings
 from .core.storage import DayStore
 
@@ -40,6 +40,7 @@ def _stored(store: DayStore, period: tuple[dt.date, dt.date], flag: str) -> list
 
 def _as_json(result: Drivers, days: dict[str, int], limit: int | None) -> dict:
     """Every segment unless ``--limit`` is given: a truncated list would not add up to the change."""
+
     def rows(frame: pl.DataFrame) -> list[dict]:
         return [{k: v for k, v in r.items() if v is not None} for r in frame.iter_rows(named=True)]
 
@@ -59,10 +60,6 @@ def _as_json(result: Drivers, days: dict[str, int], limit: int | None) -> dict:
     return out
 
 
-def _label(row: dict) -> str:
-    return ", ".join(f"{k} {row[k]}" for k in ("region", "category", "sku") if row.get(k) is not None)
-
-
 def _as_table(result: Drivers, limit: int) -> str:
     pct = f" ({result.pct_change:+.1%})" if result.pct_change is not None else ""
     lines = [
@@ -74,7 +71,7 @@ def _as_table(result: Drivers, limit: int) -> str:
     for row in result.table.head(limit).iter_rows(named=True):
         share = f"{row['share']:.0%}" if row["share"] is not None else ""
         lines.append(
-            f"{_label(row)[:44]:<44} {row['base']:>14,.2f} {row['current']:>14,.2f} "
+            f"{segment_label(row)[:44]:<44} {row['base']:>14,.2f} {row['current']:>14,.2f} "
             f"{row['contribution']:>+14,.2f} {share:>7}"
         )
     if result.kpi == "aov":
