@@ -6,6 +6,7 @@ run) never sees half a file. pyarrow's filesystems make the same code work on ``
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,11 +18,35 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from .run_tags import DEFINITIONS
 from .schema import FILE_NAME
 
 
 class MissingPartitionError(FileNotFoundError):
     """An upstream day that a run needs has not been materialized."""
+
+
+class DamagedPartitionError(ValueError):
+    """A stored file exists but cannot be read (truncated, corrupt): the message says how to rebuild it."""
+
+
+def rebuild_command(asset: str, day: dt.date | None) -> str:
+    """The command that re-materializes one asset's day (or the unpartitioned file)."""
+    partition = f" --partition {day.isoformat()}" if day else ""
+    return f"dagster asset materialize -m {DEFINITIONS} --select {asset}{partition}"
+
+
+def damaged_file_message(path: str, problem: str) -> str:
+    """What to tell a user about an unreadable ``<asset>/[date=D/]data.parquet``: which file, why, and
+    the command that rebuilds it (the pipeline and the dashboard say the same)."""
+    parts = path.rstrip("/").split("/")
+    day = parse_day_dir(parts[-2]) if len(parts) >= 3 else None
+    asset = parts[-3] if day is not None else (parts[-2] if len(parts) >= 2 else "?")
+    what = f"{asset} for {day.isoformat()}" if day else asset
+    return (
+        f"{path} cannot be read ({problem}): the stored {what} is damaged. Rebuild it by re-materializing "
+        f"that partition: `{rebuild_command(asset, day)}` (or from the Dagster UI), then re-run what failed"
+    )
 
 
 def parse_day(key: str) -> dt.date:
@@ -84,9 +109,16 @@ class DayStore:
             with fs.open_output_stream(tmp) as sink:
                 pq.write_table(frame.to_arrow(), sink, compression="zstd")
             fs.move(tmp, final)
-        except BaseException:
-            if fs.get_file_info(tmp).type != pafs.FileType.NotFound:
-                fs.delete_file(tmp)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):  # a full disk may refuse even the listing
+                if fs.get_file_info(tmp).type != pafs.FileType.NotFound:
+                    fs.delete_file(tmp)
+            if isinstance(exc, OSError):
+                message = (
+                    f"could not write {self.uri(asset, day)} ({exc.strerror or exc}); "
+                    "the file it would have replaced is unchanged"
+                )
+                raise (OSError(exc.errno, message) if exc.errno else OSError(message)) from exc
             raise
         return self.uri(asset, day)
 
@@ -110,8 +142,11 @@ class DayStore:
         if fs.get_file_info(path).type != pafs.FileType.File:
             what = f"{asset} for {day.isoformat()}" if day else asset
             raise MissingPartitionError(f"{what} is not materialized: no file at {self.uri(asset, day)}")
-        with fs.open_input_file(path) as source:
-            return pl.from_arrow(pq.read_table(source, columns=columns))  # type: ignore[return-value]
+        try:
+            with fs.open_input_file(path) as source:
+                return pl.from_arrow(pq.read_table(source, columns=columns))  # type: ignore[return-value]
+        except (pa.ArrowException, OSError) as exc:
+            raise DamagedPartitionError(damaged_file_message(self.uri(asset, day), str(exc))) from None
 
     def read_days(
         self, asset: str, days: Iterable[dt.date], columns: list[str] | None = None

@@ -10,14 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 
 import duckdb
 import polars as pl
+import streamlit as st
+from streamlit import runtime
 
 from spd_assets.core.schema import FILE_NAME
 from spd_assets.core.settings import data_dir_from_env
-from spd_assets.core.storage import parse_day_dir
+from spd_assets.core.storage import DamagedPartitionError, damaged_file_message, parse_day_dir
 
 from ..selection import Selection
 
@@ -78,8 +81,21 @@ def list_assets(root: str) -> list[str]:
 
 
 def sql(query: str, params: dict[str, object]) -> pl.DataFrame:
-    with _DB.cursor() as cur:
-        return cur.sql(query, params=params).pl()
+    """Run a query; a damaged day file stops the page with the pipeline's message (which file, and the
+    command that rebuilds it) instead of a stack trace."""
+    try:
+        with _DB.cursor() as cur:
+            return cur.sql(query, params=params).pl()
+    except duckdb.Error as exc:
+        found = re.search(r"'([^']+\.parquet)'", str(exc))
+        if found is None:
+            raise
+        message = damaged_file_message(found.group(1), str(exc).split(":", 1)[-1].strip())
+        if not runtime.exists():
+            raise DamagedPartitionError(message) from None
+        st.error(message)
+        st.stop()
+        raise  # st.stop() raised already; this keeps type checkers honest
 
 
 SEL = (
