@@ -26,11 +26,11 @@ def build_jobs(daily: dg.DailyPartitionsDefinition) -> Jobs:
         partitions_def=daily,
         description="Every dated asset for a day (or a range, in one run).",
     )
-    # Selects the partitioned `alerts` asset (its checks come along), so it runs for a day or a range;
-    # the anomaly sensor requests it, and the dashboard launches it by this name.
+    # Selects the partitioned `alerts` and `incidents` (one step; the checks come along), so it runs
+    # for a day or a range; the anomaly sensor requests it, and the dashboard launches it by this name.
     anomaly_check = dg.define_asset_job(
         "anomaly_check",
-        selection=dg.AssetSelection.assets("alerts"),
+        selection=dg.AssetSelection.assets("alerts", "incidents"),
         partitions_def=daily,
         description="Detect revenue drops for a day (or a range) from daily_metrics already materialized.",
     )

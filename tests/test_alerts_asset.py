@@ -11,9 +11,10 @@ import pytest
 from conftest import recent_days
 from test_detect import shop_agg
 
+from spd_assets.assets.alerts import read_alerts
 from spd_assets.core.delivery_ledger import DeliveryLedger
 from spd_assets.core.metrics import rolling_metrics
-from spd_assets.core.schema import ALERTS
+from spd_assets.core.schema import ALERTS, INCIDENTS
 from spd_assets.core.storage import DayStore
 from spd_assets.definitions import build_defs
 from spd_assets.resources.notifications import default_ledger_path
@@ -36,8 +37,10 @@ def check(
     return job.execute_in_process(partition_key=day.isoformat(), instance=instance, run_config=config)
 
 
-def metadata(result: dg.ExecuteInProcessResult) -> dict:
-    (mat,) = result.asset_materializations_for_node("alerts")
+def metadata(result: dg.ExecuteInProcessResult, asset: str = "alerts") -> dict:
+    """The run's materialization metadata of ``asset`` (`alerts` and `incidents` come from one step)."""
+    found = result.asset_materializations_for_node("alerts")
+    (mat,) = [m for m in found if m.asset_key == dg.AssetKey(asset)]
     return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
 
 
@@ -65,7 +68,18 @@ def test_alerts_name_the_drop_and_the_warn_check_shows_them(settings, defs, inst
 
     meta = metadata(result)
     assert meta["alerts"] == alerts.height and sku["alert_id"] in meta["top_alerts"]
-    assert meta["sent"] == {"log": alerts.height}  # two days ago is within the 3-day lookback
+    (incident,) = DayStore(settings.data_dir).read("incidents", shop_days[-1]).iter_rows(named=True)
+    # SKU-A is all of category home: the category names the drop, the SKU alerts fold under it.
+    (incident,) = DayStore(settings.data_dir).read("incidents", shop_days[-1]).iter_rows(named=True)
+    assert (incident["root"], incident["alerts"], incident["status"]) == (
+        "category home",
+        alerts.height,
+        "open",
+    )
+    assert set(alerts["incident_id"]) == {incident["incident_id"]}
+    assert alerts.filter("is_root")["level"].to_list() == ["category"]
+    assert meta["sent"] == {"log": 1}  # two days ago is within the 3-day lookback
+    assert "category home" in metadata(result, "incidents")["top_incidents"]
     evals = evaluations(result)
     warn = evals["no_revenue_drops"]
     assert not warn.passed and warn.severity == dg.AssetCheckSeverity.WARN
@@ -81,6 +95,8 @@ def test_a_day_without_drops_is_an_empty_file_and_the_check_passes(
     result = check(shop_days[-2], defs, instance)
     alerts = DayStore(settings.data_dir).read("alerts", shop_days[-2])
     assert alerts.is_empty() and dict(alerts.schema) == ALERTS
+    incidents = DayStore(settings.data_dir).read("incidents", shop_days[-2])
+    assert incidents.is_empty() and dict(incidents.schema) == INCIDENTS
     assert evaluations(result)["no_revenue_drops"].passed
     assert metadata(result)["series_days_by_status"].get("alert", 0) == 0
 
@@ -95,16 +111,18 @@ def test_rematerializing_gives_the_same_alert_ids_and_no_new_deliveries(
 
     first = check(shop_days[-1], defs, instance)
     ids = sorted(store.read("alerts", shop_days[-1])["alert_id"])
+    incident_ids = sorted(store.read("incidents", shop_days[-1])["incident_id"])
     second = check(shop_days[-1], defs, instance)
     assert sorted(store.read("alerts", shop_days[-1])["alert_id"]) == ids and ids
+    assert sorted(store.read("incidents", shop_days[-1])["incident_id"]) == incident_ids and incident_ids
 
-    assert metadata(first)["sent"] == {"log": len(ids), "webhook": len(ids)}
+    assert metadata(first)["sent"] == {"log": len(incident_ids), "webhook": len(incident_ids)}
     assert metadata(second)["sent"] == {"log": 0, "webhook": 0}
-    assert len(httpserver_ipv4.log) == 1
-    posted = json.loads(httpserver_ipv4.log[0][0].data)["blocks"][2]["elements"][0]["text"]
-    assert sorted(posted.removeprefix("alert ids: ").split(", ")) == ids
+    assert len(httpserver_ipv4.log) == len(incident_ids)
+    posted = [json.loads(r.data)["blocks"][2]["elements"][0]["text"] for r, _ in httpserver_ipv4.log]
+    assert sorted(p.removeprefix("incident id: ").split(" ")[0] for p in posted) == incident_ids
     ledger = DeliveryLedger(default_ledger_path(settings, {})).table()
-    assert ledger.height == 2 * len(ids) and set(ledger["status"]) == {"delivered"}
+    assert ledger.height == 2 * len(incident_ids) and set(ledger["status"]) == {"delivered"}
 
 
 def test_a_short_history_raises_no_alert_and_says_why(settings, defs, instance) -> None:
@@ -121,7 +139,7 @@ def test_alerts_older_than_the_lookback_are_kept_but_not_sent(settings, defs, in
     days = recent_days(70, end_offset=10)
     write_metrics(settings.data_dir, days, {("SKU-A", days[-1]): 0.0})
     meta = metadata(check(days[-1], defs, instance))
-    assert meta["alerts"] > 0 and meta["not_sent_older_than_lookback"] == meta["alerts"]
+    assert meta["alerts"] > 0 and meta["not_sent_older_than_lookback"] == meta["incidents"] > 0
     assert meta["sent"] == {"log": 0}
     assert DayStore(settings.data_dir).read("alerts", days[-1]).height == meta["alerts"]
 
@@ -131,3 +149,44 @@ def test_thresholds_are_run_config(settings, defs, instance, shop_days) -> None:
     assert metadata(strict)["alerts"] == 0
     with pytest.raises(dg.DagsterInvalidConfigError):
         check(shop_days[-1], defs, instance, z_treshold=3.0)  # a typo is refused, not ignored
+
+
+def test_alerts_files_written_before_incidents_still_chain_and_the_drop_is_not_sent_again(
+    settings, defs, instance
+) -> None:
+    days = recent_days(70)
+    write_metrics(settings.data_dir, days, {("SKU-A", d): 0.2 for d in days[-2:]})
+    store = DayStore(settings.data_dir)
+    first = check(days[-2], defs, instance)
+    assert metadata(first)["sent"] == {"log": 1}
+    before = store.read("alerts", days[-2])
+    store.write("alerts", days[-2], before.drop("incident_id", "is_root"))  # the previous layout
+
+    later = check(days[-1], defs, instance)
+    alerts = store.read("alerts", days[-1])
+    assert set(alerts["first_seen"]) == {days[-2]} and set(alerts["episode_status"]) == {"ongoing"}
+    (incident,) = store.read("incidents", days[-1]).iter_rows(named=True)
+    assert incident["status"] == "ongoing" and incident["incident_id"] == before["incident_id"][0]
+    assert metadata(later)["sent"] == {"log": 0}  # the same drop, already told
+
+
+def test_an_old_alerts_file_reads_in_the_current_layout(settings) -> None:
+    day = recent_days(1)[0]
+    row = {
+        "alert_id": "a" * 16,
+        "date": day,
+        "level": "sku",
+        "sku": "SKU-A",
+        "category": "toys",
+        "metric": "revenue",
+        "observed": 50.0,
+        "baseline": 100.0,
+        "severity": "warning",
+        "rule": "weekday_mad",
+    }
+    old = {c: t for c, t in ALERTS.items() if c not in ("incident_id", "is_root")}  # fmt: skip
+    store = DayStore(settings.data_dir)
+    store.write("alerts", day, pl.DataFrame([row], schema=old))
+    read = read_alerts(store.read("alerts", day))
+    assert dict(read.schema) == ALERTS and read.height == 1
+    assert read.select("incident_id", "is_root").row(0) == (None, True)  # it stands alone, its own root

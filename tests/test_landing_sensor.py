@@ -21,7 +21,7 @@ from spd_assets.definitions import build_defs
 from spd_assets.partitions import RANGE_END, RANGE_START
 
 OLD = 1_600_000_000  # an mtime long past, so files count as settled
-DATED = ["orders", "quarantine", "daily_agg", "daily_metrics", "alerts"]
+DATED = ["orders", "quarantine", "daily_agg", "daily_metrics", "alerts", "incidents"]
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from smtpdfix import SMTPDFix
 
 from spd_assets.core.channels import (
-    MAX_PER_MESSAGE,
     DeliveryError,
     EmailNotifier,
     LogNotifier,
@@ -21,7 +20,8 @@ from spd_assets.core.channels import (
 )
 from spd_assets.core.delivery_ledger import DeliveryLedger
 from spd_assets.core.detect import alert_id
-from spd_assets.core.schema import ALERTS
+from spd_assets.core.incidents import as_messages
+from spd_assets.core.schema import ALERTS, INCIDENTS
 from spd_assets.core.settings import SettingsError
 from spd_assets.resources.notifications import notifications_from_env
 
@@ -66,25 +66,25 @@ def two_alerts() -> pl.DataFrame:
 
 
 def test_webhook_receives_a_slack_compatible_payload(httpserver_ipv4, ledger) -> None:
-    httpserver_ipv4.expect_oneshot_request("/hook", method="POST").respond_with_data("ok")
-    alerts = two_alerts()
+    httpserver_ipv4.expect_request("/hook", method="POST").respond_with_data("ok")
+    alerts = two_alerts()  # no incident: each alert stands alone, one message each
     report = deliver(alerts, [WebhookNotifier(httpserver_ipv4.url_for("/hook"))], ledger, TODAY, 3, "run-1")
 
     assert report.sent == {"webhook": 2} and report.pending == {"webhook": 0}
-    (request, _response), *_ = httpserver_ipv4.log
-    assert request.headers["Content-Type"] == "application/json"
-    payload = json.loads(request.data)
-    assert payload["text"] == "[spd] 2 revenue drops (1 critical, 1 info) on 2026-03-09"
+    (first, _), (second, _) = httpserver_ipv4.log
+    assert first.headers["Content-Type"] == "application/json"
+    payload = json.loads(first.data)  # most severe first
+    assert payload["text"] == "[spd] 1 revenue drop (critical) on 2026-03-09: region us-east -97%"
     section = payload["blocks"][1]["text"]["text"]
-    assert section.index("region us-east") < section.index("sku SKU-0007")  # most severe first
-    assert "3,000 at risk" in section and "-97%" in section
-    assert set(payload["blocks"][2]["elements"][0]["text"].removeprefix("alert ids: ").split(", ")) == set(
-        alerts["alert_id"]
-    )
+    assert "region us-east" in section and "3,000 at risk" in section and "-97%" in section
+    assert "sku SKU-0007" in json.loads(second.data)["text"]
+    ids = [json.loads(r.data)["blocks"][2]["elements"][0]["text"] for r, _ in httpserver_ipv4.log]
+    assert [i.removeprefix("incident id: ").split(" ")[0] for i in ids] == alerts["alert_id"].to_list()
 
 
 def test_an_endpoint_that_fails_then_recovers_gets_each_alert_exactly_once(httpserver_ipv4, ledger) -> None:
     httpserver_ipv4.expect_ordered_request("/hook").respond_with_data("down", status=500)
+    httpserver_ipv4.expect_ordered_request("/hook").respond_with_data("ok")
     httpserver_ipv4.expect_ordered_request("/hook").respond_with_data("ok")
     webhook = WebhookNotifier(httpserver_ipv4.url_for("/hook"))
     alerts = two_alerts()
@@ -97,9 +97,9 @@ def test_an_endpoint_that_fails_then_recovers_gets_each_alert_exactly_once(https
     third = deliver(alerts, [webhook], ledger, TODAY, 3, "run-3")  # a re-run with the same alerts
     assert third.sent == {"webhook": 0}
 
-    assert len(httpserver_ipv4.log) == 2
-    delivered = json.loads(httpserver_ipv4.log[1][0].data)["blocks"][2]["elements"][0]["text"]
-    assert all(a in delivered for a in alerts["alert_id"])
+    assert len(httpserver_ipv4.log) == 3  # the refused message, then each message once
+    delivered = [json.loads(r.data)["blocks"][2]["elements"][0]["text"] for r, _ in httpserver_ipv4.log[1:]]
+    assert all(any(a in d for d in delivered) for a in alerts["alert_id"])
     table = ledger.table()
     assert table["status"].to_list() == ["delivered"] * 2 and table["attempts"].to_list() == [2, 2]
 
@@ -124,14 +124,14 @@ def test_email_reaches_a_real_smtp_server(smtp_server, ledger) -> None:
     )
     report = deliver(two_alerts(), [email], ledger, TODAY, 3, "run-1")
     assert report.sent == {"email": 2}
-    (message,) = smtp_server.messages
+    message, other = smtp_server.messages  # one per incident (each alert stands alone here)
     assert message["To"] == "ops@example.org" and message["From"] == "spd@example.org"
-    assert message["Subject"] == "[spd] 2 revenue drops (1 critical, 1 info) on 2026-03-09"
-    body = message.get_payload()
-    assert "CRITICAL 2026-03-09 region us-east" in body and "sku SKU-0007" in body
+    assert message["Subject"] == "[spd] 1 revenue drop (critical) on 2026-03-09: region us-east -97%"
+    assert "CRITICAL 2026-03-09 region us-east" in message.get_payload()
+    assert "sku SKU-0007" in other["Subject"] and "INFO 2026-03-09 sku SKU-0007" in other.get_payload()
 
     again = deliver(two_alerts(), [email], ledger, TODAY, 3, "run-2")
-    assert again.sent == {"email": 0} and len(smtp_server.messages) == 1
+    assert again.sent == {"email": 0} and len(smtp_server.messages) == 2
 
 
 def test_alerts_older_than_the_lookback_are_kept_but_not_sent(ledger) -> None:
@@ -162,26 +162,81 @@ def test_a_claimed_alert_is_not_sent_by_a_second_check(ledger) -> None:
     assert ledger.claim("webhook", "run-1").height == 2
     assert ledger.claim("webhook", "run-2").is_empty()  # run-1 is still sending them
     taken = ledger.claim("webhook", "run-3", stale_after_s=0)  # run-1 died: its claim is stale
-    assert sorted(taken["alert_id"]) == sorted(alerts["alert_id"])
-    assert taken.schema == pl.Schema(ALERTS) and taken["date"][0] == TODAY - dt.timedelta(days=1)
+    assert sorted(taken["incident_id"]) == sorted(alerts["alert_id"])  # alone: an incident of one
+    assert taken.schema == pl.Schema(INCIDENTS) and taken["date"][0] == TODAY - dt.timedelta(days=1)
 
 
-def test_a_flood_is_split_into_messages_of_at_most_twenty(httpserver_ipv4, ledger) -> None:
+def incident_of(alerts: pl.DataFrame, drivers: list[dict] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``alerts`` as one incident rooted at the first of them (its level and keys)."""
+    lead = alerts.row(0, named=True)
+    incident = {
+        **{k: lead[k] for k in ("date", "level", "sku", "category", "region", "observed", "baseline")},
+        **{k: lead[k] for k in ("pct_drop", "revenue_at_risk", "severity")},
+        "incident_id": "inc0000000000001", "root": "category toys", "alerts": alerts.height,
+        "children": alerts.height - 1, "drivers": json.dumps(drivers or []), "episode_id": "ep1",
+        "status": "open",
+    }  # fmt: skip
+    found = alerts.with_columns(incident_id=pl.lit("inc0000000000001"), is_root=pl.int_range(pl.len()) == 0)
+    return found, pl.DataFrame([incident], schema=INCIDENTS)
+
+
+def test_a_flood_inside_one_incident_is_one_message_naming_root_drop_and_drivers(
+    httpserver_ipv4, ledger
+) -> None:
     httpserver_ipv4.expect_request("/hook").respond_with_data("ok")
     day = TODAY - dt.timedelta(days=1)
     many = make_alerts(*[(day, "sku", f"SKU-{i:04d}", "warning", float(i)) for i in range(45)])
-    report = deliver(many, [WebhookNotifier(httpserver_ipv4.url_for("/hook"))], ledger, TODAY, 3, "run-1")
-    assert report.sent == {"webhook": 45}
-    sizes = [
-        len(json.loads(r.data)["blocks"][2]["elements"][0]["text"].split(", "))
-        for r, _ in httpserver_ipv4.log
-    ]
-    assert sizes == [MAX_PER_MESSAGE, MAX_PER_MESSAGE, 5]
+    drivers = [{"segment": "region us-east", "contribution": -1200.0, "share": 0.45},
+               {"segment": "sku SKU-0003", "contribution": -300.0, "share": 0.11},
+               {"segment": "region apac", "contribution": -100.0, "share": 0.04}]  # fmt: skip
+    alerts, incidents = incident_of(many, drivers)
+    hook = WebhookNotifier(httpserver_ipv4.url_for("/hook"))
+    report = deliver(alerts, [hook], ledger, TODAY, 3, "run-1", incidents=incidents)
+    assert report.sent == {"webhook": 1}
+    ((request, _),) = httpserver_ipv4.log
+    payload = json.loads(request.data)
+    assert payload["text"].startswith(f"[spd] 1 revenue drop (warning) on {day}: category toys")
+    body = payload["blocks"][1]["text"]["text"]
+    assert "44 more alert(s) inside it" in body
+    assert "Top drivers: region us-east -1,200 (45%), sku SKU-0003 -300 (11%), region apac -100 (4%)" in body
+    assert payload["blocks"][2]["elements"][0]["text"] == "incident id: inc0000000000001 (45 alert(s))"
+
+
+def test_an_ongoing_incident_is_not_sent_again(httpserver_ipv4, ledger) -> None:
+    httpserver_ipv4.expect_request("/hook").respond_with_data("ok")
+    hook = WebhookNotifier(httpserver_ipv4.url_for("/hook"))
+    yesterday, today = (TODAY - dt.timedelta(days=k) for k in (2, 1))
+    alerts, incidents = incident_of(make_alerts((yesterday, "category", "toys", "critical", 900.0)))
+    assert deliver(alerts, [hook], ledger, TODAY, 3, "run-1", incidents=incidents).sent == {"webhook": 1}
+    later = alerts.with_columns(date=pl.lit(today))
+    lasting = incidents.with_columns(date=pl.lit(today), status=pl.lit("ongoing"))
+    assert deliver(later, [hook], ledger, TODAY, 3, "run-2", incidents=lasting).sent == {"webhook": 0}
+    # Even marked open again (a re-run), the same incident id is owed once.
+    reopened = incidents.with_columns(date=pl.lit(today))
+    assert deliver(later, [hook], ledger, TODAY, 3, "run-3", incidents=reopened).sent == {"webhook": 0}
+    assert len(httpserver_ipv4.log) == 1
+
+
+def test_a_ledger_row_recorded_before_incidents_is_still_sent(ledger) -> None:
+    import sqlite3
+
+    (row,) = two_alerts().head(1).with_columns(pl.col("date").cast(pl.String)).to_dicts()
+    with sqlite3.connect(ledger.path) as db:  # the payload an earlier version recorded: one alert
+        db.execute(
+            "INSERT INTO deliveries (alert_id, channel, alert_date, alert, status, recorded_at)"
+            " VALUES (?, 'log', ?, ?, 'pending', 0)",
+            (row["alert_id"], row["date"], json.dumps(row)),
+        )
+    lines: list[str] = []
+    report = deliver(two_alerts().clear(), [LogNotifier(lines.append)], ledger, TODAY, 3, "run-1")
+    assert report.sent == {"log": 1} and "CRITICAL 2026-03-09 region us-east" in lines[0]
 
 
 def test_payload_fits_slack_limits() -> None:
     day = TODAY - dt.timedelta(days=1)
-    payload = slack_payload(make_alerts(*[(day, "sku", f"SKU-{i:04d}", "info", 1.0) for i in range(20)]))
+    (message,) = as_messages(make_alerts((day, "sku", "SKU-" + "9" * 400, "info", 1.0))).to_dicts()
+    payload = slack_payload({**message, "drivers": json.dumps([{"segment": "x" * 2000, "contribution": -1.0,
+                                                                "share": 0.5}] * 3)})  # fmt: skip
     assert (
         len(payload["blocks"][1]["text"]["text"]) <= 3000 and len(payload["blocks"][0]["text"]["text"]) <= 150
     )
@@ -196,8 +251,9 @@ def test_email_never_sends_a_password_in_clear(smtp_server) -> None:
         user="u",
         password="p",
     )
+    (message,) = as_messages(two_alerts().head(1)).to_dicts()
     with pytest.raises(DeliveryError, match="offers no STARTTLS"):
-        email.send(two_alerts())
+        email.send(message)
     assert smtp_server.messages == []
 
 
@@ -212,3 +268,12 @@ def test_notification_settings_come_from_the_environment(settings) -> None:
         notifications_from_env(settings, {"SPD_NOTIFY_LOOKBACK_DAYS": "soon"})
     with pytest.raises(SettingsError, match="SPD_SMTP_TO"):
         notifications_from_env(settings, {"SPD_SMTP_HOST": "mail"})
+
+
+def test_an_incident_whose_alert_was_sent_before_incidents_is_not_sent_again(ledger) -> None:
+    lines: list[str] = []
+    alerts = make_alerts((TODAY - dt.timedelta(days=1), "category", "toys", "critical", 900.0))
+    deliver(alerts, [LogNotifier(lines.append)], ledger, TODAY, 3, "old-version")  # the alert alone
+    grouped, incidents = incident_of(alerts)  # a re-run groups it into an incident
+    report = deliver(grouped, [LogNotifier(lines.append)], ledger, TODAY, 3, "run-2", incidents=incidents)
+    assert report.sent == {"log": 0} and len(lines) == 1

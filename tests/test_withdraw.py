@@ -72,5 +72,5 @@ def test_a_recheck_withdraws_undelivered_alerts_that_no_longer_hold(tmp_path) ->
     ledger.mark_delivered("webhook", ["a2"])
     assert ledger.withdraw_absent([day], ["a1x"]) == 1  # a1 gone; a2 was delivered and stays on record
     owed = ledger.claim("webhook", "run-1")
-    assert owed["alert_id"].to_list() == ["b1"]  # another day is untouched; a1 is never sent
+    assert owed["incident_id"].to_list() == ["b1"]  # another day is untouched; a1 is never sent
     assert set(ledger.table()["alert_id"]) == {"a2", "b1"}

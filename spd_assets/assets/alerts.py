@@ -1,9 +1,11 @@
-"""Revenue drops per day at every level, the checks that show them in the Dagster UI, and notifications.
+"""Revenue drops per day at every level, grouped into incidents, the checks that show them, notifications.
 
-The asset reads ``daily_metrics`` for its days plus the HISTORY_DAYS before them (through a
-partition mapping, so a daily run costs the same whatever the length of history), runs the
-detectors of ``spd_assets.core.detect`` a month of days at a time, records new recent alerts in
-the delivery ledger and sends them. Checks are partitioned (a Dagster preview feature): a run for
+One step writes two assets, `alerts` and `incidents`. It reads ``daily_metrics`` for its days plus
+the HISTORY_DAYS before them (through a partition mapping, so a daily run costs the same whatever
+the length of history), runs the detectors of ``spd_assets.core.detect`` a month of days at a time,
+groups each day's alerts into incidents (``core.incidents``, on the SKU x region baselines of that
+same pass), records the incidents that open (and, if asked, those that end) in the delivery ledger
+and sends one message per incident. Checks are partitioned (a Dagster preview feature): a run for
 one day records its result on that day; a range run records one result for the range.
 """
 
@@ -17,21 +19,26 @@ import polars as pl
 import pydantic
 from pydantic import Field
 
+from ..core import incidents as grouping
 from ..core import schema
 from ..core.channels import deliver, ordered, series_name
 from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
-from ..core.episodes import assign_episodes, recoveries, with_alert_columns
+from ..core.episodes import assign_episodes, with_alert_columns
 from ..core.storage import DayBatches, DayFrames
-from ..partitions import dated_asset, partition_days, with_history
+from ..core.text import md_escape
+from ..partitions import partition_days, with_history
 from ..progress import Progress
 from ..resources.notifications import Notifications
+from .incidents import OUT as INCIDENTS_OUT
+from .incidents import incidents_metadata, previous_incidents
 
 CHUNK_DAYS = 31  # output days detected together in a range run
 TOP_ALERTS = 10  # alerts listed in the materialization metadata
 CHECK_ALERTS = 50  # alerts listed in the failing check's metadata
 HISTORY = dt.timedelta(days=HISTORY_DAYS)
 EPISODE_LOOKBACK = 14  # days of stored alerts read to chain files written without episode columns
-METRIC_COLUMNS = ("date", "level", "sku", "category", "region", "revenue", "orders")
+METRIC_COLUMNS = ("date", "level", "sku", "category", "region", "revenue", "orders", "units")
+ALERTS_KEY = dg.AssetKey("alerts")
 
 
 def _run_config_class() -> type[dg.Config]:
@@ -61,8 +68,9 @@ def _alerts_markdown(alerts: pl.DataFrame, limit: int) -> str:
         "|---" * 9 + "|",
     ]
     lines += [
-        f"| {r['severity']} | {r['date']} | {series_name(r)} | {r['observed']:,.0f} | {r['baseline']:,.0f} "
-        f"| {r['pct_drop']:.0%} | {r['robust_z']:.1f} | {r['revenue_at_risk']:,.0f} | {r['alert_id']} |"
+        f"| {r['severity']} | {r['date']} | {md_escape(series_name(r))} | {r['observed']:,.0f} "
+        f"| {r['baseline']:,.0f} | {r['pct_drop']:.0%} | {r['robust_z']:.1f} | {r['revenue_at_risk']:,.0f} "
+        f"| {r['alert_id']} |"
         for r in rows
     ]
     if alerts.height > limit:
@@ -91,10 +99,19 @@ def _why_quiet(reasons: Counter, config: DetectionConfig) -> str:
     return "; ".join(parts) or "every series-day had enough history and volume"
 
 
-def _previous_alerts(store: Any, first: dt.date, gap_days: int) -> pl.DataFrame:
-    """Stored alerts of the days before ``first`` that an episode can continue from (any layout)."""
-    days = [first - dt.timedelta(days=k) for k in range(EPISODE_LOOKBACK + gap_days + 1, 0, -1)]
-    frames = [with_alert_columns(store.read("alerts", d)) for d in days if store.exists("alerts", d)]
+def _lookback(first: dt.date, gap_days: int) -> list[dt.date]:
+    return [first - dt.timedelta(days=k) for k in range(EPISODE_LOOKBACK + gap_days + 1, 0, -1)]
+
+
+def read_alerts(frame: pl.DataFrame) -> pl.DataFrame:
+    """A stored alerts file of any layout in the current one; one written before incidents has none
+    (incident_id null: each alert stands alone, its own root)."""
+    return schema.with_added(with_alert_columns(frame), schema.ALERTS_ADDED, schema.ALERTS)
+
+
+def _previous_alerts(store: Any, days: list[dt.date]) -> pl.DataFrame:
+    """Stored alerts of ``days`` that an episode or an incident can continue from (any layout)."""
+    frames = [read_alerts(store.read("alerts", d)) for d in days if store.exists("alerts", d)]
     return pl.concat(frames) if frames else schema.empty(schema.ALERTS)
 
 
@@ -122,22 +139,42 @@ def schema_problems(day: dt.date, frame: pl.DataFrame) -> list[str]:
 def build(daily: dg.DailyPartitionsDefinition) -> list:
     """The `alerts` asset and its checks on ``daily``."""
 
-    @dated_asset(daily, "detection", ins={"daily_metrics": with_history(HISTORY_DAYS)})
+    @dg.multi_asset(
+        name="alerts",
+        outs={
+            "alerts": dg.AssetOut(
+                group_name="detection",
+                kinds={"polars", "parquet"},
+                is_required=False,
+                description="Revenue drops per series per day (schema.ALERTS), each in an incident.",
+            ),
+            "incidents": INCIDENTS_OUT,
+        },
+        ins={"daily_metrics": with_history(HISTORY_DAYS)},
+        partitions_def=daily,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=True,
+    )
     def alerts(
         context: dg.AssetExecutionContext,
         config: DetectionRunConfig,
         daily_metrics: DayFrames,
         notifications: Notifications,
-    ) -> DayBatches:
-        """Revenue drops per series per day (alert_id stable, so a re-run neither duplicates nor re-sends).
+    ):
+        """Revenue drops per series per day and their incidents (ids stable, so a re-run neither
+        duplicates nor re-sends).
 
-        A day without daily_metrics is unknown: it gets no alerts file, and history windows skip it.
+        A day without daily_metrics is unknown: it gets no alerts or incidents file, and history
+        windows skip it.
         """
         detection = detection_config(config)
+        gap = detection.episode_gap_days
         days = partition_days(context)
         store, asset = daily_metrics.store, daily_metrics.asset
-        found, reasons, wanted, read, no_data = [], Counter(), set(), set(), set()
+        found, grouped, reasons, wanted, read, no_data = [], [], Counter(), set(), set(), set()
         window: dict[dt.date, pl.DataFrame] = {}  # days read, kept while later chunks still need them
+        previous = _previous_alerts(store, _lookback(days[0], gap))
+        prior = previous
         progress = Progress("alerts", len(days), context.log.info, unit="alerts")
         for chunk, have in daily_metrics.windows(days, HISTORY_DAYS, CHUNK_DAYS):
             wanted.update(d for d in daily_metrics.days if chunk[0] - HISTORY <= d <= chunk[-1])
@@ -149,23 +186,29 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
             read.update(have)
             checked = [d for d in chunk if d in have]
             if checked:
-                result = detect_drops(
-                    pl.concat([window[d] for d in have]), checked, available=have, config=detection
-                )
-                found.append(result.alerts)
+                history = pl.concat([window[d] for d in have])
+                result = detect_drops(history, checked, available=have, config=detection)
+                chained = assign_episodes(result.alerts, prior, gap)
+                alert_days = chained["date"].unique().implode()
+                leaves = grouping.leaves(result.scored.filter(pl.col("date").is_in(alert_days)))
+                rows = history.filter(level="sku_region").select(grouping.DRIVER_COLUMNS)
+                chained, day_incidents = grouping.group(chained, leaves, rows)
+                found.append(chained)
+                grouped.append(day_incidents)
+                prior = pl.concat([prior, chained])
                 reasons.update(result.reasons())
             progress.step(sum(f.height for f in found[-1:]) if checked else 0, days=len(chunk))
         out = pl.concat(found) if found else schema.empty(schema.ALERTS)
-        previous = _previous_alerts(store, days[0], detection.episode_gap_days)
-        out = assign_episodes(out, previous, detection.episode_gap_days)
-        recovered = recoveries(pl.concat([previous, out]), days, detection.episode_gap_days)
+        incidents = pl.concat(grouped) if grouped else schema.empty(schema.INCIDENTS)
+        seen = pl.concat([previous_incidents(store, _lookback(days[0], gap)), incidents])
+        recovered = grouping.recovered(pl.concat([previous, out]), seen, days, gap)
 
         ledger = notifications.ledger()
-        kept_ids = [*out["alert_id"], *recovered["alert_id"]]
+        kept_ids = [*incidents["incident_id"], *recovered["incident_id"]]
         withdrawn = ledger.withdraw_absent(sorted(set(days) - no_data), kept_ids)
         if withdrawn:
             context.log.info(
-                f"{withdrawn} alert(s) no longer hold on these days' data: withdrawn, never sent"
+                f"{withdrawn} notification(s) no longer hold on these days' data: withdrawn, never sent"
             )
         report = deliver(
             out,
@@ -176,16 +219,19 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
             claimant=context.run_id,
             recovered=recovered,
             notify_recovery=notifications.notify_recovery,
+            incidents=incidents,
         )
         for channel, error in report.errors.items():
             context.log.warning(f"{channel}: delivery failed, kept for the next check: {error}")
-        context.add_output_metadata(
-            {
+        selected = context.selected_output_names
+        if "alerts" in selected:
+            metadata = {
                 "alerts": out.height,
+                "incidents": incidents.height,
                 "by_severity": _counts(out, "severity"),
                 "by_level": _counts(out, "level"),
                 "episodes_opened": out.filter(episode_status="open").height,
-                "episodes_recovered": recovered.height,
+                "incidents_recovered": recovered.height,
                 "top_alerts": dg.MetadataValue.md(_alerts_markdown(out, TOP_ALERTS)),
                 "series_days_by_status": dict(sorted(reasons.items())),
                 "why_quiet": _why_quiet(reasons, detection),
@@ -198,11 +244,15 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
                 "delivery_errors": report.errors,
                 "not_sent_older_than_lookback": report.skipped_old,
             }
-        )
-        return DayBatches([out], schema.ALERTS, no_data=no_data)
+            batches = DayBatches([out], schema.ALERTS, no_data=no_data)
+            yield dg.Output(batches, output_name="alerts", metadata=metadata)
+        if "incidents" in selected:
+            batches = DayBatches([incidents], schema.INCIDENTS, no_data=no_data)
+            meta = incidents_metadata(incidents, out.height)
+            yield dg.Output(batches, output_name="incidents", metadata=meta)
 
     @dg.asset_check(
-        asset=alerts, partitions_def=daily, description="WARN when the day(s) have revenue drops."
+        asset=ALERTS_KEY, partitions_def=daily, description="WARN when the day(s) have revenue drops."
     )
     def no_revenue_drops(context: dg.AssetCheckExecutionContext, alerts: DayFrames) -> dg.AssetCheckResult:
         """Fails (severity WARN) with the alerts as metadata, so anomalies show in the UI without a file."""
@@ -223,7 +273,7 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
         )
 
     @dg.asset_check(
-        asset=alerts, partitions_def=daily, description="Columns, types, ids and values of alerts."
+        asset=ALERTS_KEY, partitions_def=daily, description="Columns, types, ids and values of alerts."
     )
     def alerts_schema(context: dg.AssetCheckExecutionContext, alerts: DayFrames) -> dg.AssetCheckResult:
         """Every day's file has exactly the ALERTS columns, unique 16-character ids and known values."""

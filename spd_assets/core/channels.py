@@ -1,10 +1,11 @@
 """Notifications: one interface, three senders (log, Slack-compatible webhook, SMTP email).
 
-``deliver`` is the whole policy: one message per alert episode, when it opens (its first alert day;
-an alert from a file without episode columns counts as opening one), plus one when it recovers if
-``notify_recovery`` is on. Those dated within the lookback are recorded in the delivery ledger for
-every channel, then each channel is sent what the ledger says it has not had yet, so a
-failed delivery is retried on the next check and a delivered alert is never sent again.
+``deliver`` is the whole policy: one message per incident (``core.incidents``: a root and the
+alerts it explains), when it opens (its first day; an alert from a file without incidents is an
+incident of its own), plus one when it recovers if ``notify_recovery`` is on. Those dated within the
+lookback are recorded in the delivery ledger for every channel, keyed by the incident's stable id,
+then each channel is sent what the ledger says it has not had yet, so a failed delivery is retried
+on the next check and an incident is never sent twice, however many days it lasts.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Any, Protocol
 
 import polars as pl
 
 from .delivery_ledger import DeliveryLedger
-from .episodes import with_alert_columns
-from .schema import SEVERITIES, series_label, severity_rank
+from .incidents import as_messages
+from .schema import series_label, severity_rank
 
-MAX_PER_MESSAGE = 20  # alerts per message: a Slack section holds 3,000 characters
+Message = dict[str, Any]  # one incident to notify, a row in the INCIDENTS layout
 
 
 class DeliveryError(RuntimeError):
@@ -34,18 +35,17 @@ class DeliveryError(RuntimeError):
 
 
 class Notifier(Protocol):
-    """Sends one message about some alerts; raises DeliveryError if the channel did not take it."""
+    """Sends one message about one incident; raises DeliveryError if the channel did not take it."""
 
     channel: str
 
-    def send(self, alerts: pl.DataFrame) -> None: ...
+    def send(self, message: Message) -> None: ...
 
 
-def ordered(alerts: pl.DataFrame) -> pl.DataFrame:
-    """Most severe first, then most revenue at risk: the order people read alerts in."""
-    return alerts.sort(
-        severity_rank(), pl.col("revenue_at_risk"), "alert_id", descending=[False, True, False]
-    )
+def ordered(frame: pl.DataFrame) -> pl.DataFrame:
+    """Most severe first, then most revenue at risk: the order people read alerts and incidents in."""
+    key = "alert_id" if "alert_id" in frame.columns else "incident_id"
+    return frame.sort(severity_rank(), pl.col("revenue_at_risk"), key, descending=[False, True, False])
 
 
 def series_name(row: dict) -> str:
@@ -53,57 +53,56 @@ def series_name(row: dict) -> str:
     return series_label(row["level"], row.get("sku"), row.get("category"), row.get("region"))
 
 
-def _test(row: dict) -> str:
-    days = row.get("window_days")
-    return f"{row['rule']} {days}d" if days and days > 1 else str(row["rule"])
+def _drivers(message: Message) -> list[dict]:
+    return json.loads(message.get("drivers") or "[]")
 
 
-def alert_line(row: dict) -> str:
-    """One alert as one line of text (a recovery says which drop ended)."""
-    if row.get("episode_status") == "recovered":
-        return (
-            f"RECOVERED {row['date']} {series_name(row)}: the drop seen from {row['first_seen']} "
-            f"to its last alert has ended [{row['episode_id']}]"
-        )
+def driver_text(message: Message) -> str:
+    """'category toys -1,200 (45%), sku SKU-0003 -300 (11%)': the top drivers inside the root."""
+    parts = []
+    for d in _drivers(message):
+        share = f" ({d['share']:.0%})" if d.get("share") is not None else ""
+        parts.append(f"{d['segment']} {d['contribution']:+,.0f}{share}")
+    return ", ".join(parts)
+
+
+def message_line(message: Message) -> str:
+    """The incident as one line: its root, the drop, the alerts folded in (a recovery says it ended)."""
+    if message["status"] == "recovered":
+        return f"RECOVERED {message['date']} {message['root']}: the drop has ended [{message['episode_id']}]"
+    drop = f" (-{message['pct_drop']:.0%})" if message.get("pct_drop") is not None else ""
+    inside = f", {message['children']} more alert(s) inside it" if message.get("children") else ""
     return (
-        f"{row['severity'].upper()} {row['date']} {series_name(row)}: {row['metric']} {row['observed']:,.0f} "
-        f"vs {row['baseline']:,.0f} expected (-{row['pct_drop']:.0%}, z {row['robust_z']:.1f}), "
-        f"{row['revenue_at_risk']:,.0f} at risk [{_test(row)} {row['alert_id']}]"
+        f"{message['severity'].upper()} {message['date']} {message['root']}: revenue "
+        f"{message['observed']:,.0f} vs {message['baseline']:,.0f} expected{drop}, "
+        f"{message['revenue_at_risk']:,.0f} at risk{inside} [incident {message['incident_id']}]"
     )
 
 
-def subject(alerts: pl.DataFrame) -> str:
-    """'[spd] 3 revenue drops (1 critical) on 2026-11-20'; recoveries are named as such."""
-    if (
-        "episode_status" in alerts.columns
-        and (alerts["episode_status"] == "recovered").fill_null(False).all()
-    ):
-        days = sorted(set(alerts["date"].to_list()))
-        return f"[spd] {alerts.height} revenue drop(s) recovered by {days[-1]}"
-    counts = alerts["severity"].value_counts()
-    by = dict(zip(counts["severity"].to_list(), counts["count"].to_list(), strict=True))
-    worst = ", ".join(f"{by[s]} {s}" for s in SEVERITIES if s in by)
-    days = sorted(set(alerts["date"].to_list()))
-    when = f"on {days[0]}" if len(days) == 1 else f"from {days[0]} to {days[-1]}"
-    noun = "drop" if alerts.height == 1 else "drops"
-    return f"[spd] {alerts.height} revenue {noun} ({worst}) {when}"
+def subject(message: Message) -> str:
+    """'[spd] 1 revenue drop (critical) on 2026-11-20: region us-east -97%'; a recovery says so."""
+    if message["status"] == "recovered":
+        return f"[spd] revenue drop recovered by {message['date']}: {message['root']}"
+    drop = f" -{message['pct_drop']:.0%}" if message.get("pct_drop") is not None else ""
+    return f"[spd] 1 revenue drop ({message['severity']}) on {message['date']}: {message['root']}{drop}"
 
 
-def slack_payload(alerts: pl.DataFrame) -> dict:
+def message_text(message: Message) -> list[str]:
+    """The lines of a message: what dropped, then the top drivers inside it."""
+    drivers = driver_text(message)
+    return [message_line(message), *([f"Top drivers: {drivers}"] if drivers else [])]
+
+
+def slack_payload(message: Message) -> dict:
     """A Slack incoming-webhook message: plain ``text`` for notifications, ``blocks`` for the channel."""
-    rows = ordered(alerts).to_dicts()
-    lines = "\n".join(f"• {alert_line(r)}" for r in rows)
+    body = "\n".join(f"• {line}" for line in message_text(message))
+    ids = f"incident id: {message['incident_id']} ({message.get('alerts') or 1} alert(s))"
     return {
-        "text": subject(alerts),
+        "text": subject(message),
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": subject(alerts)[:150]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": lines[:3000]}},
-            {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": "alert ids: " + ", ".join(r["alert_id"] for r in rows)}
-                ],
-            },
+            {"type": "header", "text": {"type": "plain_text", "text": subject(message)[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": body[:3000]}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": ids}]},
         ],
     }
 
@@ -115,8 +114,8 @@ class LogNotifier:
     emit: Callable[[str], None]
     channel: str = "log"
 
-    def send(self, alerts: pl.DataFrame) -> None:
-        self.emit("\n".join([subject(alerts), *(alert_line(r) for r in ordered(alerts).to_dicts())]))
+    def send(self, message: Message) -> None:
+        self.emit("\n".join([subject(message), *message_text(message)]))
 
 
 @dataclass
@@ -127,8 +126,8 @@ class WebhookNotifier:
     timeout_s: float = 10.0
     channel: str = "webhook"
 
-    def send(self, alerts: pl.DataFrame) -> None:
-        body = json.dumps(slack_payload(alerts)).encode()
+    def send(self, message: Message) -> None:
+        body = json.dumps(slack_payload(message)).encode()
         request = urllib.request.Request(
             self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
         )
@@ -157,14 +156,13 @@ class EmailNotifier:
     timeout_s: float = 10.0
     channel: str = "email"
 
-    def message(self, alerts: pl.DataFrame) -> EmailMessage:
+    def message(self, message: Message) -> EmailMessage:
         msg = EmailMessage()
-        msg["Subject"], msg["From"], msg["To"] = subject(alerts), self.sender, ", ".join(self.recipients)
-        lines = [alert_line(r) for r in ordered(alerts).to_dicts()]
-        msg.set_content("\n".join([subject(alerts), "", *lines, ""]))
+        msg["Subject"], msg["From"], msg["To"] = subject(message), self.sender, ", ".join(self.recipients)
+        msg.set_content("\n".join([subject(message), "", *message_text(message), ""]))
         return msg
 
-    def send(self, alerts: pl.DataFrame) -> None:
+    def send(self, message: Message) -> None:
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
                 smtp.ehlo()
@@ -177,14 +175,14 @@ class EmailNotifier:
                     )
                 if self.user:
                     smtp.login(self.user, self.password or "")
-                smtp.send_message(self.message(alerts))
+                smtp.send_message(self.message(message))
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"email via {self.host}:{self.port} failed: {exc}") from None
 
 
 @dataclass
 class DeliveryReport:
-    """What one check did per channel: alerts sent, still pending, and the last error."""
+    """What one check did per channel: messages sent, still pending, and the last error."""
 
     sent: dict[str, int] = field(default_factory=dict)
     pending: dict[str, int] = field(default_factory=dict)
@@ -201,33 +199,42 @@ def deliver(
     claimant: str,
     recovered: pl.DataFrame | None = None,
     notify_recovery: bool = False,
+    incidents: pl.DataFrame | None = None,
 ) -> DeliveryReport:
-    """Record recent alerts for every channel, then send each channel what it has not had yet.
+    """Record the incidents that open among ``alerts`` for every channel, then send each channel
+    what it has not had yet, one message per incident.
 
-    Alerts dated before ``today - lookback_days`` are not recorded (a backfill of last year pages
-    nobody). Earlier failures still pending are retried here, whatever their date.
+    ``incidents`` are the alerts' incidents (an alert without one stands alone); ``recovered`` are
+    incidents (or alert episodes) that ended. Messages dated before ``today - lookback_days`` are
+    not recorded (a backfill of last year pages nobody). Earlier failures still pending are retried
+    here, whatever their date.
     """
     report = DeliveryReport()
-    alerts = with_alert_columns(alerts)
-    opening = alerts.filter(pl.col("episode_status").is_null() | (pl.col("episode_status") == "open"))
+    messages = as_messages(alerts, incidents)
+    opening = messages.filter(pl.col("status").is_null() | (pl.col("status") == "open"))
+    # An alert recorded on its own before incidents existed was already owed: its incident is not.
+    grouped = alerts.filter(pl.col("incident_id").is_not_null()) if "incident_id" in alerts.columns else None
+    if grouped is not None and grouped.height:
+        owed = ledger.known(grouped["alert_id"].to_list())
+        told = grouped.filter(pl.col("alert_id").is_in(list(owed)))["incident_id"].implode()
+        opening = opening.filter(~pl.col("incident_id").is_in(told))
     if notify_recovery and recovered is not None:
-        opening = pl.concat([opening, with_alert_columns(recovered)])
+        opening = pl.concat([opening, as_messages(recovered)])
     recent = opening.filter(pl.col("date") >= today - dt.timedelta(days=lookback_days))
     report.skipped_old = opening.height - recent.height
     ledger.record(recent, [n.channel for n in notifiers])
     for notifier in notifiers:
-        batch = ordered(ledger.claim(notifier.channel, claimant))
+        batch = ordered(ledger.claim(notifier.channel, claimant)).to_dicts()
         sent = 0
-        for i in range(0, batch.height, MAX_PER_MESSAGE):
-            ids = batch["alert_id"].slice(i, MAX_PER_MESSAGE).to_list()
+        for i, message in enumerate(batch):
             try:
-                notifier.send(batch.slice(i, MAX_PER_MESSAGE))
+                notifier.send(message)
             except DeliveryError as exc:  # the channel is down: keep this and the rest for the next check
-                ledger.release(notifier.channel, batch["alert_id"].slice(i).to_list(), str(exc))
+                ledger.release(notifier.channel, [m["incident_id"] for m in batch[i:]], str(exc))
                 report.errors[notifier.channel] = str(exc)
                 break
-            ledger.mark_delivered(notifier.channel, ids)
-            sent += len(ids)
+            ledger.mark_delivered(notifier.channel, [message["incident_id"]])
+            sent += 1
         report.sent[notifier.channel] = sent
         report.pending[notifier.channel] = ledger.pending_count(notifier.channel)
     return report

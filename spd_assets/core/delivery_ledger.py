@@ -1,4 +1,8 @@
-"""The delivery ledger: one row per (alert, channel), so each alert reaches each channel exactly once.
+"""The delivery ledger: one row per (message, channel), so each message reaches each channel exactly once.
+
+A message is an incident (its stable incident_id; a recovery has an id of its own); rows recorded
+before incidents existed hold one alert each and are sent as an incident of one. The table keeps
+its first column's name, ``alert_id``, so a ledger written by an earlier version is read as is.
 
 SQLite on local disk (under the data directory): a row is recorded ``pending``, claimed as
 ``sending`` by one run inside a write transaction (two checks running at once never both send it),
@@ -18,8 +22,8 @@ from pathlib import Path
 
 import polars as pl
 
-from .episodes import with_alert_columns
-from .schema import ALERTS
+from .incidents import alert_message, as_messages
+from .schema import INCIDENTS
 
 STALE_CLAIM_S = 600.0
 
@@ -44,6 +48,12 @@ CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (channel, status);
 
 def _alert_json(row: dict) -> str:
     return json.dumps({k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in row.items()})
+
+
+def _message(row: dict) -> dict:
+    """A stored payload as a message; one recorded before incidents (an alert) becomes an incident of one."""
+    row = {**row, "date": dt.date.fromisoformat(row["date"])}
+    return alert_message(row) if "alert_id" in row else {c: row.get(c) for c in INCIDENTS}
 
 
 class DeliveryLedger:
@@ -76,12 +86,13 @@ class DeliveryLedger:
                 raise
             db.execute("COMMIT")
 
-    def record(self, alerts: pl.DataFrame, channels: Sequence[str]) -> int:
-        """Owe each alert to each channel once; an alert already recorded (a re-run) is left alone."""
+    def record(self, messages: pl.DataFrame, channels: Sequence[str]) -> int:
+        """Owe each message (incidents, or alerts standing alone) to each channel once; one already
+        recorded (a re-run, a later day of the same incident) is left alone."""
         now = time.time()
         rows = [
-            (r["alert_id"], channel, r["date"].isoformat(), _alert_json(r), now)
-            for r in with_alert_columns(alerts).to_dicts()
+            (r["incident_id"], channel, r["date"].isoformat(), _alert_json(r), now)
+            for r in as_messages(messages).to_dicts()
             for channel in channels
         ]
         with self._write() as db:
@@ -94,7 +105,7 @@ class DeliveryLedger:
             return db.total_changes - before
 
     def claim(self, channel: str, claimant: str, stale_after_s: float = STALE_CLAIM_S) -> pl.DataFrame:
-        """Take every alert still owed to ``channel`` for ``claimant`` to send; returns them as alerts."""
+        """Take every message still owed to ``channel`` for ``claimant`` to send (INCIDENTS layout)."""
         now = time.time()
         with self._write() as db:
             db.execute(
@@ -108,11 +119,8 @@ class DeliveryLedger:
                 " ORDER BY alert_date, alert_id",
                 (channel, claimant),
             ).fetchall()
-        rows = [json.loads(a) for (a,) in found]
-        for r in rows:  # a row recorded before episodes existed lacks their columns: left null
-            r["date"] = dt.date.fromisoformat(r["date"])
-            r["first_seen"] = dt.date.fromisoformat(r["first_seen"]) if r.get("first_seen") else None
-        return pl.DataFrame(rows, schema=ALERTS) if rows else pl.DataFrame(schema=ALERTS)
+        rows = [_message(json.loads(a)) for (a,) in found]
+        return pl.DataFrame(rows, schema=INCIDENTS, orient="row") if rows else pl.DataFrame(schema=INCIDENTS)
 
     def _update(self, sql: str, params: tuple, channel: str, alert_ids: Sequence[str]) -> None:
         if not alert_ids:
@@ -122,7 +130,7 @@ class DeliveryLedger:
             db.execute(f"{sql} WHERE channel = ? AND alert_id IN ({marks})", (*params, channel, *alert_ids))
 
     def mark_delivered(self, channel: str, alert_ids: Sequence[str]) -> None:
-        """The channel took these alerts: never send them to it again."""
+        """The channel took these messages: never send them to it again."""
         sql = (
             "UPDATE deliveries SET status = 'delivered', delivered_at = ?, last_error = NULL,"
             " claimed_by = NULL"
@@ -130,12 +138,12 @@ class DeliveryLedger:
         self._update(sql, (time.time(),), channel, alert_ids)
 
     def release(self, channel: str, alert_ids: Sequence[str], error: str) -> None:
-        """Sending failed: owe these alerts again, with the error, for the next check to retry."""
+        """Sending failed: owe these messages again, with the error, for the next check to retry."""
         sql = "UPDATE deliveries SET status = 'pending', last_error = ?, claimed_by = NULL"
         self._update(sql, (error,), channel, alert_ids)
 
     def withdraw_absent(self, days: Sequence[dt.date], alert_ids: Sequence[str]) -> int:
-        """Forget alerts of ``days`` that a re-check no longer finds (late or corrected data), unless sent.
+        """Forget messages of ``days`` that a re-check no longer finds (late or corrected data), unless sent.
 
         Returns how many (alert, channel) rows were withdrawn; delivered ones stay as the record.
         """
@@ -156,8 +164,21 @@ class DeliveryLedger:
                 db.execute(sql, part)
         return len(gone)
 
+    def known(self, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` recorded for any channel (whatever their status)."""
+        found: set[str] = set()
+        with self._connect() as db:
+            for i in range(0, len(ids), 500):
+                part = list(ids[i : i + 500])
+                marks = ",".join("?" * len(part))
+                rows = db.execute(
+                    f"SELECT DISTINCT alert_id FROM deliveries WHERE alert_id IN ({marks})", part
+                )
+                found.update(a for (a,) in rows)
+        return found
+
     def pending_count(self, channel: str) -> int:
-        """Alerts still owed to ``channel``."""
+        """Messages still owed to ``channel``."""
         with self._connect() as db:
             sql = "SELECT COUNT(*) FROM deliveries WHERE channel = ? AND status != 'delivered'"
             return int(db.execute(sql, (channel,)).fetchone()[0])

@@ -142,11 +142,14 @@ ALERTS = {
     "incident_id": pl.String,  # the incident this alert belongs to (see INCIDENTS)
     "is_root": pl.Boolean,  # this alert's series is the incident's root cause
 }
+# An alert read from a file written before incidents stands alone: its own root (incident_id null).
+ALERTS_ADDED = {"is_root": True}
 
 INCIDENTS = {
     "incident_id": pl.String,  # stable: from the root series and its episode (re-runs never duplicate)
     "date": pl.Date,
-    "level": pl.String,  # the root's level and keys (null keys where the level has none)
+    "level": pl.String,  # the root's level and keys (null keys where the level has none); a LEVELS
+    # value, or "category_region" for one category in one region (a root no detection level has)
     "sku": pl.String,
     "category": pl.String,
     "region": pl.String,
@@ -160,7 +163,7 @@ INCIDENTS = {
     "severity": pl.String,  # the highest of its alerts
     "drivers": pl.String,  # JSON: top 3 drivers [{"segment", "contribution", "share"}]
     "episode_id": pl.String,  # the root's alert episode: the same incident on later days of one drop
-    "status": pl.String,  # open (its first day), ongoing
+    "status": pl.String,  # open (its first day), ongoing ("recovered" only in recovery messages)
 }
 
 QUARANTINE = {

@@ -41,7 +41,9 @@ HASH_BUDGET_SECONDS = 20.0  # per tick, well inside the sensor's evaluation time
 TRIGGER_TAG = "spd/trigger"
 TRIGGER = "landing_sensor"
 MAX_RETRIES = "2"  # run retries (dagster.yaml run_retries) for a transient failure
-DATED_KEYS = [dg.AssetKey(k) for k in ("orders", "quarantine", "daily_agg", "daily_metrics", "alerts")]
+DATED_KEYS = [
+    dg.AssetKey(k) for k in ("orders", "quarantine", "daily_agg", "daily_metrics", "alerts", "incidents")
+]
 CATALOG_KEY = dg.AssetKey("catalog")
 SOURCE_KEYS = [dg.AssetKey("orders"), dg.AssetKey("quarantine")]  # read from the landing files
 UNFINISHED = [
