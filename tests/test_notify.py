@@ -277,3 +277,22 @@ def test_an_incident_whose_alert_was_sent_before_incidents_is_not_sent_again(led
     grouped, incidents = incident_of(alerts)  # a re-run groups it into an incident
     report = deliver(grouped, [LogNotifier(lines.append)], ledger, TODAY, 3, "run-2", incidents=incidents)
     assert report.sent == {"log": 0} and len(lines) == 1
+
+
+def test_a_recovered_incident_is_one_message_only_when_asked(ledger) -> None:
+    lines: list[str] = []
+    alerts, incidents = incident_of(
+        make_alerts((TODAY - dt.timedelta(days=3), "category", "toys", "warning", 90.0))
+    )
+    ended = incidents.with_columns(
+        incident_id=pl.lit("rec0000000000001"),
+        date=pl.lit(TODAY - dt.timedelta(days=1)),
+        status=pl.lit("recovered"),
+    )
+    log = [LogNotifier(lines.append)]
+    quiet = deliver(alerts.clear(), log, ledger, TODAY, 3, "run-1", recovered=ended, notify_recovery=False)
+    assert quiet.sent == {"log": 0}
+    told = deliver(alerts.clear(), log, ledger, TODAY, 3, "run-2", recovered=ended, notify_recovery=True)
+    again = deliver(alerts.clear(), log, ledger, TODAY, 3, "run-3", recovered=ended, notify_recovery=True)
+    assert told.sent == {"log": 1} and again.sent == {"log": 0}
+    assert lines[0].startswith("[spd] revenue drop recovered by") and "category toys" in lines[0]
