@@ -298,3 +298,17 @@ def test_a_shop_of_one_category_is_still_scored() -> None:
         category=pl.when(pl.col("category").is_not_null()).then(pl.lit("home"))
     )
     assert alerts_on(frame, days[-1]).filter(level="sku")["sku"].to_list() == ["SKU-A"]
+
+
+def test_six_weeks_after_a_lasting_step_up_a_region_drop_is_still_caught() -> None:
+    # A campaign lifts the shop 50% for good; comparable days before it must be scaled to today,
+    # or the baseline lags for weeks and its misses inflate the spread until a 40% drop reads as noise.
+    stepped = replace(STEADY, step_up=(HISTORY_DAYS + (TODAY - SHAPE_FIRST).days - 42, 1.5))
+    day = TODAY - dt.timedelta(days=2)
+    region = STEADY.regions[0]
+    drop = ShapeIncident("r", "region_partial", "region", day, day, 0.6, region=region, region_index=0)
+    frame, _ = shape_series(stepped, [drop])
+    scored = detect_drops(frame, [day]).scored.filter(level="region", region=region, rule="weekday_mad")
+    row = scored.row(0, named=True)
+    assert row["status"] == "alert" and 0.3 <= row["pct_drop"] <= 0.5
+    assert row["spread"] < 0.1 * row["baseline"]

@@ -4,11 +4,11 @@ Named rules score every series (total, region, category, sku, sku x region) on e
 default runs the first three, and a series-day alerts once (the first rule that fires, in RULES
 order), its ``rule`` and ``window_days`` saying which test it was:
 
-- ``weekday_mad`` (one day). Each series is measured against the shop's level that day
-  (``detect_level``: the median over the other categories of their revenue against their usual),
-  so a shop-wide swing such as the slide after the holiday peak moves every baseline with it while
-  one category's promotion moves none. Baseline: the median of that ratio on the same weekday over
-  the last ``weeks`` weeks, times today's level. Spread: 1.4826 x the median
+- ``weekday_mad`` (one day). Baseline: the median of the series' same weekday over the last
+  ``weeks`` weeks, each scaled by how much the rest of the shop changed since (``detect_level``:
+  the median over the other categories of their revenue today against that day), so a shop-wide
+  swing such as the slide after the holiday peak, a campaign's step-up or growth moves every
+  baseline with it while one category's promotion moves none. Spread: 1.4826 x the median
   absolute miss of the baseline over the last 28 days (the MAD of its own forecast errors), floored
   by ``min_rel_spread`` (a flat series has MAD 0) and by Poisson noise (a series of n orders cannot
   be steadier than 1/sqrt(n)). Alert when robust z and percent drop both pass their thresholds and
@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from .detect_level import LEVEL_DAYS, shop_level
+from .detect_level import LEVEL_DAYS, change_column, shop_change
 from .detect_multiday import score_window_mad, score_zero_run
 from .episodes import assign_episodes
 from .metrics import WINDOW, calendar_grid, rolling_7d, window_days
@@ -181,21 +182,16 @@ def _status(flag: pl.Expr, comparable: pl.Expr, min_comparable: int, config: Det
 def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
     """Same-weekday median baseline, level-adjusted, with a robust z and percent drop per series-day."""
     by_weekday = [SID, "_weekday"]
+    # The same weekday of each of the last `weeks` weeks, scaled by the shop's change since.
+    scaled = pl.concat_list(
+        [_lag("revenue", 7 * k) * pl.col(change_column(k)) for k in range(1, config.weeks + 1)]
+    ).list.drop_nulls()
     scored = (
-        shop_level(dense, config.level_adjust)
+        shop_change(dense, config.level_adjust, config.weeks)
+        .with_columns(_scaled=scaled, _weekday=pl.col("date").dt.weekday())
         .with_columns(
-            relative=pl.when(pl.col("level_index") > 0).then(pl.col("revenue") / pl.col("level_index")),
-            _weekday=pl.col("date").dt.weekday(),
-        )
-        .with_columns(
-            baseline=pl.col("relative").shift(1).rolling_median(config.weeks, min_samples=1).over(by_weekday)
-            * pl.col("level_index"),
-            comparable=pl.col("relative")
-            .is_not_null()
-            .shift(1)
-            .rolling_sum(config.weeks, min_samples=1)
-            .over(by_weekday)
-            .fill_null(0),
+            baseline=pl.col("_scaled").list.median(),
+            comparable=pl.col("_scaled").list.len().cast(pl.Int64),
             baseline_orders=pl.col("orders")
             .shift(1)
             .rolling_median(config.weeks, min_samples=1)
@@ -209,7 +205,10 @@ def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFr
         )
         .with_columns(mad=pl.col("relative_mad") * pl.col("baseline"))
     )
-    poisson = pl.col("baseline") / pl.col("baseline_orders").clip(lower_bound=1.0).sqrt()
+    # Poisson noise of the day and of the baseline: a median of n comparable days misses by
+    # sqrt(pi / 2n) of one day's noise (its efficiency), so the floor is sqrt(1 + pi / 2n) / sqrt(orders).
+    median_error = 1.0 + math.pi / (2.0 * pl.col("comparable").clip(lower_bound=1))
+    poisson = pl.col("baseline") * (median_error / pl.col("baseline_orders").clip(lower_bound=1.0)).sqrt()
     spread = pl.max_horizontal(MAD_SCALE * pl.col("mad"), config.min_rel_spread * pl.col("baseline"), poisson)
     scored = scored.with_columns(spread=spread).with_columns(
         robust_z=pl.when(pl.col("spread") > 0).then(

@@ -1,11 +1,16 @@
-"""What each series is measured against, so that a shop-wide swing is not a drop and one spike is no level.
+"""How much the rest of the shop changed since each comparable day, so that a shop-wide swing is no drop.
 
-Each category's revenue on a day, divided by its median on the same weekday of the previous weeks,
-says how the shop is doing that day from that category's side. The median of those ratios over the
-*other* categories, computed on the *other* regions when the series has a region, is the level a
-series is measured against: a seasonal rise or slide of the whole shop moves it, while a one-day
+A series' same weekday k weeks ago is scaled by the change of the rest of the shop between that day
+and today, ``_change_k``: the median over the *other* categories of their revenue today against their
+revenue k weeks ago, computed on the *other* regions when the series has a region. A seasonal rise
+or slide, a campaign's step-up or a year of growth moves every scaled day with it; a one-day
 promotion of one category, a drop of the series' own category or of its own region (however big its
-share) leave it alone. The total is measured against the median of its own previous LEVEL_DAYS days.
+share) leave it alone. The total is scaled by its own trailing median: the median of its previous
+LEVEL_DAYS days today against the same k weeks ago.
+
+Each comparable day is scaled to today directly (not through a level relative to a moving "usual",
+which lags a lasting change twice and, after a step-up, read weeks of ordinary days as 30% misses,
+inflating every spread).
 """
 
 from __future__ import annotations
@@ -13,37 +18,59 @@ from __future__ import annotations
 import polars as pl
 
 LEVEL_DAYS = 7
-LEVEL_WEEKS = 8
 ALL = "\x00all"  # the region key of "every region" in the level table
 
 
-def _category_ratios(dense: pl.DataFrame) -> pl.DataFrame:
-    """(date, category, region) -> ratio of the category's revenue outside that region to its usual."""
+def change_column(k: int) -> str:
+    """The column holding the shop's change since the same weekday ``k`` weeks before."""
+    return f"_change_{k}"
+
+
+def _rest_of_category(dense: pl.DataFrame) -> pl.DataFrame:
+    """(date, category, region) -> the category's revenue outside that region (and in all, ALL)."""
     cells = (
         dense.filter(pl.col("level") == "sku_region")
         .group_by("date", "category", "region")
-        .agg(pl.col("revenue").sum())
+        .agg(pl.col("revenue").sum(), _read=pl.col("revenue").is_not_null().any())
     )
-    whole = cells.group_by("date", "category").agg(_whole=pl.col("revenue").sum())
-    outside = cells.join(whole, on=["date", "category"]).select(
-        "date", "category", "region", rest=pl.col("_whole") - pl.col("revenue")
+    whole = cells.group_by("date", "category").agg(
+        _whole=pl.col("revenue").sum(), _read=pl.col("_read").any()
     )
-    every = whole.select("date", "category", region=pl.lit(ALL), rest="_whole")
-    table = pl.concat([outside, every]).sort("category", "region", "date")
-    usual = (
-        pl.col("rest").shift(1).rolling_median(LEVEL_WEEKS, min_samples=1)
-        .over("category", "region", pl.col("date").dt.weekday())
-    )  # fmt: skip
-    return table.with_columns(ratio=pl.when(usual > 0).then(pl.col("rest") / usual))
+    outside = cells.join(whole.drop("_read"), on=["date", "category"]).select(
+        "date", "category", "region", rest=pl.when("_read").then(pl.col("_whole") - pl.col("revenue"))
+    )
+    every = whole.select("date", "category", region=pl.lit(ALL), rest=pl.when("_read").then("_whole"))
+    return pl.concat([outside, every])
 
 
-def shop_level(dense: pl.DataFrame, how: str) -> pl.DataFrame:
-    """``dense`` with ``level_index``: the shop level of each series-day (1.0 everywhere for ``none``)."""
+def _category_changes(dense: pl.DataFrame, weeks: int) -> pl.DataFrame:
+    """(date, category, region) -> rest today over rest on the same weekday k weeks before, k=1..weeks."""
+    rest = _rest_of_category(dense)
+    table = rest
+    for k in range(1, weeks + 1):
+        before = rest.select(
+            pl.col("date") + pl.duration(days=7 * k), "category", "region", _before=pl.col("rest")
+        )
+        table = (
+            table.join(before, on=["date", "category", "region"], how="left")
+            .with_columns(
+                pl.when(pl.col("_before") > 0)
+                .then(pl.col("rest") / pl.col("_before"))
+                .alias(change_column(k))
+            )
+            .drop("_before")
+        )
+    return table
+
+
+def shop_change(dense: pl.DataFrame, how: str, weeks: int) -> pl.DataFrame:
+    """``dense`` with ``_change_1.._change_{weeks}`` per series-day (1.0 everywhere for ``none``)."""
+    columns = [change_column(k) for k in range(1, weeks + 1)]
     if how == "none":
-        return dense.with_columns(level_index=pl.lit(1.0))
-    ratios = _category_ratios(dense)
-    categories = ratios["category"].unique().drop_nulls().to_list()
-    wide = ratios.pivot(on="category", index=["date", "region"], values="ratio")
+        return dense.with_columns(pl.lit(1.0).alias(c) for c in columns)
+    changes = _category_changes(dense, weeks)
+    categories = changes["category"].unique().drop_nulls().sort().to_list()
+    wide = {c: changes.pivot(on="category", index=["date", "region"], values=c) for c in columns}
     keys = dense.select(
         "date",
         _region=pl.when(pl.col("level").is_in(["region", "sku_region"]))
@@ -54,25 +81,32 @@ def shop_level(dense: pl.DataFrame, how: str) -> pl.DataFrame:
     parts = []
     for own in [None, *categories]:
         # A shop of one category has no other: it is measured against itself (the total still alerts).
-        others = [c for c in categories if c != own and c in wide.columns] or categories
-        median = pl.concat_list(others).list.drop_nulls().list.median() if others else pl.lit(1.0)
-        level = wide.select("date", "region", _level=median)
+        others = [c for c in categories if c != own] or categories
+        level = None
+        for c in columns:
+            present = [o for o in others if o in wide[c].columns]
+            median = pl.concat_list(present).list.drop_nulls().list.median() if present else pl.lit(1.0)
+            one = wide[c].select("date", "region", median.alias(c))
+            level = one if level is None else level.join(one, on=["date", "region"], how="left")
         part = keys.filter(pl.col("_own").eq_missing(own)).join(
             level, left_on=["date", "_region"], right_on=["date", "region"], how="left"
         )
         parts.append(part)
     levels = pl.concat(parts)
-    total = dense.filter(pl.col("level") == "total").select(
-        "date",
-        _trailing=pl.col("revenue").shift(1).rolling_median(LEVEL_DAYS, min_samples=LEVEL_DAYS // 2 + 1),
+    trailing = pl.col("revenue").shift(1).rolling_median(LEVEL_DAYS, min_samples=LEVEL_DAYS // 2 + 1)
+    total = dense.filter(pl.col("level") == "total").sort("date").select("date", _trailing=trailing)
+    total = total.with_columns(
+        pl.when(pl.col("_trailing").shift(7 * k) > 0)
+        .then(pl.col("_trailing") / pl.col("_trailing").shift(7 * k))
+        .alias(f"_total{c}")
+        for k, c in enumerate(columns, start=1)
     )
     region = pl.when(pl.col("level").is_in(["region", "sku_region"])).then("region").otherwise(pl.lit(ALL))
+    is_total = pl.col("level") == "total"
     return (
         dense.with_columns(_region=region, _own=pl.col("category"))
-        .join(levels, on=["date", "_region", "_own"], how="left", nulls_equal=True)
-        .join(total, on="date", how="left")
-        .with_columns(
-            level_index=pl.when(pl.col("level") == "total").then("_trailing").otherwise(pl.col("_level"))
-        )
-        .drop("_region", "_own", "_level", "_trailing")
+        .join(levels, on=["date", "_region", "_own"], how="left", nulls_equal=True, maintain_order="left")
+        .join(total.drop("_trailing"), on="date", how="left", maintain_order="left")
+        .with_columns(pl.when(is_total).then(f"_total{c}").otherwise(c).alias(c) for c in columns)
+        .drop("_region", "_own", *(f"_total{c}" for c in columns))
     )

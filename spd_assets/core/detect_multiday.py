@@ -46,7 +46,12 @@ def _window(base: pl.DataFrame, w: int, config: DetectionConfig) -> pl.DataFrame
     history = pl.col("_miss").abs().shift(w).rolling_median(WINDOW_RESIDUAL_DAYS, min_samples=14)
     scored = scored.with_columns(_rel=MAD_SCALE * history.over(SID))
     rel = pl.max_horizontal(
-        "_rel", 1.0 / pl.col("_orders").clip(lower_bound=1.0).sqrt(), pl.lit(config.min_rel_spread_window)
+        "_rel",
+        (
+            (1.0 + math.pi / (2.0 * pl.col("comparable").clip(lower_bound=1)))
+            / pl.col("_orders").clip(lower_bound=1.0)
+        ).sqrt(),
+        pl.lit(config.min_rel_spread_window),
     )
     return scored.with_columns(
         _z=pl.col("_miss") / rel, _spread=rel * pl.col("_base"), window_days=pl.lit(w, dtype=pl.Int32)
