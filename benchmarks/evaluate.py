@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import json
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -31,6 +32,13 @@ from .scoring import merge, score, summarize, table
 OUT = Path(__file__).with_name("detection.json")
 DEFAULT = DetectionConfig()
 VARIANTS = {"default": DEFAULT, "seed_wow": replace(DEFAULT, rules=("seed_wow",))}
+# The thresholds leave-one-shape-out chooses among: the one-day and the window z (the default first).
+GRID = {
+    f"z{z}/wz{wz}": replace(DEFAULT, z_threshold=z, window_z_threshold=wz)
+    for z in (DEFAULT.z_threshold, 3.0)
+    for wz in (DEFAULT.window_z_threshold, 3.5)
+}
+MIN_PRECISION, MAX_FALSE_PER_1K = 0.9, 0.5
 TUNING = ("demo", "small", "fast_growth", "promotions")
 HELD_OUT = ("weekend_peak", "overdispersed", "dominant_region", "huge")
 
@@ -47,10 +55,54 @@ def evaluate_shape(shape: Shape, seed: int, first: dt.date, last: dt.date, varia
     }
 
 
-def run(family: dict[str, Shape], seeds: list[int], first: dt.date, last: dt.date, variants: dict) -> dict:
-    """{seed: {shape: {variant: raw counts}}}."""
+WORKERS = 2  # shapes run in parallel processes: one detect_drops call keeps about one core busy
+
+
+def run(family: dict[str, Shape], jobs: dict[int, dict], first: dt.date, last: dt.date) -> dict:
+    """{seed: {shape: {variant: raw counts}}} for ``jobs`` {seed: variants}, shapes in parallel."""
+    keys = [(seed, n) for seed in jobs for n in family]
+    with ProcessPoolExecutor(WORKERS) as pool:
+        futures = {
+            (seed, n): pool.submit(evaluate_shape, family[n], seed, first, last, jobs[seed])
+            for seed, n in keys
+        }
+        return {seed: {n: futures[(seed, n)].result() for n in family} for seed in jobs}
+
+
+def choose(tuning: dict[str, dict], held_out: str) -> str:
+    """The GRID point for ``held_out``, chosen on the other shapes' tuning-seed counts (pooled)."""
+    pooled = {g: summarize(merge([by[g] for n, by in tuning.items() if n != held_out]))["all"] for g in GRID}
+    ok = [g for g, m in pooled.items() if (m["precision_alert_days"] or 0) >= MIN_PRECISION
+          and (m["false_per_1000_series_days"] or 0) <= MAX_FALSE_PER_1K]  # fmt: skip
+    if not ok:
+        return max(GRID, key=lambda g: pooled[g]["precision_alert_days"] or 0)
+    return max(ok, key=lambda g: (pooled[g]["recall"] or 0, -list(GRID).index(g)))
+
+
+def leave_one_shape_out(
+    family: dict[str, Shape], seed: int, tuning: dict, first: dt.date, last: dt.date, reported: dict
+) -> tuple[dict, dict]:
+    """{shape: chosen grid point} and {shape: counts on ``seed`` with it}; reuses ``reported``'s default.
+
+    ``tuning`` holds every GRID point's counts per shape on the tuning seed.
+    """
+    chosen = {n: choose(tuning, n) for n in family}
+    rerun = {n for n in family if chosen[n] != next(iter(GRID))}
+    with ProcessPoolExecutor(WORKERS) as pool:
+        futures = {
+            n: pool.submit(evaluate_shape, family[n], seed, first, last, {"g": GRID[chosen[n]]})
+            for n in rerun
+        }
+        counts = {n: futures[n].result()["g"] if n in rerun else reported[n]["default"] for n in family}
+    return chosen, counts
+
+
+def loso_report(chosen: dict[str, str], loso: dict[str, dict], seed: int, tune_seed: int) -> dict:
+    """Each shape with the grid point the other shapes chose, and those figures pooled."""
+    label = f"seed {seed}, leave-one-shape-out (grid point chosen on the other shapes' seed {tune_seed})"
     return {
-        s: {n: evaluate_shape(shape, s, first, last, variants) for n, shape in family.items()} for s in seeds
+        label: {n: {f"loso {chosen[n]}": summarize(c)} for n, c in loso.items()},
+        f"seed {seed}, leave-one-shape-out pooled": {"loso": summarize(merge(list(loso.values())))},
     }
 
 
@@ -84,14 +136,21 @@ def main() -> None:
     started = time.perf_counter()
     if args.tuning:
         raw = run(
-            {n: s for n, s in family.items() if n in TUNING}, [args.tune_seed], args.first, last, VARIANTS
+            {n: s for n, s in family.items() if n in TUNING}, {args.tune_seed: VARIANTS}, args.first, last
         )
         results = {f"seed {args.tune_seed} (tuning)": {
             shape: {v: summarize(c) for v, c in by.items()} for shape, by in raw[args.tune_seed].items()
         }}  # fmt: skip
     else:
-        raw = run(family, [args.seed], args.first, last, VARIANTS)
+        both = run(family, {args.seed: VARIANTS, args.tune_seed: GRID}, args.first, last)
+        raw = {args.seed: both[args.seed]}
         results = report(raw, args.seed, args.tune_seed, HELD_OUT)
+        tuning = both[args.tune_seed]
+        results[f"seed {args.tune_seed} (tuning), every grid point"] = {
+            shape: {g: summarize(c) for g, c in by.items()} for shape, by in tuning.items()
+        }
+        chosen, loso = leave_one_shape_out(family, args.seed, tuning, args.first, last, raw[args.seed])
+        results |= loso_report(chosen, loso, args.seed, args.tune_seed)
     elapsed = time.perf_counter() - started
     for name, block in results.items():
         print(f"{name}:\n{table(block)}\n")
@@ -100,6 +159,9 @@ def main() -> None:
         "quick": args.quick, "tuning_shapes": list(TUNING), "held_out_shapes": list(HELD_OUT),
         "shapes": {n: asdict(s) for n, s in family.items()},
         "variants": {n: asdict(c) for n, c in VARIANTS.items()}, "seconds": round(elapsed, 1),
+        "grid": {n: {"z_threshold": c.z_threshold, "window_z_threshold": c.window_z_threshold}
+                 for n, c in GRID.items()},
+        "selection": f"max recall with precision >= {MIN_PRECISION} and <= {MAX_FALSE_PER_1K} false / 1k",
     }  # fmt: skip
     args.out.write_text(json.dumps({"setup": setup, "results": results}, indent=2, default=str) + "\n")
     print(f"wrote {args.out} in {elapsed:.0f} s")

@@ -9,6 +9,7 @@ import sys
 
 import polars as pl
 
+from benchmarks.evaluate import GRID, choose
 from benchmarks.scoring import metrics, score
 from spd_assets.core.episodes import assign_episodes, with_alert_columns
 from spd_assets.core.synthetic.shape_incidents import ShapeIncident
@@ -62,3 +63,24 @@ def test_make_evaluate_quick_writes_per_shape_and_per_kind_figures(tmp_path) -> 
     reported = next(v for k, v in results.items() if "reported" in k)
     assert set(reported) == {"small", "overdispersed", "promotions"}
     assert set(reported["small"]["default"]["by_kind"]) >= {"slow_decline", "low_volume_stop"}
+    loso = next(v for k, v in results.items() if "leave-one-shape-out (" in k)
+    assert set(loso) == set(reported)
+    assert all(len(by) == 1 and next(iter(by)).removeprefix("loso ") in GRID for by in loso.values())
+
+
+def _counts(found: int, true_alerts: int, alerts: int = 100) -> dict:
+    every = {"incidents": 10, "found": found, "on_time": found, "delays": [0] * found, "alerts": alerts,
+             "true_alerts": true_alerts, "episodes": alerts, "true_episodes": true_alerts,
+             "series_days": 1_000_000}  # fmt: skip
+    return {"all": every, "by_kind": {}}
+
+
+def test_leave_one_shape_out_picks_the_best_recall_that_keeps_precision_on_the_other_shapes() -> None:
+    strict, loose, looser, loosest = GRID
+    # On shapes a and b, `looser` finds more than `loose`, at precision 0.95; `loosest` falls to 0.5.
+    others = {strict: _counts(5, 99), loose: _counts(7, 95), looser: _counts(8, 95), loosest: _counts(10, 50)}
+    # The held-out shape h favours `loosest`: leaving it out must not let it choose for itself.
+    held = {strict: _counts(1, 99), loose: _counts(1, 99), looser: _counts(1, 99), loosest: _counts(10, 100)}
+    tuning = {"a": others, "b": others, "h": held}
+    assert choose(tuning, "h") == looser
+    assert choose(tuning, "a") == looser  # pooled with h, loosest is still under 0.9 precision
