@@ -129,6 +129,27 @@ def test_without_a_root_cause_the_widest_alert_holds_those_inside_it() -> None:
     assert grouped.filter(sku="S0")["incident_id"].unique().to_list() == [sku["incident_id"]]
 
 
+def test_a_wide_alert_joins_a_root_inside_it_only_if_that_root_carries_most_of_its_drop() -> None:
+    """A category drop is not re-rooted at one small leaf inside it that root_causes singled out."""
+    rows = [{**a, "_seg": incidents.segment(a)} for a in (
+        alert(DAY, "category", region=None, at_risk=900.0) | {"category": "toys"},
+        alert(DAY, "sku", "S1", at_risk=300.0),
+    )]  # fmt: skip
+    small, big = {"region": "east", "category": "toys", "sku": "S0"}, {"category": "toys"}
+    here = (
+        leaves(DAY, {})
+        .with_columns(
+            observed=pl.when((pl.col("sku") == "S0") & (pl.col("region") == "east"))
+            .then(80.0)
+            .otherwise("observed")
+        )
+        .with_columns(observed=pl.when(pl.col("sku") == "S1").then(0.0).otherwise("observed"))
+    )
+    groups = incidents._groups(rows, [small], here)
+    assert [(seg, members) for seg, members in groups] == [(big, [0, 1])]  # S0 in east: 20 of 320
+    assert incidents._groups(rows, [{"category": "toys", "sku": "S1"}], here)[0][1] == [0, 1]
+
+
 def test_the_same_drop_is_the_same_incident_on_later_days_and_recovers_once() -> None:
     days = [DAY + dt.timedelta(days=k) for k in range(2)]
     history = daily([d - dt.timedelta(days=7) for d in days] + days, {(d, "east"): 0.0 for d in days})

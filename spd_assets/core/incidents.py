@@ -24,6 +24,7 @@ from .schema import ALERTS, INCIDENTS, LEVEL_KEYS, LEVELS, SEVERITY_ORDER
 COMBINED = "category_region"  # a root no detection level has: one category in one region
 ROOT_KEYS: dict[str, tuple[str, ...]] = {**LEVEL_KEYS, COMBINED: ("category", "region")}
 TOP_DRIVERS = 3
+EXPLAINED = 0.5  # a wider alert joins a root inside it that carries at least this share of its drop
 LEAF_RULE = "weekday_mad"  # its baseline is the leaves' expected revenue
 DRIVER_COLUMNS = ("date", "region", "category", "sku", "orders", "units", "revenue")
 Segment = dict[str, str]
@@ -85,16 +86,26 @@ def _sums(day_leaves: pl.DataFrame, seg: Segment) -> tuple[float, float]:
     return float(part["observed"].sum()), float(part["expected"].sum())
 
 
-def _groups(rows: list[dict], roots: list[Segment]) -> list[tuple[Segment, list[int]]]:
-    """(root, member row numbers): each alert goes to the first root it lies in, else the first it
-    contains; the rest nest under the widest alerted series around them."""
+def _drop(day_leaves: pl.DataFrame, seg: Segment) -> float:
+    observed, expected = _sums(day_leaves, seg)
+    return expected - observed
+
+
+def _groups(
+    rows: list[dict], roots: list[Segment], day_leaves: pl.DataFrame
+) -> list[tuple[Segment, list[int]]]:
+    """(root, member row numbers): each alert goes to the first root it lies in, else to the first it
+    contains that explains most of its drop (a total explained by a region); the rest nest under the
+    widest alerted series around them."""
     groups: list[tuple[Segment, list[int]]] = [(r, []) for r in roots]
+    drops = [_drop(day_leaves, r) for r in roots]
     loose = []
     for i, row in enumerate(rows):
         seg = row["_seg"]
-        home = next((g for g in groups if inside(seg, g[0])), None) or next(
-            (g for g in groups if inside(g[0], seg)), None
-        )
+        home = next((g for g in groups if inside(seg, g[0])), None)
+        if home is None and (wider := [k for k, g in enumerate(groups) if inside(g[0], seg)]):
+            own = _drop(day_leaves, seg)
+            home = next((groups[k] for k in wider if drops[k] >= EXPLAINED * own), None)
         (home[1] if home else loose).append(i)
     nested: list[tuple[Segment, list[int]]] = []
     widest_first = sorted(
@@ -185,7 +196,7 @@ def group(
         rows = [{**r, "_seg": segment(r)} for r in part.iter_rows(named=True)]
         here = day_leaves.filter(pl.col("date") == day)
         ids, roots_of = {}, set()
-        for seg, members in _groups(rows, _root_segments(here)):
+        for seg, members in _groups(rows, _root_segments(here), here):
             row, root_ids = _incident(day, seg, [rows[i] for i in members], here, daily)
             found.append(row)
             roots_of |= root_ids
