@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from .detect_level import LEVEL_DAYS, change_column, shop_change
@@ -179,19 +180,30 @@ def _status(flag: pl.Expr, comparable: pl.Expr, min_comparable: int, config: Det
     )
 
 
+def _row_median(values: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """Per row, the median of the non-null values and their count (numpy: a list column is 5x slower)."""
+    table = values.to_numpy().astype(float)  # nulls become NaN
+    table.sort(axis=1)  # NaN sorts last
+    count = (~np.isnan(table)).sum(axis=1)
+    rows = np.arange(len(table))
+    low = table[rows, np.maximum(count - 1, 0) // 2]
+    high = table[rows, np.maximum(count, 1) // 2 - (count == 0)]
+    median = pl.Series("baseline", np.where(count > 0, (low + high) / 2.0, np.nan), nan_to_null=True)
+    return median, pl.Series("comparable", count, dtype=pl.Int64)
+
+
 def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
     """Same-weekday median baseline, level-adjusted, with a robust z and percent drop per series-day."""
     by_weekday = [SID, "_weekday"]
     # The same weekday of each of the last `weeks` weeks, scaled by the shop's change since.
-    scaled = pl.concat_list(
-        [_lag("revenue", 7 * k) * pl.col(change_column(k)) for k in range(1, config.weeks + 1)]
-    ).list.drop_nulls()
+    leveled = shop_change(dense, config.level_adjust, config.weeks)
+    scaled = leveled.select(
+        (_lag("revenue", 7 * k) * pl.col(change_column(k))).alias(str(k)) for k in range(1, config.weeks + 1)
+    )
+    baseline, comparable = _row_median(scaled)
     scored = (
-        shop_change(dense, config.level_adjust, config.weeks)
-        .with_columns(_scaled=scaled, _weekday=pl.col("date").dt.weekday())
+        leveled.with_columns(baseline=baseline, comparable=comparable, _weekday=pl.col("date").dt.weekday())
         .with_columns(
-            baseline=pl.col("_scaled").list.median(),
-            comparable=pl.col("_scaled").list.len().cast(pl.Int64),
             baseline_orders=pl.col("orders")
             .shift(1)
             .rolling_median(config.weeks, min_samples=1)
