@@ -2,8 +2,8 @@
 
 Removes each day's files from every dated asset, forgets its materializations in the Dagster
 instance (or, on SQLite, which cannot, records a "withdrawn" observation on each), drops its undelivered
-notifications, then re-computes ``daily_metrics`` and ``alerts`` for the later days whose windows
-read it, as one single run per range, so no window keeps counting the withdrawn day.
+notifications, then re-computes ``daily_metrics``, ``alerts`` and ``incidents`` for the later days
+whose windows read it, as one single run per range, so no window keeps counting the withdrawn day.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .core.metrics import LOOKBACK_DAYS
 from .core.settings import SettingsError, load_settings
 from .core.storage import DayStore
 
-DATED = ("orders", "quarantine", "injected_drops", "daily_agg", "daily_metrics", "alerts")
+DATED = ("orders", "quarantine", "injected_drops", "daily_agg", "daily_metrics", "alerts", "incidents")
 
 
 def _forget(instance, key, day: dt.date) -> None:
@@ -65,11 +65,11 @@ def withdraw(days: list[dt.date], echo=print) -> int:
     later = affected_days(days, store.days("daily_agg"), LOOKBACK_DAYS + 1) - set(days)
     job = defs.resolve_job_def("daily_pipeline")
     for first, last in contiguous(later):
-        echo(f"spd withdraw: re-computing daily_metrics and alerts for {first} .. {last}")
+        echo(f"spd withdraw: re-computing daily_metrics, alerts and incidents for {first} .. {last}")
         result = job.execute_in_process(
             instance=instance,
             tags=range_tags(first, last),
-            asset_selection=[dg.AssetKey("daily_metrics"), dg.AssetKey("alerts")],
+            asset_selection=[dg.AssetKey(a) for a in ("daily_metrics", "alerts", "incidents")],
             raise_on_error=False,
         )
         if not result.success:

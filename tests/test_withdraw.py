@@ -36,6 +36,7 @@ def test_spd_withdraw_removes_the_day_and_recomputes_the_windows_reading_it(tmp_
     gone = days[5]
     before = store.read("daily_metrics", days[6]).filter(pl.col("level") == "total")
     assert before["window_days"].item() == 7
+    incidents_written = Path(store.path("incidents", days[6])).stat().st_mtime_ns
 
     out = subprocess.run(
         [Path(sys.executable).parent / "spd", "withdraw", gone.isoformat()],
@@ -45,13 +46,15 @@ def test_spd_withdraw_removes_the_day_and_recomputes_the_windows_reading_it(tmp_
         timeout=300,
     )
     assert out.returncode == 0, out.stderr
-    assert (
-        f"{gone}: removed orders, quarantine, injected_drops, daily_agg, daily_metrics, alerts" in out.stdout
-    )
-    assert not any(store.exists(a, gone) for a in ("orders", "daily_agg", "daily_metrics", "alerts"))
+    removed = "orders, quarantine, injected_drops, daily_agg, daily_metrics, alerts, incidents"
+    assert f"{gone}: removed {removed}" in out.stdout
+    dated = ("orders", "daily_agg", "daily_metrics", "alerts", "incidents")
+    assert not any(store.exists(a, gone) for a in dated)
+    assert "re-computing daily_metrics, alerts and incidents" in out.stdout
     after = store.read("daily_metrics", days[6]).filter(pl.col("level") == "total")
     assert after["window_days"].item() == 6  # the window no longer counts the withdrawn day
     assert after["revenue_7d"].item() < before["revenue_7d"].item()
+    assert Path(store.path("incidents", days[6])).stat().st_mtime_ns > incidents_written  # re-computed too
     assert store.read("daily_metrics", days[19]).filter(pl.col("level") == "total")["window_days"].item() == 7
     with dg.DagsterInstance.from_config(str(home)) as instance:
         filt = dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_agg"), asset_partitions=[gone.isoformat()])
