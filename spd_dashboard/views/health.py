@@ -13,7 +13,16 @@ from spd_dashboard import charts, query, ui
 from spd_dashboard.dagster_runs import LaunchError, dagster_ui, latest_failure, reachable
 from spd_dashboard.summary import asset_summary
 
-EXPECTED = ("catalog", "orders", "daily_agg", "daily_metrics", "alerts", "quarantine", "injected_drops")
+EXPECTED = (
+    "catalog",
+    "orders",
+    "daily_agg",
+    "daily_metrics",
+    "alerts",
+    "incidents",
+    "quarantine",
+    "injected_drops",
+)
 
 v = ui.view()
 st.title("Data health")
