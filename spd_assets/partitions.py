@@ -16,10 +16,13 @@ __all__ = [
     "RANGE_START",
     "daily_partitions",
     "dated_asset",
+    "dated_out",
     "partition_days",
     "range_tags",
     "with_history",
 ]
+
+KINDS = {"polars", "parquet"}  # what every dated asset is, shown on it in the Dagster UI
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
@@ -41,11 +44,17 @@ def dated_asset(
     backfill policy, which the project's IO manager and the sensors' range runs rely on)."""
     return dg.asset(
         group_name=group,
-        kinds={"polars", "parquet"},
+        kinds=KINDS,
         partitions_def=daily,
         backfill_policy=dg.BackfillPolicy.single_run(),
         **kwargs,
     )
+
+
+def dated_out(group: str, description: str) -> dg.AssetOut:
+    """One output of a step that writes several dated assets (orders + quarantine, alerts + incidents):
+    not required, so a run that selects one of them writes only that one."""
+    return dg.AssetOut(group_name=group, kinds=KINDS, is_required=False, description=description)
 
 
 def partition_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[dt.date]:

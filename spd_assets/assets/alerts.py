@@ -26,7 +26,7 @@ from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
 from ..core.episodes import assign_episodes, with_alert_columns
 from ..core.storage import DayBatches, DayFrames
 from ..core.text import md_escape
-from ..partitions import partition_days, with_history
+from ..partitions import dated_out, partition_days, with_history
 from ..progress import Progress
 from ..resources.notifications import Notifications
 from .incidents import OUT as INCIDENTS_OUT
@@ -142,11 +142,8 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
     @dg.multi_asset(
         name="alerts",
         outs={
-            "alerts": dg.AssetOut(
-                group_name="detection",
-                kinds={"polars", "parquet"},
-                is_required=False,
-                description="Revenue drops per series per day (schema.ALERTS), each in an incident.",
+            "alerts": dated_out(
+                "detection", "Revenue drops per series per day (schema.ALERTS), each in an incident."
             ),
             "incidents": INCIDENTS_OUT,
         },

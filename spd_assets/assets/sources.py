@@ -13,7 +13,7 @@ from ..core.landing.folder import check_unchanged, requested_hashes
 from ..core.landing.validate import LandingFileError, ValidationReport
 from ..core.storage import DayStore, WrittenDays, parse_day
 from ..io_manager import DayParquetIOManager, markdown_preview
-from ..partitions import dated_asset, partition_days
+from ..partitions import dated_asset, dated_out, partition_days
 from ..progress import Progress
 from ..resources.order_sources import OrderSource
 
@@ -37,17 +37,9 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
 
     @dg.multi_asset(
         outs={
-            "orders": dg.AssetOut(
-                group_name="sources",
-                kinds={"polars", "parquet"},
-                is_required=False,
-                description="One row per order line that passed validation (schema.ORDERS).",
-            ),
-            "quarantine": dg.AssetOut(
-                group_name="sources",
-                kinds={"polars", "parquet"},
-                is_required=False,
-                description="Rows that failed validation: file, line, field, reason and the row as JSON.",
+            "orders": dated_out("sources", "One row per order line that passed validation (schema.ORDERS)."),
+            "quarantine": dated_out(
+                "sources", "Rows that failed validation: file, line, field, reason and the row as JSON."
             ),
         },
         partitions_def=daily,
