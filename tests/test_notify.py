@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
+import threading
+import time
 
 import polars as pl
 import pytest
 from smtpdfix import SMTPDFix
+from werkzeug import Request, Response
 
 from spd_assets.core.channels import (
     DeliveryError,
@@ -22,7 +25,7 @@ from spd_assets.core.delivery_ledger import DeliveryLedger
 from spd_assets.core.detect import alert_id
 from spd_assets.core.incidents import as_messages
 from spd_assets.core.schema import ALERTS, INCIDENTS
-from spd_assets.core.settings import SettingsError
+from spd_assets.core.settings import SettingsError, load_settings
 from spd_assets.resources.notifications import notifications_from_env
 
 TODAY = dt.date(2026, 3, 10)
@@ -102,6 +105,45 @@ def test_an_endpoint_that_fails_then_recovers_gets_each_alert_exactly_once(https
     assert all(any(a in d for d in delivered) for a in alerts["alert_id"])
     table = ledger.table()
     assert table["status"].to_list() == ["delivered"] * 2 and table["attempts"].to_list() == [2, 2]
+
+
+def test_a_slow_webhook_stays_pending_and_is_delivered_once_when_it_answers_again(
+    httpserver_ipv4, ledger
+) -> None:
+    released = threading.Event()
+
+    def stalled(request: Request) -> Response:  # holds the request far past the client's timeout
+        released.wait(30)
+        return Response("too late", status=503)
+
+    httpserver_ipv4.expect_ordered_request("/hook").respond_with_handler(stalled)
+    httpserver_ipv4.expect_ordered_request("/hook").respond_with_data("ok")
+    webhook = WebhookNotifier(httpserver_ipv4.url_for("/hook"), timeout_s=0.3)
+    alerts = two_alerts().head(1)
+    try:
+        started = time.monotonic()
+        first = deliver(alerts, [webhook], ledger, TODAY, 3, "run-1")
+        waited = time.monotonic() - started
+    finally:
+        released.set()
+    assert waited < 5  # the check gave up after the timeout, not after the endpoint's 30 s
+    assert first.sent == {"webhook": 0} and first.pending == {"webhook": 1}
+    assert "timed out" in first.errors["webhook"]
+    second = deliver(alerts.clear(), [webhook], ledger, TODAY, 3, "run-2")  # the next check
+    third = deliver(alerts, [webhook], ledger, TODAY, 3, "run-3")
+    assert second.sent == {"webhook": 1} and third.sent == {"webhook": 0}
+    assert [response.status_code for _, response in httpserver_ipv4.log] == [503, 200]
+    assert ledger.table()[["status", "attempts"]].rows() == [("delivered", 2)]
+
+
+def test_the_webhook_timeout_comes_from_spd_webhook_timeout_s(tmp_path) -> None:
+    env = {"SPD_DATA_DIR": str(tmp_path), "SPD_WEBHOOK_URL": "http://127.0.0.1:9/hook"}
+    assert load_settings(env).webhook_timeout_s == 10
+    settings = load_settings({**env, "SPD_WEBHOOK_TIMEOUT_S": "3"})
+    resource = notifications_from_env(settings, {"SPD_WEBHOOK_URL": "http://127.0.0.1:9/hook"})
+    assert resource.webhook_timeout_s == 3
+    with pytest.raises(SettingsError, match="SPD_WEBHOOK_TIMEOUT_S"):
+        load_settings({**env, "SPD_WEBHOOK_TIMEOUT_S": "0"})
 
 
 def test_an_unreachable_webhook_keeps_the_alerts_for_later(ledger) -> None:

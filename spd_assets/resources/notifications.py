@@ -33,7 +33,8 @@ class Notifications(dg.ConfigurableResource):
     smtp_password: str | None = None
     smtp_from: str | None = None
     smtp_to: str | None = None  # comma-separated addresses
-    timeout_s: float = 10.0
+    timeout_s: float = 10.0  # SMTP
+    webhook_timeout_s: float = 10.0  # SPD_WEBHOOK_TIMEOUT_S: a slower endpoint is retried on the next check
     notify_recovery: bool = False  # SPD_NOTIFY_RECOVERY=1: one more message when an alert episode ends
     fixed_today: str | None = None  # SPD_TODAY, for the lookback; None follows the clock
 
@@ -45,7 +46,7 @@ class Notifications(dg.ConfigurableResource):
         """The log notifier, plus the webhook and email ones when configured."""
         found: list[Notifier] = [LogNotifier(emit=log)]
         if self.webhook_url:
-            found.append(WebhookNotifier(url=self.webhook_url, timeout_s=self.timeout_s))
+            found.append(WebhookNotifier(url=self.webhook_url, timeout_s=self.webhook_timeout_s))
         if self.smtp_host:
             recipients = [a.strip() for a in (self.smtp_to or "").split(",") if a.strip()]
             found.append(
@@ -79,7 +80,8 @@ def _secret(env: Mapping[str, str], name: str) -> dg.EnvVar | None:
 
 
 def notifications_from_env(settings: Settings, env: Mapping[str, str] | None = None) -> Notifications:
-    """The resource from SPD_WEBHOOK_URL, SPD_SMTP_*, SPD_NOTIFY_LOOKBACK_DAYS; errors name the variable."""
+    """The resource from SPD_WEBHOOK_URL, SPD_SMTP_*, SPD_NOTIFY_LOOKBACK_DAYS (and the settings'
+    SPD_WEBHOOK_TIMEOUT_S); errors name the variable."""
     env = os.environ if env is None else env
 
     host = env.get("SPD_SMTP_HOST", "").strip() or None
@@ -92,6 +94,7 @@ def notifications_from_env(settings: Settings, env: Mapping[str, str] | None = N
         ledger_path=default_ledger_path(settings, env),
         lookback_days=env_int(env, "SPD_NOTIFY_LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS, 0),
         webhook_url=_secret(env, "SPD_WEBHOOK_URL"),
+        webhook_timeout_s=settings.webhook_timeout_s,
         smtp_host=host,
         smtp_port=env_port(env, "SPD_SMTP_PORT", 587),
         smtp_user=env.get("SPD_SMTP_USER", "").strip() or None,
