@@ -17,12 +17,17 @@ from tabulate import tabulate
 
 from .core.day_locks import hold_days, lock_dir, run_days
 from .core.storage import DayBatches, DayFrames, DayStore, WrittenDays, parse_day
+from .core.text import md_escape
 
 
 def markdown_preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
-    """The first rows as a Markdown table (tabulate directly: importing pandas costs a second a run)."""
+    """The first rows as a Markdown table (tabulate directly: importing pandas costs a second a run).
+
+    Text cells are escaped: a SKU or region name is shown as typed in the Dagster UI, never as markup.
+    """
     head = frame.head(rows)
-    return dg.MetadataValue.md(tabulate(head.rows(), headers=head.columns, tablefmt="pipe"))
+    cells = [[md_escape(v) if isinstance(v, str) else v for v in row] for row in head.rows()]
+    return dg.MetadataValue.md(tabulate(cells, headers=head.columns, tablefmt="pipe", disable_numparse=True))
 
 
 class DayParquetIOManager(dg.ConfigurableIOManager):
