@@ -18,6 +18,7 @@ from .partitions import daily_partitions
 from .resources.notifications import notifications_from_env
 from .resources.order_sources import LandingSource, SyntheticSource
 from .sensors.anomaly import build_anomaly_sensor
+from .sensors.failures import build_failure_sensors
 from .sensors.landing import build_landing_sensor
 
 # spd relies on single-run backfills and partition mappings that Dagster still labels beta/preview
@@ -57,6 +58,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
         sensors=[
             build_landing_sensor(settings, daily),
             build_anomaly_sensor(jobs.anomaly_check, daily, settings.sensor_interval_s),
+            *build_failure_sensors(settings),
         ],
         resources=build_resources(settings),
         # A daily chain cannot run in parallel, and each multiprocess step re-imports everything.

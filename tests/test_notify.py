@@ -24,6 +24,7 @@ from spd_assets.core.channels import (
 from spd_assets.core.delivery_ledger import DeliveryLedger
 from spd_assets.core.detect import alert_id
 from spd_assets.core.incidents import as_messages
+from spd_assets.core.notices import MESSAGES
 from spd_assets.core.schema import ALERTS, INCIDENTS
 from spd_assets.core.settings import SettingsError, load_settings
 from spd_assets.resources.notifications import notifications_from_env
@@ -205,7 +206,8 @@ def test_a_claimed_alert_is_not_sent_by_a_second_check(ledger) -> None:
     assert ledger.claim("webhook", "run-2").is_empty()  # run-1 is still sending them
     taken = ledger.claim("webhook", "run-3", stale_after_s=0)  # run-1 died: its claim is stale
     assert sorted(taken["incident_id"]) == sorted(alerts["alert_id"])  # alone: an incident of one
-    assert taken.schema == pl.Schema(INCIDENTS) and taken["date"][0] == TODAY - dt.timedelta(days=1)
+    assert taken.schema == pl.Schema(MESSAGES) and taken["date"][0] == TODAY - dt.timedelta(days=1)
+    assert taken["notice"].is_null().all()  # incidents, not notices about the pipeline
 
 
 def incident_of(alerts: pl.DataFrame, drivers: list[dict] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -5,7 +5,8 @@ alerts it explains), when it opens (its first day; an alert from a file without 
 incident of its own), plus one when it recovers if ``notify_recovery`` is on. Those dated within the
 lookback are recorded in the delivery ledger for every channel, keyed by the incident's stable id,
 then each channel is sent what the ledger says it has not had yet, so a failed delivery is retried
-on the next check and an incident is never sent twice, however many days it lasts.
+on the next check and an incident is never sent twice, however many days it lasts. ``notify`` does
+the same for notices about the pipeline itself (``core.notices``: a failed run, a missing day).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import polars as pl
 
 from .delivery_ledger import DeliveryLedger
 from .incidents import as_messages
+from .notices import notice_lines, notice_subject, notices_frame
 from .schema import series_label, severity_rank
 
 Message = dict[str, Any]  # one incident to notify, a row in the INCIDENTS layout
@@ -81,6 +83,8 @@ def message_line(message: Message) -> str:
 
 def subject(message: Message) -> str:
     """'[spd] 1 revenue drop (critical) on 2026-11-20: region us-east -97%'; a recovery says so."""
+    if message.get("notice"):
+        return notice_subject(message)
     if message["status"] == "recovered":
         return f"[spd] revenue drop recovered by {message['date']}: {message['root']}"
     drop = f" -{message['pct_drop']:.0%}" if message.get("pct_drop") is not None else ""
@@ -88,7 +92,9 @@ def subject(message: Message) -> str:
 
 
 def message_text(message: Message) -> list[str]:
-    """The lines of a message: what dropped, then the top drivers inside it."""
+    """The lines of a message: what dropped, then the top drivers inside it (a notice: its own lines)."""
+    if message.get("notice"):
+        return notice_lines(message)
     drivers = driver_text(message)
     return [message_line(message), *([f"Top drivers: {drivers}"] if drivers else [])]
 
@@ -96,7 +102,11 @@ def message_text(message: Message) -> list[str]:
 def slack_payload(message: Message) -> dict:
     """A Slack incoming-webhook message: plain ``text`` for notifications, ``blocks`` for the channel."""
     body = "\n".join(f"• {line}" for line in message_text(message))
-    ids = f"incident id: {message['incident_id']} ({message.get('alerts') or 1} alert(s))"
+    ids = (
+        f"notice id: {message['incident_id']}"
+        if message.get("notice")
+        else f"incident id: {message['incident_id']} ({message.get('alerts') or 1} alert(s))"
+    )
     return {
         "text": subject(message),
         "blocks": [
@@ -223,6 +233,23 @@ def deliver(
     recent = opening.filter(pl.col("date") >= today - dt.timedelta(days=lookback_days))
     report.skipped_old = opening.height - recent.height
     ledger.record(recent, [n.channel for n in notifiers])
+    return _send_owed(notifiers, ledger, claimant, report)
+
+
+def notify(
+    notices: Sequence[Message], notifiers: Sequence[Notifier], ledger: DeliveryLedger, claimant: str
+) -> DeliveryReport:
+    """Record ``notices`` (``core.notices``) for every channel, then send each channel what it is
+    owed (earlier notices and incidents still pending included): each notice once per channel."""
+    ledger.record(notices_frame(notices), [n.channel for n in notifiers])
+    return _send_owed(notifiers, ledger, claimant, DeliveryReport())
+
+
+def _send_owed(
+    notifiers: Sequence[Notifier], ledger: DeliveryLedger, claimant: str, report: DeliveryReport
+) -> DeliveryReport:
+    """Send each channel what the ledger says it is owed, in reading order; stop a channel at its
+    first failure and keep the rest for the next check."""
     for notifier in notifiers:
         batch = ordered(ledger.claim(notifier.channel, claimant)).to_dicts()
         sent = 0

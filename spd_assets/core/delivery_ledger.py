@@ -1,7 +1,8 @@
 """The delivery ledger: one row per (message, channel), so each message reaches each channel exactly once.
 
-A message is an incident (its stable incident_id; a recovery has an id of its own); rows recorded
-before incidents existed hold one alert each and are sent as an incident of one. The table keeps
+A message is an incident (its stable incident_id; a recovery has an id of its own) or a notice
+about the pipeline (``core.notices``: a failed run, a missing day); rows recorded before incidents
+existed hold one alert each and are sent as an incident of one. The table keeps
 its first column's name, ``alert_id``, so a ledger written by an earlier version is read as is.
 
 SQLite on local disk (under the data directory): a row is recorded ``pending``, claimed as
@@ -23,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from .incidents import alert_message, as_messages
+from .notices import MESSAGES, NOTICE
 from .schema import INCIDENTS
 
 STALE_CLAIM_S = 600.0
@@ -53,7 +55,8 @@ def _alert_json(row: dict) -> str:
 def _message(row: dict) -> dict:
     """A stored payload as a message; one recorded before incidents (an alert) becomes an incident of one."""
     row = {**row, "date": dt.date.fromisoformat(row["date"])}
-    return alert_message(row) if "alert_id" in row else {c: row.get(c) for c in INCIDENTS}
+    found = alert_message(row) if "alert_id" in row else {c: row.get(c) for c in INCIDENTS}
+    return {**found, NOTICE: row.get(NOTICE)}
 
 
 class DeliveryLedger:
@@ -87,12 +90,13 @@ class DeliveryLedger:
             db.execute("COMMIT")
 
     def record(self, messages: pl.DataFrame, channels: Sequence[str]) -> int:
-        """Owe each message (incidents, or alerts standing alone) to each channel once; one already
-        recorded (a re-run, a later day of the same incident) is left alone."""
+        """Owe each message (incidents, alerts standing alone, or notices) to each channel once; one
+        already recorded (a re-run, a later day of the same incident) is left alone."""
         now = time.time()
+        frame = messages if NOTICE in messages.columns else as_messages(messages)
         rows = [
             (r["incident_id"], channel, r["date"].isoformat(), _alert_json(r), now)
-            for r in as_messages(messages).to_dicts()
+            for r in frame.to_dicts()
             for channel in channels
         ]
         with self._write() as db:
@@ -105,7 +109,7 @@ class DeliveryLedger:
             return db.total_changes - before
 
     def claim(self, channel: str, claimant: str, stale_after_s: float = STALE_CLAIM_S) -> pl.DataFrame:
-        """Take every message still owed to ``channel`` for ``claimant`` to send (INCIDENTS layout)."""
+        """Take every message still owed to ``channel`` for ``claimant`` to send (MESSAGES layout)."""
         now = time.time()
         with self._write() as db:
             db.execute(
@@ -120,7 +124,7 @@ class DeliveryLedger:
                 (channel, claimant),
             ).fetchall()
         rows = [_message(json.loads(a)) for (a,) in found]
-        return pl.DataFrame(rows, schema=INCIDENTS, orient="row") if rows else pl.DataFrame(schema=INCIDENTS)
+        return pl.DataFrame(rows, schema=MESSAGES, orient="row") if rows else pl.DataFrame(schema=MESSAGES)
 
     def _update(self, sql: str, params: tuple, channel: str, alert_ids: Sequence[str]) -> None:
         if not alert_ids:
@@ -145,7 +149,8 @@ class DeliveryLedger:
     def withdraw_absent(self, days: Sequence[dt.date], alert_ids: Sequence[str]) -> int:
         """Forget messages of ``days`` that a re-check no longer finds (late or corrected data), unless sent.
 
-        Returns how many (alert, channel) rows were withdrawn; delivered ones stay as the record.
+        Returns how many (alert, channel) rows were withdrawn; delivered ones stay as the record, and
+        notices (a failed run, a missing day) are never withdrawn by a re-check of alerts.
         """
         if not days:
             return 0
@@ -153,7 +158,8 @@ class DeliveryLedger:
         marks = ",".join("?" * len(days))
         with self._write() as db:
             rows = db.execute(
-                f"SELECT alert_id FROM deliveries WHERE alert_date IN ({marks}) AND status != 'delivered'",
+                f"SELECT alert_id FROM deliveries WHERE alert_date IN ({marks}) AND status != 'delivered'"
+                f" AND json_extract(alert, '$.{NOTICE}') IS NULL",
                 [d.isoformat() for d in days],
             ).fetchall()
             gone = sorted({a for (a,) in rows if a not in keep})

@@ -91,6 +91,11 @@ class Servers:
     dashboard_port: int = 8501
     dagster_host: str = "127.0.0.1"
 
+    @property
+    def dagster_url(self) -> str:
+        """The Dagster UI as the dashboard and the notices link to it."""
+        return f"http://{self.dagster_host}:{self.dagster_port}"
+
 
 def load_servers(env: Mapping[str, str] | None = None) -> Servers:
     """SPD_HOST, SPD_DAGSTER_PORT, SPD_DASHBOARD_PORT, SPD_DAGSTER_HOST."""

@@ -16,7 +16,7 @@ import dagster as dg
 
 from ..core.channels import EmailNotifier, LogNotifier, Notifier, WebhookNotifier
 from ..core.delivery_ledger import DeliveryLedger
-from ..core.settings import Settings, SettingsError, env_int, env_port
+from ..core.settings import Settings, SettingsError, env_int, env_port, load_servers
 
 DEFAULT_LOOKBACK_DAYS = 3
 
@@ -37,6 +37,7 @@ class Notifications(dg.ConfigurableResource):
     webhook_timeout_s: float = 10.0  # SPD_WEBHOOK_TIMEOUT_S: a slower endpoint is retried on the next check
     notify_recovery: bool = False  # SPD_NOTIFY_RECOVERY=1: one more message when an alert episode ends
     fixed_today: str | None = None  # SPD_TODAY, for the lookback; None follows the clock
+    dagster_url: str | None = None  # the Dagster UI, linked from a failed run's notice
 
     def today(self) -> dt.date:
         """The day the lookback counts back from."""
@@ -64,6 +65,10 @@ class Notifications(dg.ConfigurableResource):
 
     def ledger(self) -> DeliveryLedger:
         return DeliveryLedger(self.ledger_path)
+
+    def secrets(self) -> list[str | None]:
+        """The values no message may carry (blanked from error lines in notices)."""
+        return [self.webhook_url, self.smtp_password]
 
 
 def default_ledger_path(settings: Settings, env: Mapping[str, str]) -> str:
@@ -103,4 +108,5 @@ def notifications_from_env(settings: Settings, env: Mapping[str, str] | None = N
         smtp_to=to,
         notify_recovery=env.get("SPD_NOTIFY_RECOVERY", "").strip().lower() in ("1", "true", "yes", "on"),
         fixed_today=settings.today.isoformat() if settings.today else None,
+        dagster_url=load_servers(env).dagster_url,
     )
