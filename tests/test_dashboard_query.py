@@ -14,6 +14,7 @@ from spd_assets.core.schema import ALERTS, DAILY_AGG
 from spd_assets.core.settings import data_dir_from_env
 from spd_assets.core.storage import DayStore, day_dir_name, parse_day_dir
 from spd_dashboard import query
+from spd_dashboard.query.stable import FilesKeptChanging, unchanged_read
 from spd_dashboard.selection import Period, Selection
 
 ALL = Selection()
@@ -252,3 +253,54 @@ def _sample(dtype: pl.DataType) -> object:
     if dtype == pl.Date:
         return dt.date(2025, 3, 2)
     return "x" if dtype == pl.String else 1
+
+
+def _replaced_during_first_read(store: DayStore, day: dt.date, then: float, fail: bool = False):
+    """A read of ``day``'s revenue whose first call sees the file replaced (by ``then``) under it."""
+    path = store.path("daily_agg", day)
+    seen: list[float] = []
+
+    def read() -> float:
+        value = float(pl.read_parquet(path)["revenue"].sum())
+        seen.append(value)
+        if len(seen) == 1:
+            store.write("daily_agg", day, _agg_rows(day, then))  # the run's rename lands mid-read
+            if fail:
+                raise OSError("Out of buffer")  # what DuckDB says on a footer from the old file
+        return value
+
+    return path, read, seen
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_read_during_which_its_day_file_is_replaced_is_done_again(tmp_path, fail):
+    store, day = DayStore(str(tmp_path)), dt.date(2025, 3, 1)
+    store.write("daily_agg", day, _agg_rows(day, 100.0))
+    path, read, seen = _replaced_during_first_read(store, day, 250.0, fail)
+    assert unchanged_read([path], read) == 250.0
+    assert seen == [100.0, 250.0]
+
+
+def test_an_error_while_no_file_changed_is_the_files_own(tmp_path):
+    store, day = DayStore(str(tmp_path)), dt.date(2025, 3, 1)
+    store.write("daily_agg", day, _agg_rows(day, 100.0))
+    calls = []
+
+    def damaged() -> None:
+        calls.append(1)
+        raise OSError("a damaged file")
+
+    with pytest.raises(OSError, match="a damaged file"):
+        unchanged_read([store.path("daily_agg", day)], damaged)
+    assert calls == [1]  # not read again: the damaged-file message shows at once
+
+
+def test_files_replaced_during_every_read_say_a_run_is_rewriting_them(tmp_path):
+    store, day = DayStore(str(tmp_path)), dt.date(2025, 3, 1)
+    store.write("daily_agg", day, _agg_rows(day, 100.0))
+
+    def always_replaced() -> None:
+        store.write("daily_agg", day, _agg_rows(day, 1.0))
+
+    with pytest.raises(FilesKeptChanging, match="a run is rewriting them"):
+        unchanged_read([store.path("daily_agg", day)], always_replaced, tries=3)

@@ -23,6 +23,7 @@ from spd_assets.core.settings import data_dir_from_env
 from spd_assets.core.storage import DamagedPartitionError, damaged_file_message, parse_day_dir
 
 from ..selection import Selection
+from .stable import unchanged_read
 
 CACHE = {"show_spinner": False, "max_entries": 64}
 _DB = duckdb.connect()
@@ -83,9 +84,13 @@ def list_assets(root: str) -> list[str]:
 def sql(query: str, params: dict[str, object]) -> pl.DataFrame:
     """Run a query; a damaged day file stops the page with the pipeline's message (which file, and the
     command that rebuilds it) instead of a stack trace."""
-    try:
+
+    def run() -> pl.DataFrame:
         with _DB.cursor() as cur:
             return cur.sql(query, params=params).pl()
+
+    try:
+        return unchanged_read(params.get("files", ()), run)  # never a day file half-replaced
     except duckdb.Error as exc:
         found = re.search(r"'([^']+\.parquet)'", str(exc))
         if found is None:
