@@ -13,6 +13,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from .core.day_locks import hold_days, lock_dir
 from .core.landing.files import daily_file_name
 from .core.landing.folder import affected_days, contiguous
 from .core.metrics import LOOKBACK_DAYS
@@ -48,8 +49,10 @@ def withdraw(days: list[dt.date], echo=print) -> int:
     store = DayStore(settings.data_dir)
     defs = build_defs(settings)
     instance = dg.DagsterInstance.get()
+    locks = lock_dir(settings.data_dir)
     for day in sorted(days):
-        removed = [a for a in DATED if store.delete(a, day)]
+        with hold_days(locks, [day], "spd withdraw", on_wait=echo):  # no run is writing the day meanwhile
+            removed = [a for a in DATED if store.delete(a, day)]
         for asset in DATED:
             _forget(instance, dg.AssetKey(asset), day)
         echo(f"spd withdraw: {day}: removed {', '.join(removed) or 'nothing (no files)'}")

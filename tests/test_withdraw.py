@@ -11,8 +11,10 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from cli_runs import wait_for
 from conftest import SMALL, materialize_range, recent_days
 
+from spd_assets.core.day_locks import hold_days, lock_dir
 from spd_assets.core.delivery_ledger import DeliveryLedger
 from spd_assets.core.schema import ALERTS
 from spd_assets.core.settings import load_settings
@@ -77,3 +79,27 @@ def test_a_recheck_withdraws_undelivered_alerts_that_no_longer_hold(tmp_path) ->
     owed = ledger.claim("webhook", "run-1")
     assert owed["incident_id"].to_list() == ["b1"]  # another day is untouched; a1 is never sent
     assert set(ledger.table()["alert_id"]) == {"a2", "b1"}
+
+
+def test_spd_withdraw_waits_for_a_run_writing_the_day(tmp_path) -> None:
+    data_dir, home = tmp_path / "data", tmp_path / "home"
+    home.mkdir()
+    env = {"SPD_DATA_DIR": str(data_dir), "SPD_ORDERS_PER_DAY": str(SMALL["orders_per_day"]),
+           "SPD_SKUS": str(SMALL["n_skus"]), "SPD_SEED": str(SMALL["seed"]),
+           "DAGSTER_HOME": str(home)}  # fmt: skip
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    days = recent_days(2)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert materialize_range(build_defs(replace(load_settings(env), **SMALL)), instance, *days).success
+    store, log = DayStore(str(data_dir)), tmp_path / "withdraw.log"
+    with hold_days(lock_dir(str(data_dir)), [days[-1]], "the test"), log.open("w") as out:
+        proc = subprocess.Popen(
+            [Path(sys.executable).parent / "spd", "withdraw", days[-1].isoformat()],
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for("spd withdraw to wait for the test", lambda: "waiting for the test" in log.read_text(), 120)
+        assert store.exists("orders", days[-1])  # nothing deleted under a run that holds the day
+    assert proc.wait(timeout=120) == 0, log.read_text()
+    assert not store.exists("orders", days[-1])
