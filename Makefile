@@ -28,9 +28,9 @@ run: setup ## materialize a demo history if none, then start the Dagster UI and 
 demo: setup ## only materialize the demo history
 	$(VENV)/bin/spd demo
 
-test: setup ## lint, then every test (the slow end-to-end ones included)
+test: setup ## lint, then every test (the slow end-to-end ones included), two files at a time
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
