@@ -22,13 +22,19 @@ from spd_assets.core.storage import DayStore
 from spd_assets.definitions import build_defs
 
 
-def test_spd_withdraw_removes_the_day_and_recomputes_the_windows_reading_it(tmp_path) -> None:
-    data_dir, home = tmp_path / "data", tmp_path / "home"
+def cli_env(root: Path) -> tuple[Path, Path, dict[str, str]]:
+    """The data directory, DAGSTER_HOME and environment of the small shop that `spd withdraw` runs on."""
+    data_dir, home = root / "data", root / "home"
     home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {"SPD_DATA_DIR": str(data_dir), "SPD_ORDERS_PER_DAY": str(SMALL["orders_per_day"]),
            "SPD_SKUS": str(SMALL["n_skus"]), "SPD_SEED": str(SMALL["seed"]),
            "DAGSTER_HOME": str(home)}  # fmt: skip
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return data_dir, home, env
+
+
+def test_spd_withdraw_removes_the_day_and_recomputes_the_windows_reading_it(tmp_path) -> None:
+    data_dir, home, env = cli_env(tmp_path)
     settings = replace(load_settings(env), **SMALL)
     defs = build_defs(settings)
     days = recent_days(20)
@@ -82,12 +88,7 @@ def test_a_recheck_withdraws_undelivered_alerts_that_no_longer_hold(tmp_path) ->
 
 
 def test_spd_withdraw_waits_for_a_run_writing_the_day(tmp_path) -> None:
-    data_dir, home = tmp_path / "data", tmp_path / "home"
-    home.mkdir()
-    env = {"SPD_DATA_DIR": str(data_dir), "SPD_ORDERS_PER_DAY": str(SMALL["orders_per_day"]),
-           "SPD_SKUS": str(SMALL["n_skus"]), "SPD_SEED": str(SMALL["seed"]),
-           "DAGSTER_HOME": str(home)}  # fmt: skip
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    data_dir, home, env = cli_env(tmp_path)
     days = recent_days(2)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert materialize_range(build_defs(replace(load_settings(env), **SMALL)), instance, *days).success
