@@ -11,7 +11,7 @@ import json
 import urllib.request
 from dataclasses import dataclass
 
-from spd_assets.core.run_tags import RANGE_END, RANGE_START
+from spd_assets.core.run_tags import PARTITION_TAG, RANGE_END, RANGE_START
 from spd_assets.core.settings import SettingsError, load_servers
 
 JOB = "anomaly_check"
@@ -79,7 +79,7 @@ def launch_check(ui: DagsterUI, day: dt.date) -> str:
     from dagster_graphql import DagsterGraphQLClientError
 
     try:
-        return _client(ui).submit_job_execution(JOB, tags={"dagster/partition": day.isoformat()})
+        return _client(ui).submit_job_execution(JOB, tags={PARTITION_TAG: day.isoformat()})
     except DagsterGraphQLClientError as exc:
         why = _one_line(exc)
         if "UnauthorizedError" in why:  # a webserver started with --read-only (README, Security)
@@ -138,7 +138,7 @@ def latest_failure(ui: DagsterUI, timeout_s: float = 5) -> FailedRun | None:
         if e["__typename"] in ("ExecutionStepFailureEvent", "RunFailureEvent")
     ]
     step_errors = [m for m in errors if m and not m.startswith("Execution of run")]
-    what = tags.get("spd/landing") or tags.get("dagster/partition") or ""
+    what = tags.get("spd/landing") or tags.get(PARTITION_TAG) or ""
     if not what and RANGE_START in tags:
         what = f"{tags[RANGE_START]} .. {tags.get(RANGE_END, '')}"
     ended = dt.datetime.fromtimestamp(run["endTime"], dt.UTC) if run.get("endTime") else None

@@ -19,9 +19,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .run_tags import RANGE_END, RANGE_START
+from .run_tags import tag_span
 
-PARTITION_TAG = "dagster/partition"
 LOCKS_DIR = "_spd/locks"  # under a local SPD_DATA_DIR, beside the recorded start date
 
 
@@ -39,12 +38,11 @@ def lock_dir(data_dir: str, dagster_home: str | None = None) -> Path:
 
 def run_days(tags: Mapping[str, str]) -> list[dt.date]:
     """The days a run writes, from its tags: one partition, or every day of its range (inclusive)."""
-    if RANGE_START in tags and RANGE_END in tags:
-        first, last = dt.date.fromisoformat(tags[RANGE_START]), dt.date.fromisoformat(tags[RANGE_END])
-        return [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
-    if PARTITION_TAG in tags:
-        return [dt.date.fromisoformat(tags[PARTITION_TAG])]
-    return []
+    span = tag_span(tags)
+    if span is None:
+        return []
+    first, last = map(dt.date.fromisoformat, span)
+    return [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
 
 
 def _room_for(n_files: int) -> None:

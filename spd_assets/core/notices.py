@@ -16,12 +16,11 @@ from typing import Any
 import polars as pl
 
 from .freshness import stale_since
-from .run_tags import RANGE_END, RANGE_START
+from .run_tags import tag_span
 from .schema import INCIDENTS
 
 NOTICE = "notice"  # the column (and payload key) holding a notice's JSON; null for an incident
 MESSAGES = {**INCIDENTS, NOTICE: pl.String}  # what the ledger hands back to the channels
-PARTITION_TAG = "dagster/partition"
 MAX_ERROR = 300  # characters of the error's first line in a message
 
 
@@ -36,15 +35,6 @@ def redact(text: str, secrets: Sequence[str | None]) -> str:
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
-
-
-def run_partitions(tags: Mapping[str, str]) -> tuple[str, str] | None:
-    """The first and last partition a run covered (one day, a range), or None for an unpartitioned run."""
-    if RANGE_START in tags and RANGE_END in tags:
-        return tags[RANGE_START], tags[RANGE_END]
-    if PARTITION_TAG in tags:
-        return tags[PARTITION_TAG], tags[PARTITION_TAG]
-    return None
 
 
 def _row(notice_id: str, day: dt.date, root: str, severity: str, status: str, body: dict) -> dict[str, Any]:
@@ -67,7 +57,7 @@ def failure_notice(
     Keyed by the run id, so a failure is told once however often it is looked at; dated by its
     first partition (else ``today``).
     """
-    span = run_partitions(tags)
+    span = tag_span(tags)
     try:
         day = dt.date.fromisoformat(span[0]) if span else today
     except ValueError:
