@@ -14,7 +14,7 @@ from .assets import alerts, sales, sources
 from .core.settings import Settings, load_settings
 from .io_manager import DayParquetIOManager
 from .jobs import build_jobs
-from .partitions import daily_partitions
+from .partitions import backfill_policy, daily_partitions
 from .resources.notifications import notifications_from_env
 from .resources.order_sources import LandingSource, SyntheticSource
 from .sensors.anomaly import build_anomaly_sensor
@@ -49,10 +49,14 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 def build_defs(settings: Settings) -> dg.Definitions:
     """Everything Dagster loads, wired to ``settings``."""
-    daily = daily_partitions(settings)
+    daily, policy = daily_partitions(settings), backfill_policy(settings.backfill_chunk_days)
     jobs = build_jobs(daily)
     return dg.Definitions(
-        assets=[*sources.build(daily), *sales.build(daily, settings.fresh_by_hour), *alerts.build(daily)],
+        assets=[
+            *sources.build(daily, policy),
+            *sales.build(daily, settings.fresh_by_hour, policy),
+            *alerts.build(daily, policy),
+        ],
         jobs=[jobs.daily_pipeline, jobs.anomaly_check],
         schedules=[jobs.schedule],
         sensors=[

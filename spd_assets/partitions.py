@@ -14,6 +14,7 @@ from .core.storage import parse_day
 __all__ = [
     "RANGE_END",
     "RANGE_START",
+    "backfill_policy",
     "daily_partitions",
     "dated_asset",
     "dated_out",
@@ -37,16 +38,24 @@ def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
     )
 
 
+def backfill_policy(chunk_days: int = 0) -> dg.BackfillPolicy:
+    """How a UI backfill splits into runs: one run per range (0, the default), or runs of
+    ``chunk_days`` days each (SPD_BACKFILL_CHUNK_DAYS) that a cluster's run workers take in parallel.
+
+    Either way a run covers a range of days, which the project's IO manager writes a day at a time."""
+    return dg.BackfillPolicy.multi_run(chunk_days) if chunk_days else dg.BackfillPolicy.single_run()
+
+
 def dated_asset(
-    daily: dg.DailyPartitionsDefinition, group: str, **kwargs: object
+    daily: dg.DailyPartitionsDefinition, group: str, policy: dg.BackfillPolicy | None = None, **kwargs: object
 ) -> Callable[[Callable[..., object]], dg.AssetsDefinition]:
     """The decorator of every dated asset: one Parquet file per day, a range is one run (single-run
-    backfill policy, which the project's IO manager and the sensors' range runs rely on)."""
+    backfill policy unless ``policy`` chunks it, see ``backfill_policy``)."""
     return dg.asset(
         group_name=group,
         kinds=KINDS,
         partitions_def=daily,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=policy or backfill_policy(),
         **kwargs,
     )
 

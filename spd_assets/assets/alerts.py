@@ -26,7 +26,7 @@ from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
 from ..core.episodes import assign_episodes, with_alert_columns
 from ..core.storage import DayBatches, DayFrames
 from ..core.text import md_escape
-from ..partitions import dated_out, partition_days, with_history
+from ..partitions import backfill_policy, dated_out, partition_days, with_history
 from ..progress import Progress
 from ..resources.notifications import Notifications
 from .incidents import OUT as INCIDENTS_OUT
@@ -136,7 +136,7 @@ def schema_problems(day: dt.date, frame: pl.DataFrame) -> list[str]:
     return problems
 
 
-def build(daily: dg.DailyPartitionsDefinition) -> list:
+def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None = None) -> list:
     """The `alerts` asset and its checks on ``daily``."""
 
     @dg.multi_asset(
@@ -149,7 +149,7 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
         },
         ins={"daily_metrics": with_history(HISTORY_DAYS)},
         partitions_def=daily,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=policy or backfill_policy(),
         can_subset=True,
     )
     def alerts(

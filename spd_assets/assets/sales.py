@@ -15,7 +15,9 @@ from ..progress import Progress
 METRICS_CHUNK_DAYS = 31  # output days computed together in a range run
 
 
-def build(daily: dg.DailyPartitionsDefinition, fresh_by_hour: int = 6) -> list[dg.AssetsDefinition]:
+def build(
+    daily: dg.DailyPartitionsDefinition, fresh_by_hour: int = 6, policy: dg.BackfillPolicy | None = None
+) -> list[dg.AssetsDefinition]:
     """``daily_agg`` and ``daily_metrics`` on ``daily``; metrics are due by ``fresh_by_hour`` UTC daily."""
     # Dagster's freshness is not partition-aware: it checks that some day was materialized since
     # midnight; the Data health page checks that yesterday's day itself is there.
@@ -23,7 +25,7 @@ def build(daily: dg.DailyPartitionsDefinition, fresh_by_hour: int = 6) -> list[d
         deadline_cron=f"0 {fresh_by_hour} * * *", lower_bound_delta=dt.timedelta(hours=fresh_by_hour)
     )
 
-    @dated_asset(daily, "sales")
+    @dated_asset(daily, "sales", policy)
     def daily_agg(context: dg.AssetExecutionContext, orders: DayFrames, catalog: pl.DataFrame) -> DayBatches:
         """Orders, units, revenue and AOV per date x sku x region; reads one day of orders at a time."""
         progress = Progress("daily_agg", len(orders.days), context.log.info)
@@ -42,7 +44,9 @@ def build(daily: dg.DailyPartitionsDefinition, fresh_by_hour: int = 6) -> list[d
         out.batches = batches()
         return out
 
-    @dated_asset(daily, "sales", ins={"daily_agg": with_history(LOOKBACK_DAYS)}, freshness_policy=fresh)
+    history = {"daily_agg": with_history(LOOKBACK_DAYS)}
+
+    @dated_asset(daily, "sales", policy, ins=history, freshness_policy=fresh)
     def daily_metrics(context: dg.AssetExecutionContext, daily_agg: DayFrames) -> DayBatches:
         """Rolling 7-day KPIs at every roll-up level; reads only the 13 earlier days the windows need.
 

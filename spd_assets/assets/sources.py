@@ -13,7 +13,7 @@ from ..core.landing.folder import check_unchanged, requested_hashes
 from ..core.landing.validate import LandingFileError, ValidationReport
 from ..core.storage import DayStore, WrittenDays, parse_day
 from ..io_manager import DayParquetIOManager, markdown_preview
-from ..partitions import dated_asset, dated_out, partition_days
+from ..partitions import backfill_policy, dated_asset, dated_out, partition_days
 from ..progress import Progress
 from ..resources.order_sources import OrderSource
 
@@ -32,7 +32,7 @@ def catalog(source: OrderSource) -> pl.DataFrame:
         raise _failure(exc) from None
 
 
-def build(daily: dg.DailyPartitionsDefinition) -> list:
+def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None = None) -> list:
     """The source assets and their checks on ``daily``."""
 
     @dg.multi_asset(
@@ -43,7 +43,7 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
             ),
         },
         partitions_def=daily,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=policy or backfill_policy(),
         can_subset=True,
     )
     def orders_and_quarantine(
@@ -86,7 +86,7 @@ def build(daily: dg.DailyPartitionsDefinition) -> list:
             else:
                 context.log.warning(f"{name} not selected: its files keep their previous rows")
 
-    @dated_asset(daily, "sources", deps=[catalog])
+    @dated_asset(daily, "sources", policy, deps=[catalog])
     def injected_drops(
         context: dg.AssetExecutionContext, catalog: pl.DataFrame, source: OrderSource
     ) -> pl.DataFrame:

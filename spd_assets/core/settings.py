@@ -124,6 +124,7 @@ class Settings:
     timezone: str | None = None  # SPD_TIMEZONE: the shop's zone for days and partitions (None: UTC)
     fresh_by_hour: int = 6  # yesterday's partition is expected by this hour (UTC) each day
     webhook_timeout_s: int = 10  # SPD_WEBHOOK_TIMEOUT_S: the longest one check waits on the webhook
+    backfill_chunk_days: int = 0  # SPD_BACKFILL_CHUNK_DAYS: a UI backfill's days per run (0: one run)
 
     def current_day(self) -> dt.date:
         """Today as the pipeline sees it (UTC, or the fixed SPD_TODAY)."""
@@ -219,4 +220,5 @@ def load_settings(env: Mapping[str, str] | None = None, check_writable: bool = T
         landing_settle_s=env_int(env, "SPD_LANDING_SETTLE_S", 10, 0),
         fresh_by_hour=env_int(env, "SPD_FRESH_BY_HOUR", 6, 0, 23),
         webhook_timeout_s=env_int(env, "SPD_WEBHOOK_TIMEOUT_S", 10, 1, 300),
+        backfill_chunk_days=env_int(env, "SPD_BACKFILL_CHUNK_DAYS", 0, 0),
     )
