@@ -12,14 +12,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import hashlib
 import os
 import resource
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from .run_tags import tag_span
+from .storage import is_remote, local_dir_for
 
 LOCKS_DIR = "_spd/locks"  # under a local SPD_DATA_DIR, beside the recorded start date
 
@@ -27,13 +26,13 @@ LOCKS_DIR = "_spd/locks"  # under a local SPD_DATA_DIR, beside the recorded star
 def lock_dir(data_dir: str, dagster_home: str | None = None) -> Path:
     """Where the locks of ``data_dir`` live: in it when local, else under DAGSTER_HOME (one per URI).
 
-    Locks on local files only keep apart the runs of one machine; with an object store written from
-    several machines, run them through one daemon (see README, "Reliability").
+    An object store has no flock, so the locks of an ``s3://`` data dir are local files: they keep
+    apart the runs of one machine only. With an object store written from several machines, launch
+    every run through one daemon's queue (see README, "Scaling out").
     """
-    if "://" not in data_dir:
+    if not is_remote(data_dir):
         return Path(data_dir) / LOCKS_DIR
-    home = dagster_home or os.environ.get("DAGSTER_HOME") or tempfile.gettempdir()
-    return Path(home) / "spd_locks" / hashlib.sha256(data_dir.encode()).hexdigest()[:16]
+    return local_dir_for(data_dir, "spd_locks", dagster_home)
 
 
 def run_days(tags: Mapping[str, str]) -> list[dt.date]:

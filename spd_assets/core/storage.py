@@ -1,17 +1,26 @@
 """Day-partitioned Parquet on any pyarrow filesystem: ``<root>/<asset>/date=YYYY-MM-DD/data.parquet``.
 
 Every file is written under a temporary name and renamed into place, so a reader (or a crashed
-run) never sees half a file. pyarrow's filesystems make the same code work on ``s3://``/``gs://``.
+run) never sees half a file. pyarrow's filesystems make the same code work on ``s3://``, ``gs://``
+and ``az://`` (credentials and endpoint from the environment, e.g. AWS_ENDPOINT_URL), in the
+pipeline and in the dashboard alike; an asset's days are found with one recursive listing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import hashlib
+import os
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 import pyarrow as pa
@@ -72,6 +81,78 @@ def parse_day_dir(name: str) -> dt.date | None:
         return None
 
 
+def is_remote(path: str) -> bool:
+    """True for an object-store URI (``s3://``, ``gs://``, ``az://``), False for a local path."""
+    return "://" in str(path)
+
+
+@functools.lru_cache(maxsize=32)
+def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem of a local path or URI, and the path inside it (no trailing slash).
+
+    Resolved once per URI: an object store's lookup (its region) is a network call.
+    """
+    fs, path = pafs.FileSystem.from_uri(uri) if is_remote(uri) else (pafs.LocalFileSystem(), uri)
+    return fs, path.rstrip("/")
+
+
+def local_dir_for(uri: str, kind: str, home: str | None = None) -> Path:
+    """A local folder for what an object-store URI cannot hold (flock files, a mirror): under
+    DAGSTER_HOME (else the temp dir), one per URI. It is local to this machine only."""
+    base = home or os.environ.get("DAGSTER_HOME") or tempfile.gettempdir()
+    return Path(base) / kind / hashlib.sha256(uri.encode()).hexdigest()[:16]
+
+
+def read_bytes(uri: str) -> bytes:
+    """A whole file in one read: on an object store one GET, so a file replaced meanwhile is read
+    either old or new, never the old footer with the new pages."""
+    fs, path = filesystem(uri)
+    with fs.open_input_stream(path) as source:
+        return source.read()
+
+
+def read_parquet_uri(uri: str, columns: list[str] | None = None) -> pa.Table:
+    """One Parquet file of the store; an unreadable one raises DamagedPartitionError naming it."""
+    try:
+        return pq.read_table(pa.BufferReader(read_bytes(uri)), columns=columns)
+    except FileNotFoundError:
+        raise
+    except (pa.ArrowException, OSError) as exc:
+        raise DamagedPartitionError(damaged_file_message(uri, str(exc))) from None
+
+
+def read_parquet_uris(uris: Sequence[str]) -> pa.Table:
+    """Several files as one table, read in parallel; a column missing from older files is null
+    (as DuckDB's ``union_by_name``)."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        tables = list(pool.map(read_parquet_uri, uris))
+    return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+
+
+def row_counts(uris: Sequence[str]) -> list[int]:
+    """Each file's row count from its footer (the health page's figures), read in parallel."""
+
+    def count(uri: str) -> int:
+        fs, path = filesystem(uri)
+        try:
+            with fs.open_input_file(path) as source:
+                return pq.ParquetFile(source).metadata.num_rows
+        except (pa.ArrowException, OSError) as exc:
+            raise DamagedPartitionError(damaged_file_message(uri, str(exc))) from None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(count, uris))
+
+
+class DayFile(NamedTuple):
+    """One stored day of an asset, as a listing sees it (the stamp a cache is keyed by)."""
+
+    day: dt.date
+    uri: str
+    mtime_ns: int
+    size: int
+
+
 @dataclass(frozen=True)
 class DayStore:
     """Where each asset's days live, and the atomic read/write of one day."""
@@ -79,11 +160,8 @@ class DayStore:
     root: str
 
     @cached_property
-    def _fs(self) -> tuple[pafs.FileSystem, str]:  # resolved once: an object store's lookup is a network call
-        fs, path = (
-            pafs.FileSystem.from_uri(self.root) if "://" in self.root else (pafs.LocalFileSystem(), self.root)
-        )
-        return fs, path.rstrip("/")
+    def _fs(self) -> tuple[pafs.FileSystem, str]:
+        return filesystem(self.root)
 
     def path(self, asset: str, day: dt.date | None = None) -> str:
         """The file of ``asset`` for ``day`` (or of an unpartitioned asset)."""
@@ -93,7 +171,10 @@ class DayStore:
     def uri(self, asset: str, day: dt.date | None = None) -> str:
         """The path as a user would type it (with the scheme for remote stores)."""
         path = self.path(asset, day)
-        return path if "://" not in self.root else f"{self.root.split('://')[0]}://{path}"
+        return self._uri(path)
+
+    def _uri(self, path: str) -> str:
+        return f"{self.root.split('://')[0]}://{path}" if is_remote(self.root) else path
 
     def folder_uri(self, asset: str) -> str:
         """The folder holding every day of ``asset``."""
@@ -142,6 +223,8 @@ class DayStore:
         if fs.get_file_info(path).type != pafs.FileType.File:
             what = f"{asset} for {day.isoformat()}" if day else asset
             raise MissingPartitionError(f"{what} is not materialized: no file at {self.uri(asset, day)}")
+        if is_remote(self.root):
+            return pl.from_arrow(read_parquet_uri(self.uri(asset, day), columns))  # type: ignore[return-value]
         try:
             with fs.open_input_file(path) as source:
                 return pl.from_arrow(pq.read_table(source, columns=columns))  # type: ignore[return-value]
@@ -157,15 +240,36 @@ class DayStore:
 
     def days(self, asset: str) -> list[dt.date]:
         """Days of ``asset`` that have a complete file, oldest first (one listing call, local or remote)."""
+        return [f.day for f in self.day_files(asset)]
+
+    def day_files(self, asset: str) -> list[DayFile]:
+        """Every complete day file of ``asset`` with its mtime and size, oldest first.
+
+        One recursive listing (on S3, one request per 1,000 objects) instead of a request per day;
+        a stray ``*.tmp-*`` or a folder that is not ``date=YYYY-MM-DD`` is no day.
+        """
         fs, root = self._fs
         selector = pafs.FileSelector(f"{root}/{asset}", allow_not_found=True, recursive=True)
         found = []
         for info in fs.get_file_info(selector):
             parent = info.path.rsplit("/", 2)
             day = parse_day_dir(parent[1]) if info.base_name == FILE_NAME and len(parent) == 3 else None
-            if day is not None:
-                found.append(day)
+            if day is not None and info.type == pafs.FileType.File:
+                found.append(DayFile(day, self._uri(info.path), info.mtime_ns or 0, info.size or 0))
         return sorted(found)
+
+    def stamp(self, asset: str, day: dt.date | None = None) -> tuple[int, int] | None:
+        """(mtime_ns, size) of one file, None if it does not exist: what a reader's cache is keyed by."""
+        fs, _ = self._fs
+        info = fs.get_file_info(self.path(asset, day))
+        return (info.mtime_ns or 0, info.size or 0) if info.type == pafs.FileType.File else None
+
+    def assets(self) -> list[str]:
+        """The folders directly under the root (``.`` and ``_`` ones are spd's own, not assets)."""
+        fs, root = self._fs
+        infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+        names = (i.base_name for i in infos if i.type == pafs.FileType.Directory)
+        return sorted(n for n in names if not n.startswith((".", "_")))
 
 
 @dataclass(frozen=True)

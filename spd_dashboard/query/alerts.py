@@ -9,9 +9,10 @@ import polars as pl
 import streamlit as st
 
 from spd_assets.core.schema import ALERTS, INCIDENTS, LEVEL_KEYS, severity_rank
+from spd_assets.core.storage import DamagedPartitionError, is_remote, row_counts
 
 from ..selection import Selection
-from .files import CACHE, SEL, AssetFiles, scan, sel_params, sql
+from .files import CACHE, SEL, AssetFiles, report_damaged, scan, sel_params, sql
 
 _SCHEMAS = {"alerts": ALERTS, "incidents": INCIDENTS}
 
@@ -120,6 +121,11 @@ def series(
 
 @st.cache_data(**CACHE)
 def _row_counts(files: tuple[str, ...], stamp: str) -> pl.DataFrame:
+    if files and is_remote(files[0]):  # no httpfs for DuckDB: pyarrow reads the counts
+        try:
+            return pl.DataFrame({"file_name": list(files), "num_rows": row_counts(files)})
+        except DamagedPartitionError as exc:
+            report_damaged(str(exc))
     return sql("SELECT file_name, num_rows FROM parquet_file_metadata($files)", {"files": list(files)})
 
 

@@ -1,26 +1,35 @@
-"""Where the Parquet is and how it is read: one stat per day file, a stamp of their mtimes, DuckDB.
+"""Where the Parquet is and how it is read: one listing per asset, a stamp of their mtimes, DuckDB.
 
-Only ``<asset>/date=YYYY-MM-DD/data.parquet`` files are listed (a stray ``*.tmp-*`` never is), and
-only the files of the days a query needs are handed to DuckDB, so a 28-day view of a year reads
-56 files. A query's cache key holds the stamp: a re-materialized day invalidates it, nothing else.
+The files are found through the pipeline's storage layer (``core.storage.DayStore``), so a local
+folder and an ``s3://``/``gs://``/``az://`` data dir are listed alike, with one recursive listing
+per asset. Only ``<asset>/date=YYYY-MM-DD/data.parquet`` files are listed (a stray ``*.tmp-*`` never
+is), and only the files of the days a query needs are read, so a 28-day view of a year reads 56
+files. DuckDB reads local files itself; object-store files are fetched by pyarrow (DuckDB's httpfs
+extension is not assumed) and DuckDB scans that table. A query's cache key holds the stamp: a
+re-materialized day invalidates it, nothing else.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 from dataclasses import dataclass
+from typing import NoReturn
 
 import duckdb
 import polars as pl
 import streamlit as st
 from streamlit import runtime
 
-from spd_assets.core.schema import FILE_NAME
 from spd_assets.core.settings import data_dir_from_env
-from spd_assets.core.storage import DamagedPartitionError, damaged_file_message, parse_day_dir
+from spd_assets.core.storage import (
+    DamagedPartitionError,
+    DayStore,
+    damaged_file_message,
+    is_remote,
+    read_parquet_uris,
+)
 
 from ..selection import Selection
 from .stable import unchanged_read
@@ -51,56 +60,63 @@ class AssetFiles:
 
 
 def scan(root: str, asset: str) -> AssetFiles:
-    """List ``asset``'s day files with one stat each (about 2 ms for a year); missing asset = no days."""
-    found: list[tuple[dt.date, str, int, int]] = []
-    try:
-        entries = list(os.scandir(os.path.join(root, asset)))
-    except (FileNotFoundError, NotADirectoryError):
-        entries = []
-    for entry in entries:
-        day = parse_day_dir(entry.name)
-        if day is None:
-            continue
-        path = os.path.join(entry.path, FILE_NAME)
-        try:
-            stat = os.stat(path)
-        except OSError:
-            continue
-        found.append((day, path, stat.st_mtime_ns, stat.st_size))
-    found.sort()
+    """List ``asset``'s day files with one listing call (about 5 ms for a year on a local disk, one
+    request per 1,000 days on S3); a missing asset has no days."""
+    found = [(f.day, f.uri, f.mtime_ns, f.size) for f in DayStore(root).day_files(asset)]
     stamp = hashlib.blake2b(repr(found).encode(), digest_size=10).hexdigest()
     return AssetFiles(asset, tuple(f[0] for f in found), tuple(f[1] for f in found), stamp)
 
 
 def list_assets(root: str) -> list[str]:
     """Directories under the data dir that hold day partitions or an unpartitioned data.parquet."""
-    try:
-        names = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith((".", "_")))
-    except FileNotFoundError:
-        return []
-    return [n for n in names if os.path.exists(os.path.join(root, n, FILE_NAME)) or scan(root, n).days]
+    store = DayStore(root)
+    return [n for n in store.assets() if store.exists(n) or store.day_files(n)]
+
+
+FILES = "read_parquet($files, union_by_name=true)"  # the day files a query reads, in its FROM clause
+_TABLE = "spd_files"
 
 
 def sql(query: str, params: dict[str, object]) -> pl.DataFrame:
     """Run a query; a damaged day file stops the page with the pipeline's message (which file, and the
     command that rebuilds it) instead of a stack trace."""
 
+    files = list(params.get("files") or ())
+
     def run() -> pl.DataFrame:
         with _DB.cursor() as cur:
             return cur.sql(query, params=params).pl()
 
+    def run_remote() -> pl.DataFrame:
+        if FILES not in query:
+            raise ValueError(f"a query on object-store files must read them as {FILES}")
+        table = read_parquet_uris(files)  # one GET per file: never a file half-replaced
+        with _DB.cursor() as cur:
+            cur.register(_TABLE, table)
+            rest = {k: v for k, v in params.items() if k != "files"}
+            return cur.sql(query.replace(FILES, _TABLE), params=rest).pl()
+
     try:
-        return unchanged_read(params.get("files", ()), run)  # never a day file half-replaced
+        if files and is_remote(files[0]):
+            return run_remote()
+        return unchanged_read(files, run)  # never a local day file half-replaced
+    except DamagedPartitionError as exc:
+        message = str(exc)
     except duckdb.Error as exc:
         found = re.search(r"'([^']+\.parquet)'", str(exc))
         if found is None:
             raise
         message = damaged_file_message(found.group(1), str(exc).split(":", 1)[-1].strip())
-        if not runtime.exists():
-            raise DamagedPartitionError(message) from None
-        st.error(message)
-        st.stop()
-        raise  # st.stop() raised already; this keeps type checkers honest
+    report_damaged(message)
+
+
+def report_damaged(message: str) -> NoReturn:
+    """Stop the page on a damaged day file with the pipeline's message (outside Streamlit: raise it)."""
+    if not runtime.exists():
+        raise DamagedPartitionError(message) from None
+    st.error(message)
+    st.stop()
+    raise AssertionError("st.stop() raises")  # keeps type checkers honest
 
 
 SEL = (

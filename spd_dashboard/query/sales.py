@@ -6,7 +6,6 @@ Everything here sums what the pipeline wrote; no pipeline logic is recomputed.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 
 import duckdb
@@ -14,25 +13,24 @@ import polars as pl
 import streamlit as st
 
 from spd_assets.core.metrics import WINDOW, pct_change_7d
-from spd_assets.core.schema import CATALOG, FILE_NAME
+from spd_assets.core.schema import CATALOG
+from spd_assets.core.storage import DayStore
 
 from ..selection import Period, Selection
 from .files import CACHE, SEL, days_frame, scan, sel_params, sql
 
 
 @st.cache_data(**CACHE)
-def _catalog(path: str, stamp: tuple[int, int]) -> pl.DataFrame:
-    return pl.read_parquet(path).select(list(CATALOG))
+def _catalog(root: str, stamp: tuple[int, int]) -> pl.DataFrame:
+    return DayStore(root).read("catalog").select(list(CATALOG))
 
 
 def catalog(root: str) -> pl.DataFrame:
     """sku, name, category, base_price (empty if the catalog is not materialized)."""
-    path = os.path.join(root, "catalog", FILE_NAME)
-    try:
-        stat = os.stat(path)
-    except OSError:
+    stamp = DayStore(root).stamp("catalog")
+    if stamp is None:
         return pl.DataFrame(schema=CATALOG)
-    return _catalog(path, (stat.st_mtime_ns, stat.st_size))
+    return _catalog(root, stamp)
 
 
 @dataclass(frozen=True)
