@@ -220,12 +220,12 @@ def test_scanning_rehashes_a_file_only_when_its_size_or_mtime_changed(tmp_path):
     assert scan_landing(tmp_path, {}, budget_s=-1) == {}  # over the hashing budget: a later tick
 
 
-def test_landing_settings_the_rate_and_a_local_folder(tmp_path):
+def test_landing_settings_the_rate_and_the_folder(tmp_path):
     env = {"SPD_DATA_DIR": str(tmp_path), "SPD_SOURCE": "landing"}
     settings = load_settings(env)
     assert (settings.landing_dir, settings.quarantine_max_rate) == (f"{tmp_path}/landing", 0.05)
     assert load_settings({**env, "SPD_QUARANTINE_MAX_RATE": "2%"}).quarantine_max_rate == 0.02
     with pytest.raises(SettingsError, match=r"SPD_QUARANTINE_MAX_RATE='1.5' is not a share"):
         load_settings({**env, "SPD_QUARANTINE_MAX_RATE": "1.5"})
-    with pytest.raises(SettingsError, match=r"SPD_LANDING_DIR='s3://shop/landing' is not a local folder"):
-        load_settings({**env, "SPD_LANDING_DIR": "s3://shop/landing"})
+    # an object-store folder is accepted as given (read through a local mirror; tests/test_s3.py)
+    assert load_settings({**env, "SPD_LANDING_DIR": "s3://shop/landing"}).landing_dir == "s3://shop/landing"

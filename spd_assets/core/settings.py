@@ -196,9 +196,8 @@ def load_settings(env: Mapping[str, str] | None = None, check_writable: bool = T
     source = env.get("SPD_SOURCE", "synthetic").strip() or "synthetic"
     if source not in ("synthetic", "landing"):
         raise SettingsError(f"SPD_SOURCE={source!r} is unknown: expected 'synthetic' or 'landing'")
+    # A local folder or an object-store URI (read through a local mirror: core/landing/remote.py).
     landing = env.get("SPD_LANDING_DIR", "").strip() or f"{data_dir}/landing"
-    if source == "landing" and "://" in landing:
-        raise SettingsError(f"SPD_LANDING_DIR={landing!r} is not a local folder: expected a local directory")
     timezone = env.get("SPD_TIMEZONE", "").strip() or None
     if timezone:
         try:

@@ -10,6 +10,7 @@ from .. import schema
 from .exports import map_file
 from .files import CATALOG_FILE, csv_batches, day_of, read_header, read_orders_file
 from .mapping import Mapping, landing_mapping, resolve
+from .remote import local_folder
 from .validate import LINE, MALFORMED, LandingFileError, resolve_columns
 
 
@@ -65,7 +66,7 @@ def read_catalog_file(path: str | Path) -> pl.DataFrame:
 
 def landing_catalog(landing_dir: str | Path) -> pl.DataFrame:
     """catalog.csv if present, else the daily files' SKUs (category ``unknown``, latest median price)."""
-    root = Path(landing_dir)
+    root = local_folder(landing_dir)  # an object-store folder is read through its mirror
     if (root / CATALOG_FILE).is_file():
         return read_catalog_file(root / CATALOG_FILE)
     prices = []

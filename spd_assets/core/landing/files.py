@@ -20,6 +20,7 @@ import polars as pl
 
 from .exports import map_file
 from .mapping import Mapping, check_columns, landing_mapping, resolve
+from .remote import local_folder, named_as_given
 from .statuses import DEFAULT_EXCLUDED
 from .validate import LINE, MALFORMED, LandingFileError, ValidatedDay, resolve_columns, validate_orders
 
@@ -231,25 +232,33 @@ def read_header(path: str | Path) -> list[str]:
 
 
 def check_day(landing_dir: str | Path, day: dt.date) -> Path:
-    """Cheap whole-file checks before a run reads anything: the file exists, has a header, and the columns."""
-    path = find_day_file(landing_dir, day)
-    if path.stat().st_size == 0:
-        raise LandingFileError(str(path), "is empty")
-    mapping = landing_mapping(landing_dir)
-    if mapping is None:
-        resolve_columns(read_header(path), str(path))
-    else:
-        header = read_header(path)
-        check_columns(resolve(mapping, header), header, str(path))
+    """Cheap whole-file checks before a run reads anything: the file exists, has a header, and the columns.
+
+    An object-store landing dir is read through its local mirror (``remote.local_folder``); the
+    path returned is the mirror's copy, the errors name the object.
+    """
+    local = local_folder(landing_dir)
+    with named_as_given(landing_dir, local):
+        path = find_day_file(local, day)
+        if path.stat().st_size == 0:
+            raise LandingFileError(str(path), "is empty")
+        mapping = landing_mapping(local)
+        if mapping is None:
+            resolve_columns(read_header(path), str(path))
+        else:
+            header = read_header(path)
+            check_columns(resolve(mapping, header), header, str(path))
     return path
 
 
 def load_day(landing_dir: str | Path, day: dt.date, timezone: str | None = None) -> ValidatedDay:
     """Read and validate ``day``'s file (through the folder's mapping.toml, if any); whole-file
-    problems raise LandingFileError naming its path."""
-    path = find_day_file(landing_dir, day)
-    raw, digest = read_orders_file(path)
-    return validate_file(raw, day, path, landing_mapping(landing_dir), timezone, digest)
+    problems raise LandingFileError naming its path (the object's URI on an object store)."""
+    local = local_folder(landing_dir)
+    with named_as_given(landing_dir, local):
+        path = find_day_file(local, day)
+        raw, digest = read_orders_file(path)
+        return validate_file(raw, day, path, landing_mapping(local), timezone, digest)
 
 
 def validate_file(

@@ -17,6 +17,7 @@ import polars as pl
 
 from .files import CATALOG_FILE, day_of, sha256_file
 from .mapping import MAPPING_FILES
+from .remote import local_folder
 from .validate import LandingFileError
 
 SHA_TAG = "spd/landing_sha256"  # run tag: the content hash of each day file the sensor saw
@@ -44,9 +45,9 @@ def scan_landing(
 
     A file modified less than ``settle_s`` ago (maybe still being copied in), or met after ``budget_s``
     seconds of hashing (a year of history landing at once), keeps its previous state, if any, and is
-    hashed on a later tick.
+    hashed on a later tick. An object-store folder is listed once and read through its mirror.
     """
-    root = Path(landing_dir)
+    root = local_folder(landing_dir)
     if not root.is_dir():
         return {}
     now = dt.datetime.now(dt.UTC).timestamp() if now is None else now
@@ -114,7 +115,7 @@ def contiguous(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
 
 def landed_days(landing_dir: str | Path) -> set[dt.date]:
     """The days that have an orders file in the landing folder now."""
-    root = Path(landing_dir)
+    root = local_folder(landing_dir)
     if not root.is_dir():
         return set()
     return {d for e in os.scandir(root) if e.is_file() and (d := day_of(e.name)) is not None}
