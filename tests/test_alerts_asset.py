@@ -15,9 +15,9 @@ from spd_assets.assets.alerts import read_alerts
 from spd_assets.core.delivery_ledger import DeliveryLedger
 from spd_assets.core.metrics import rolling_metrics
 from spd_assets.core.schema import ALERTS, INCIDENTS
+from spd_assets.core.state_store import default_state_url
 from spd_assets.core.storage import DayStore
 from spd_assets.definitions import build_defs
-from spd_assets.resources.notifications import default_ledger_path
 
 
 def write_metrics(data_dir: str, days: list[dt.date], drops: dict | None = None) -> None:
@@ -121,7 +121,7 @@ def test_rematerializing_gives_the_same_alert_ids_and_no_new_deliveries(
     assert len(httpserver_ipv4.log) == len(incident_ids)
     posted = [json.loads(r.data)["blocks"][2]["elements"][0]["text"] for r, _ in httpserver_ipv4.log]
     assert sorted(p.removeprefix("incident id: ").split(" ")[0] for p in posted) == incident_ids
-    ledger = DeliveryLedger(default_ledger_path(settings, {})).table()
+    ledger = DeliveryLedger(default_state_url(settings.data_dir, {})).table()
     assert ledger.height == 2 * len(incident_ids) and set(ledger["status"]) == {"delivered"}
 
 

@@ -18,6 +18,7 @@ from spd_assets.core.episodes import (
     with_alert_columns,
 )
 from spd_assets.core.metrics import daily_series
+from spd_assets.core.state_store import default_state_url
 from spd_assets.core.storage import DayStore
 from spd_assets.core.synthetic.shape_incidents import ShapeIncident
 from spd_assets.core.synthetic.shapes import Shape, generate_shop
@@ -71,7 +72,7 @@ def test_a_stockout_is_notified_once_and_its_recovery_once_through_a_real_webhoo
     alerts, sku, days = stockout_alerts()
     mine = alerts.filter(sku=sku)
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    ledger = DeliveryLedger(tmp_path / "ledger.sqlite")
+    ledger = DeliveryLedger(default_state_url(str(tmp_path), {}))
     notifier = WebhookNotifier(url=httpserver.url_for("/hook"))
     for day in days:  # one check per day, as the daily schedule runs them
         today = mine.filter(pl.col("date") == day)

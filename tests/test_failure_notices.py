@@ -13,6 +13,7 @@ from conftest import recent_days
 
 from spd_assets.core.delivery_ledger import DeliveryLedger
 from spd_assets.core.notices import failure_notice, notices_frame, stale_notices
+from spd_assets.core.state_store import default_state_url
 from spd_assets.core.storage import DayStore
 from spd_assets.resources.notifications import Notifications
 from spd_assets.sensors.failures import notify_stale
@@ -24,7 +25,7 @@ UI = "http://127.0.0.1:3999"
 @pytest.fixture
 def notifications(httpserver_ipv4, tmp_path) -> Notifications:
     return Notifications(
-        ledger_path=str(tmp_path / "deliveries.sqlite"),
+        state_url=default_state_url(str(tmp_path), {}),
         webhook_url=httpserver_ipv4.url_for(f"/hook/{TOKEN}"),
         dagster_url=UI,
     )
@@ -122,7 +123,7 @@ def test_the_stale_sensor_ticks_on_the_project_definitions(defs, instance) -> No
 
 
 def test_a_recheck_of_alerts_never_withdraws_a_notice(tmp_path) -> None:
-    ledger = DeliveryLedger(tmp_path / "deliveries.sqlite")
+    ledger = DeliveryLedger(default_state_url(str(tmp_path), {}))
     day = recent_days(1)[0]
     notice = failure_notice("run-1", "daily_pipeline", {"dagster/partition": str(day)}, "boom", None, day)
     ledger.record(notices_frame([notice]), ["webhook"])

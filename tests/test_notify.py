@@ -27,6 +27,7 @@ from spd_assets.core.incidents import as_messages
 from spd_assets.core.notices import MESSAGES
 from spd_assets.core.schema import ALERTS, INCIDENTS
 from spd_assets.core.settings import SettingsError, load_settings
+from spd_assets.core.state_store import default_state_url
 from spd_assets.resources.notifications import notifications_from_env
 
 TODAY = dt.date(2026, 3, 10)
@@ -53,7 +54,7 @@ def make_alerts(*specs: tuple[dt.date, str, str | None, str, float]) -> pl.DataF
 
 @pytest.fixture
 def ledger(tmp_path) -> DeliveryLedger:
-    return DeliveryLedger(tmp_path / "deliveries.sqlite")
+    return DeliveryLedger(default_state_url(str(tmp_path), {}))
 
 
 @pytest.fixture
@@ -262,11 +263,9 @@ def test_an_ongoing_incident_is_not_sent_again(httpserver_ipv4, ledger) -> None:
 
 
 def test_a_ledger_row_recorded_before_incidents_is_still_sent(ledger) -> None:
-    import sqlite3
-
     (row,) = two_alerts().head(1).with_columns(pl.col("date").cast(pl.String)).to_dicts()
-    with sqlite3.connect(ledger.path) as db:  # the payload an earlier version recorded: one alert
-        db.execute(
+    with ledger.store.begin() as db:  # the payload an earlier version recorded: one alert
+        db.exec_driver_sql(
             "INSERT INTO deliveries (alert_id, channel, alert_date, alert, status, recorded_at)"
             " VALUES (?, 'log', ?, ?, 'pending', 0)",
             (row["alert_id"], row["date"], json.dumps(row)),
@@ -305,7 +304,7 @@ def test_notification_settings_come_from_the_environment(settings) -> None:
     env = {"SPD_WEBHOOK_URL": "http://127.0.0.1:9/hook", "SPD_SMTP_HOST": "mail", "SPD_SMTP_TO": "a@b, c@d",
            "SPD_SMTP_PASSWORD": "secret", "SPD_NOTIFY_LOOKBACK_DAYS": "5"}  # fmt: skip
     resource = notifications_from_env(settings, env)
-    assert resource.lookback_days == 5 and resource.ledger_path.startswith(settings.data_dir)
+    assert resource.lookback_days == 5 and resource.state_url == default_state_url(settings.data_dir, {})
     assert type(resource.webhook_url).__name__ == "EnvVar"  # secrets are resolved at run time, not stored
     assert notifications_from_env(settings, {}).lookback_days == 3
     with pytest.raises(SettingsError, match="SPD_NOTIFY_LOOKBACK_DAYS"):

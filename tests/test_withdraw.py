@@ -18,6 +18,7 @@ from spd_assets.core.day_locks import hold_days, lock_dir
 from spd_assets.core.delivery_ledger import DeliveryLedger
 from spd_assets.core.schema import ALERTS
 from spd_assets.core.settings import load_settings
+from spd_assets.core.state_store import default_state_url
 from spd_assets.core.storage import DayStore
 from spd_assets.definitions import build_defs
 
@@ -76,7 +77,7 @@ def _alert(alert_id: str, day: dt.date) -> dict:
 
 
 def test_a_recheck_withdraws_undelivered_alerts_that_no_longer_hold(tmp_path) -> None:
-    ledger = DeliveryLedger(tmp_path / "ledger.sqlite")
+    ledger = DeliveryLedger(default_state_url(str(tmp_path), {}))
     day, other = recent_days(2)
     alerts = pl.DataFrame([_alert("a1", day), _alert("a2", day), _alert("b1", other)], schema=ALERTS)
     ledger.record(alerts, ["webhook"])

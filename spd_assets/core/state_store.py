@@ -10,24 +10,39 @@ message claimed by one check only), so it lives in a SQL database reached by one
 
 Each table is declared by the module that owns it, on this module's ``METADATA``; ``StateStore``
 creates any that are missing on first use, so a store written by an earlier version just gains
-tables. Plain SQLAlchemy Core: no Dagster, no Streamlit.
+tables. State an earlier version kept in SQLite files of its own is imported once
+(``StateStore.import_previous``). Plain SQLAlchemy Core: no Dagster, no Streamlit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .settings import SettingsError, data_dir_from_env
 
 STATE_URL_VAR = "SPD_STATE_URL"
 STATE_FILE = Path("_state") / "state.sqlite"
 METADATA = sa.MetaData()
+IMPORT_CHUNK = 200  # rows per INSERT when importing: well under SQLite's bound-parameter limit
+
+# One row per table imported from an earlier version's file, written in the import's transaction.
+IMPORTS = sa.Table(
+    "state_imports",
+    METADATA,
+    sa.Column("table_name", sa.Text, primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("imported_at", sa.Float, nullable=False),
+)
 
 
 def default_state_url(data_dir: str, env: Mapping[str, str] | None = None) -> str:
@@ -81,6 +96,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
 _READ_ONLY = "spd_read_only"
 _ENGINES: dict[str, sa.Engine] = {}
 _CREATED: set[tuple[str, str]] = set()
+_IMPORTED: set[tuple[str, str]] = set()
 _LOCK = threading.Lock()
 
 
@@ -93,6 +109,37 @@ def _engine(url: str) -> sa.Engine:
             else:
                 _ENGINES[url] = sa.create_engine(parsed, pool_pre_ping=True)
         return _ENGINES[url]
+
+
+def insert(con: sa.Connection, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+    """The dialect's INSERT, which has ``on_conflict_do_nothing`` / ``on_conflict_do_update`` on both."""
+    return (postgresql if con.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def _previous_rows(path: Path, table: str, columns: list[str]) -> list[dict]:
+    """Every row of ``table`` in an earlier version's SQLite file (the columns both layouts have)."""
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as con:
+        try:
+            have = {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
+        except sqlite3.DatabaseError:
+            return []
+        shared = [c for c in columns if c in have]
+        if not shared:
+            return []
+        cursor = con.execute(f'SELECT {", ".join(shared)} FROM "{table}"')
+        return [dict(zip(shared, row, strict=True)) for row in cursor]
+
+
+def _set_aside(path: Path) -> None:
+    """Rename an imported file ``*.migrated`` (once its WAL is folded in), so no store imports it again;
+    a file another process still holds open stays where it is (the import is recorded either way)."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=1)) as con:
+            mode = con.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+        if mode.lower() == "delete":
+            path.rename(path.with_name(path.name + ".migrated"))
+    except (OSError, sqlite3.Error):
+        pass
 
 
 class StateStore:
@@ -115,7 +162,10 @@ class StateStore:
         todo = [t for t in tables if (self.url, t.name) not in _CREATED]
         if not todo:
             return
-        METADATA.create_all(self.engine, tables=todo, checkfirst=True)
+        try:
+            METADATA.create_all(self.engine, tables=todo, checkfirst=True)
+        except sa.exc.DBAPIError:  # another process created one between the check and the CREATE
+            METADATA.create_all(self.engine, tables=todo, checkfirst=True)
         with _LOCK:
             _CREATED.update((self.url, t.name) for t in todo)
 
@@ -132,6 +182,41 @@ class StateStore:
         self.ensure(*tables)
         with self.engine.connect().execution_options(**{_READ_ONLY: True}) as con:
             yield con
+
+    def import_previous(self, table: sa.Table, source: Path, source_table: str | None = None) -> int:
+        """Copy the rows an earlier version kept in the SQLite file ``source`` into ``table``, once.
+
+        Only into an empty table, in one transaction that also records the import (``state_imports``),
+        so a restart, a second process or a later reopen-everything never imports it again; the file
+        is then renamed ``*.migrated`` and left beside the data. Returns how many rows were imported.
+        """
+        key = (self.url, table.name)
+        if key in _IMPORTED or not source.is_file():
+            return 0
+        rows = _previous_rows(source, source_table or table.name, [c.name for c in table.columns])
+        try:
+            with self.begin(table, IMPORTS) as con:
+                count = self._import(con, table, source, rows)
+        except sa.exc.IntegrityError:  # on PostgreSQL, another process recorded the import first
+            count = 0
+        _set_aside(source)
+        with _LOCK:
+            _IMPORTED.add(key)
+        return count
+
+    @staticmethod
+    def _import(con: sa.Connection, table: sa.Table, source: Path, rows: list[dict]) -> int:
+        done = sa.select(IMPORTS.c.table_name).where(IMPORTS.c.table_name == table.name)
+        if con.execute(done).first() is not None:
+            return 0
+        empty = con.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None
+        rows = rows if empty else []
+        # The record first: a concurrent importer on PostgreSQL waits on its key, then fails on it.
+        con.execute(IMPORTS.insert().values(table_name=table.name, source=str(source), rows=len(rows),
+                                            imported_at=time.time()))  # fmt: skip
+        for i in range(0, len(rows), IMPORT_CHUNK):
+            con.execute(table.insert(), rows[i : i + IMPORT_CHUNK])
+        return len(rows)
 
     def describe(self) -> str:
         """The URL without a password, for metadata and messages."""

@@ -2,7 +2,8 @@
 
 The log channel is always on; ``SPD_WEBHOOK_URL`` adds a Slack-compatible webhook; ``SPD_SMTP_HOST``
 (with ``SPD_SMTP_TO``) adds email. Secrets (the webhook URL carries a token, the SMTP password) are
-passed as ``EnvVar`` so they are resolved at run time and never shown in the Dagster UI.
+passed as ``EnvVar`` so they are resolved at run time and never shown in the Dagster UI; so is
+``SPD_STATE_URL``, the state store holding the delivery ledger, since its URL may carry a password.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import dagster as dg
 from ..core.channels import EmailNotifier, LogNotifier, Notifier, WebhookNotifier
 from ..core.delivery_ledger import DeliveryLedger
 from ..core.settings import Settings, SettingsError, env_int, env_port, load_servers
+from ..core.state_store import STATE_URL_VAR, default_state_url
 
 DEFAULT_LOOKBACK_DAYS = 3
 
@@ -24,7 +26,8 @@ DEFAULT_LOOKBACK_DAYS = 3
 class Notifications(dg.ConfigurableResource):
     """Channels for new alerts and the ledger that records what each channel has been sent."""
 
-    ledger_path: str
+    state_url: str  # the state store's SQLAlchemy URL (an EnvVar when it comes from SPD_STATE_URL)
+    previous_ledger: str | None = None  # the ledger file of the version before the store, imported once
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     webhook_url: str | None = None
     smtp_host: str | None = None
@@ -64,16 +67,19 @@ class Notifications(dg.ConfigurableResource):
         return found
 
     def ledger(self) -> DeliveryLedger:
-        return DeliveryLedger(self.ledger_path)
+        url = self.state_url
+        if isinstance(url, dg.EnvVar):  # a resource read outside a run (the CLI) is not resolved
+            url = url.get_value() or ""
+        return DeliveryLedger(url, self.previous_ledger)
 
     def secrets(self) -> list[str | None]:
         """The values no message may carry (blanked from error lines in notices)."""
         return [self.webhook_url, self.smtp_password]
 
 
-def default_ledger_path(settings: Settings, env: Mapping[str, str]) -> str:
-    """``<data_dir>/_deliveries/deliveries.sqlite``; SQLite needs a local disk, so for an object-store
-    data directory the ledger lives under DAGSTER_HOME instead."""
+def previous_ledger_path(settings: Settings, env: Mapping[str, str]) -> str:
+    """Where the version before the state store kept its ledger: ``<data_dir>/_deliveries/deliveries.sqlite``,
+    or under DAGSTER_HOME for an object-store data directory."""
     if "://" not in settings.data_dir:
         return str(Path(settings.data_dir) / "_deliveries" / "deliveries.sqlite")
     home = env.get("DAGSTER_HOME", "").strip() or ".dagster"
@@ -85,9 +91,10 @@ def _secret(env: Mapping[str, str], name: str) -> dg.EnvVar | None:
 
 
 def notifications_from_env(settings: Settings, env: Mapping[str, str] | None = None) -> Notifications:
-    """The resource from SPD_WEBHOOK_URL, SPD_SMTP_*, SPD_NOTIFY_LOOKBACK_DAYS (and the settings'
-    SPD_WEBHOOK_TIMEOUT_S); errors name the variable."""
+    """The resource from SPD_WEBHOOK_URL, SPD_SMTP_*, SPD_NOTIFY_LOOKBACK_DAYS, SPD_STATE_URL (and the
+    settings' SPD_WEBHOOK_TIMEOUT_S); errors name the variable."""
     env = os.environ if env is None else env
+    default_state_url(settings.data_dir, env)  # a bad SPD_STATE_URL fails here, named
 
     host = env.get("SPD_SMTP_HOST", "").strip() or None
     to = env.get("SPD_SMTP_TO", "").strip() or None
@@ -96,7 +103,8 @@ def notifications_from_env(settings: Settings, env: Mapping[str, str] | None = N
             "SPD_SMTP_HOST is set but SPD_SMTP_TO is empty: expected comma-separated addresses"
         )
     return Notifications(
-        ledger_path=default_ledger_path(settings, env),
+        state_url=_secret(env, STATE_URL_VAR) or default_state_url(settings.data_dir, env),
+        previous_ledger=previous_ledger_path(settings, env),
         lookback_days=env_int(env, "SPD_NOTIFY_LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS, 0),
         webhook_url=_secret(env, "SPD_WEBHOOK_URL"),
         webhook_timeout_s=settings.webhook_timeout_s,
