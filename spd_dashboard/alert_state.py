@@ -1,30 +1,36 @@
-"""Acknowledged and snoozed alerts, kept in a small SQLite file under the data directory.
+"""Acknowledged and snoozed alerts, kept in the state store (``spd_assets.core.state_store``).
 
-SQLite commits atomically, so a crash never leaves a half-written state, and the file survives a
-dashboard restart. The pipeline never reads it: an acknowledgement changes what a person sees, not
-what Dagster detects.
+A SQL database commits atomically, so a crash never leaves a half-written state, and the state
+survives a dashboard restart; its URL (``SPD_STATE_URL``, else a SQLite file under the data
+directory) lets a deployment share one PostgreSQL between dashboards, which a file on object storage
+could not. The pipeline never reads it: an acknowledgement changes what a person sees, not what
+Dagster detects. The file of the version before the store (``_dashboard/alert_state.sqlite``) is
+imported on first use.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import sqlalchemy as sa
 
-FILE = Path("_dashboard") / "alert_state.sqlite"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS alert_state (
-    alert_id   TEXT PRIMARY KEY,
-    status     TEXT NOT NULL CHECK (status IN ('acknowledged', 'snoozed')),
-    until      TEXT,
-    note       TEXT NOT NULL DEFAULT '',
-    updated_at TEXT NOT NULL
+from spd_assets.core.state_store import METADATA, StateStore, default_state_url, insert
+
+PREVIOUS_FILE = Path("_dashboard") / "alert_state.sqlite"
+ALERT_STATE = sa.Table(
+    "alert_state",
+    METADATA,
+    sa.Column("alert_id", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("until", sa.Text),  # ISO time, UTC
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("updated_at", sa.Text, nullable=False),
+    sa.CheckConstraint("status IN ('acknowledged', 'snoozed')", name="alert_state_status"),
 )
-"""
+_S = ALERT_STATE.c
 
 
 def _now() -> dt.datetime:
@@ -51,23 +57,18 @@ class AlertState:
 
 
 class AlertStates:
-    """Read and change alert states in ``<data_dir>/_dashboard/alert_state.sqlite``."""
+    """Read and change alert states in the state store of ``data_dir`` (or at ``url``)."""
 
-    def __init__(self, data_dir: str) -> None:
-        self.path = Path(data_dir) / FILE
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=10)
-        con.execute(_SCHEMA)
-        return con
+    def __init__(self, data_dir: str, url: str | None = None) -> None:
+        self.store = StateStore(url or default_state_url(data_dir))
+        self.store.ensure(ALERT_STATE)
+        if "://" not in data_dir:
+            self.store.import_previous(ALERT_STATE, Path(data_dir) / PREVIOUS_FILE)
 
     def all(self) -> dict[str, AlertState]:
         """Every recorded state, by alert_id (an empty dict before anything was recorded)."""
-        if not self.path.exists():
-            return {}
-        with closing(self._connect()) as con:
-            rows = con.execute("SELECT alert_id, status, until, note, updated_at FROM alert_state").fetchall()
+        with self.store.read(ALERT_STATE) as con:
+            rows = con.execute(sa.select(_S.alert_id, _S.status, _S.until, _S.note, _S.updated_at)).all()
         return {
             r[0]: AlertState(
                 r[0],
@@ -80,13 +81,11 @@ class AlertStates:
         }
 
     def _put(self, alert_id: str, status: str, until: dt.datetime | None, note: str) -> None:
-        with closing(self._connect()) as con, con:
-            con.execute(
-                "INSERT INTO alert_state (alert_id, status, until, note, updated_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (alert_id) DO UPDATE SET status = excluded.status, until = excluded.until,"
-                " note = excluded.note, updated_at = excluded.updated_at",
-                (alert_id, status, until.isoformat() if until else None, note, _now().isoformat()),
-            )
+        row = {"alert_id": alert_id, "status": status, "until": until.isoformat() if until else None,
+               "note": note, "updated_at": _now().isoformat()}  # fmt: skip
+        with self.store.begin(ALERT_STATE) as con:
+            new = insert(con, ALERT_STATE).values(row)
+            con.execute(new.on_conflict_do_update(index_elements=[_S.alert_id], set_=row))
 
     def acknowledge(self, alert_id: str, note: str = "") -> None:
         self._put(alert_id, "acknowledged", None, note)
@@ -98,8 +97,8 @@ class AlertStates:
         return until
 
     def reopen(self, alert_id: str) -> None:
-        with closing(self._connect()) as con, con:
-            con.execute("DELETE FROM alert_state WHERE alert_id = ?", (alert_id,))
+        with self.store.begin(ALERT_STATE) as con:
+            con.execute(ALERT_STATE.delete().where(_S.alert_id == alert_id))
 
 
 def with_status(

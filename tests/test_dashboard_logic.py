@@ -149,7 +149,7 @@ def test_acknowledgements_and_snoozes_survive_a_new_store(tmp_path):
     assert fresh["a2"].shown_as(now=until + dt.timedelta(seconds=1)) == "open"
     AlertStates(root).reopen("a1")
     assert "a1" not in AlertStates(root).all()
-    with sqlite3.connect(tmp_path / "_dashboard" / "alert_state.sqlite") as con:
+    with sqlite3.connect(tmp_path / "_state" / "state.sqlite") as con:  # the default state store
         assert con.execute("SELECT alert_id, status FROM alert_state").fetchall() == [("a2", "snoozed")]
     AlertStates(root).snooze("a3", days=1, note="waiting for the supplier")
     alerts = pl.DataFrame({"alert_id": ["a1", "a2", "a3"]})
