@@ -105,6 +105,8 @@ def test_spd_state_url_is_honoured_and_its_password_never_shown(tmp_path, monkey
         assert con.execute("SELECT alert_id FROM deliveries").fetchall() == [("failure-n1",)]
     url = "postgresql+psycopg2://spd:s3cr3t@db.internal:5432/spd"
     assert "s3cr3t" not in redacted(url) and "db.internal" in redacted(url)
+    monkeypatch.setenv(STATE_URL_VAR, url)
+    assert "s3cr3t" in notifications_from_env(settings).secrets()  # blanked from a notice's error line
 
 
 def test_a_bad_spd_state_url_names_the_variable(tmp_path) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as sa
 
 from ..core.channels import EmailNotifier, LogNotifier, Notifier, WebhookNotifier
 from ..core.delivery_ledger import DeliveryLedger
@@ -66,15 +67,17 @@ class Notifications(dg.ConfigurableResource):
             )
         return found
 
-    def ledger(self) -> DeliveryLedger:
+    def store_url(self) -> str:
+        """The state store's URL; a resource read outside a run (the CLI) still holds the EnvVar."""
         url = self.state_url
-        if isinstance(url, dg.EnvVar):  # a resource read outside a run (the CLI) is not resolved
-            url = url.get_value() or ""
-        return DeliveryLedger(url, self.previous_ledger)
+        return (url.get_value() or "") if isinstance(url, dg.EnvVar) else url
+
+    def ledger(self) -> DeliveryLedger:
+        return DeliveryLedger(self.store_url(), self.previous_ledger)
 
     def secrets(self) -> list[str | None]:
         """The values no message may carry (blanked from error lines in notices)."""
-        return [self.webhook_url, self.smtp_password]
+        return [self.webhook_url, self.smtp_password, sa.engine.make_url(self.store_url()).password]
 
 
 def previous_ledger_path(settings: Settings, env: Mapping[str, str]) -> str:
