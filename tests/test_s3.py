@@ -102,6 +102,16 @@ def test_a_corrupt_object_is_named_in_the_pipeline_error_and_the_dashboard(
     assert damaged in shown and command in shown, shown
 
 
+def test_the_start_date_is_recorded_with_an_s3_history(s3_endpoint, s3_bucket) -> None:
+    root = f"s3://{s3_bucket}/shop"
+    first = load_settings({"SPD_DATA_DIR": root}).start_date  # the default, recorded on first use
+    key = "shop/_spd/start_date"
+    body = s3_client(s3_endpoint).get_object(Bucket=s3_bucket, Key=key)["Body"].read()
+    assert body.decode().strip() == first.isoformat()
+    s3_client(s3_endpoint).put_object(Bucket=s3_bucket, Key=key, Body=b"2025-03-01\n")
+    assert load_settings({"SPD_DATA_DIR": root}).start_date == dt.date(2025, 3, 1)  # fixed, never moving
+
+
 def _put(client, bucket: str, key: str, frame: pl.DataFrame) -> None:
     client.put_object(Bucket=bucket, Key=key, Body=frame.write_csv().encode())
 

@@ -154,7 +154,7 @@ def _recorded_start(data_dir: str, today: dt.date, record: bool) -> dt.date:
     once, the partitions only ever grow. SPD_START_DATE overrides it (README: extending the history).
     """
     if "://" in data_dir:
-        return default_start_date(today)
+        return _recorded_start_remote(data_dir, today, record)
     path = Path(data_dir) / START_FILE
     try:
         return dt.date.fromisoformat(path.read_text().strip())
@@ -168,6 +168,29 @@ def _recorded_start(data_dir: str, today: dt.date, record: bool) -> dt.date:
         tmp = path.with_suffix(f".tmp-{os.getpid()}")
         tmp.write_text(start.isoformat() + "\n")
         os.replace(tmp, path)
+    return start
+
+
+def _recorded_start_remote(data_dir: str, today: dt.date, record: bool) -> dt.date:
+    """The same, on an object store (the object is written whole: no temporary name needed)."""
+    import pyarrow.fs as pafs  # here: reading settings must not import pyarrow for a local data dir
+
+    from .storage import filesystem
+
+    fs, root = filesystem(data_dir)
+    path = f"{root}/{START_FILE}"
+    try:
+        if fs.get_file_info(path).type == pafs.FileType.File:
+            with fs.open_input_stream(path) as source:
+                return dt.date.fromisoformat(source.read().decode().strip())
+    except (ValueError, UnicodeDecodeError):
+        raise SettingsError(
+            f"{data_dir}/{START_FILE} does not hold a date (YYYY-MM-DD): fix or delete it"
+        ) from None
+    start = default_start_date(today)
+    if record:
+        with fs.open_output_stream(path) as sink:
+            sink.write(f"{start.isoformat()}\n".encode())
     return start
 
 

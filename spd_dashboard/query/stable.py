@@ -6,6 +6,9 @@ the old file's footer with the new file's pages: a wrong total or a Thrift error
 "don't know what type"), measured here on about one read in five under a tight rewrite loop. A read
 is kept only if no file it covers changed identity (inode, mtime, size) while it ran; otherwise it
 is done again, on the files as they are now.
+
+Local files only: an object-store file is fetched whole in one GET (``core.storage.read_bytes``),
+which sees the old object or the new one, never a mix, so ``files.sql`` needs no retry there.
 """
 
 from __future__ import annotations
