@@ -170,11 +170,9 @@ def test_two_processes_claiming_one_channel_never_both_get_a_message(tmp_path, b
     assert set(table["attempts"]) == {1}
 
 
-def _previous_files(data_dir: Path, alerts: pl.DataFrame, delivered: str, acknowledged: str) -> None:
-    """The ledger and alert-state files the previous version left: every alert recorded for the log
-    channel, ``delivered`` sent, ``acknowledged`` acknowledged by a person."""
-    ledger_file = data_dir / "_deliveries" / "deliveries.sqlite"
-    ledger_file.parent.mkdir(parents=True)
+def _previous_ledger(ledger_file: Path, alerts: pl.DataFrame, delivered: str) -> None:
+    """The ledger file the previous version left: every alert owed to the log channel, ``delivered`` sent."""
+    ledger_file.parent.mkdir(parents=True, exist_ok=True)
     payloads = [(m["incident_id"], "log", m["date"].isoformat(),
                  json.dumps({k: v.isoformat() if isinstance(v, dt.date) else v for k, v in m.items()}), 1.0e9)
                 for m in as_messages(alerts).to_dicts()]  # fmt: skip
@@ -183,6 +181,12 @@ def _previous_files(data_dir: Path, alerts: pl.DataFrame, delivered: str, acknow
         db.executescript(PREVIOUS_LEDGER_DDL)
         db.executemany(PREVIOUS_RECORD, payloads)
         db.execute(PREVIOUS_DELIVERED, (1.0e9 + 5, "log", delivered))
+
+
+def _previous_files(data_dir: Path, alerts: pl.DataFrame, delivered: str, acknowledged: str) -> None:
+    """The ledger and alert-state files the previous version left under ``data_dir``, ``acknowledged``
+    acknowledged by a person."""
+    _previous_ledger(data_dir / "_deliveries" / "deliveries.sqlite", alerts, delivered)
     state_file = data_dir / "_dashboard" / "alert_state.sqlite"
     state_file.parent.mkdir(parents=True)
     with sqlite3.connect(state_file) as db:
@@ -192,13 +196,16 @@ def _previous_files(data_dir: Path, alerts: pl.DataFrame, delivered: str, acknow
         )
 
 
+def _two_alerts() -> pl.DataFrame:
+    day = recent_days(1)[0]
+    rows = [alert_row(day, "total", "critical"), alert_row(day, "region", "warning", region="emea")]
+    return pl.DataFrame(rows, schema=ALERTS)
+
+
 def test_an_upgrade_keeps_what_was_sent_and_acknowledged_and_imports_once(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv(STATE_URL_VAR, raising=False)
-    day = recent_days(1)[0]
-    alerts = pl.DataFrame(
-        [alert_row(day, "total", "critical"), alert_row(day, "region", "warning", region="emea")],
-        schema=ALERTS,
-    )
+    alerts = _two_alerts()
+    day = alerts["date"][0]
     sent, owed = alerts["alert_id"].to_list()
     data_dir = tmp_path / "data"
     _previous_files(data_dir, alerts, delivered=sent, acknowledged=sent)
@@ -229,3 +236,16 @@ def test_an_upgrade_keeps_what_was_sent_and_acknowledged_and_imports_once(tmp_pa
     with StateStore(default_state_url(str(data_dir), {})).read() as con:
         imports = dict(con.exec_driver_sql("SELECT table_name, rows FROM state_imports").all())
     assert imports == {"deliveries": 2, "alert_state": 1}
+
+
+def test_an_object_store_data_dir_imports_the_ledger_kept_under_dagster_home(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv(STATE_URL_VAR, raising=False)
+    alerts = _two_alerts()
+    sent = alerts["alert_id"][0]
+    home = tmp_path / "home"
+    _previous_ledger(home / "spd_deliveries.sqlite", alerts, delivered=sent)
+    env = {"SPD_DATA_DIR": "s3://bucket/spd", "DAGSTER_HOME": str(home), "SPD_START_DATE": "2026-01-01"}
+    settings = load_settings(env, check_writable=False)  # no bucket is reached: the ledger is local
+    table = notifications_from_env(settings, env).ledger().table()
+    assert dict(zip(table["alert_id"], table["status"], strict=True))[sent] == "delivered"
+    assert (home / "spd_state.sqlite").is_file() and (home / "spd_deliveries.sqlite.migrated").is_file()
