@@ -17,8 +17,8 @@ import resource
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
+from .filesystems import is_remote, local_dir_for
 from .run_tags import tag_span
-from .storage import is_remote, local_dir_for
 
 LOCKS_DIR = "_spd/locks"  # under a local SPD_DATA_DIR, beside the recorded start date
 

@@ -175,7 +175,7 @@ def _recorded_start_remote(data_dir: str, today: dt.date, record: bool) -> dt.da
     """The same, on an object store (the object is written whole: no temporary name needed)."""
     import pyarrow.fs as pafs  # here: reading settings must not import pyarrow for a local data dir
 
-    from .storage import filesystem
+    from .filesystems import filesystem
 
     fs, root = filesystem(data_dir)
     path = f"{root}/{START_FILE}"

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
-import hashlib
 import os
-import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from stat import S_ISREG as stat_is_file
 from typing import NamedTuple
 
@@ -28,6 +24,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from .filesystems import filesystem, is_remote
 from .run_tags import DEFINITIONS
 from .schema import FILE_NAME
 
@@ -82,28 +79,6 @@ def parse_day_dir(name: str) -> dt.date | None:
         return None
 
 
-def is_remote(path: str) -> bool:
-    """True for an object-store URI (``s3://``, ``gs://``, ``az://``), False for a local path."""
-    return "://" in str(path)
-
-
-@functools.lru_cache(maxsize=32)
-def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    """The pyarrow filesystem of a local path or URI, and the path inside it (no trailing slash).
-
-    Resolved once per URI: an object store's lookup (its region) is a network call.
-    """
-    fs, path = pafs.FileSystem.from_uri(uri) if is_remote(uri) else (pafs.LocalFileSystem(), uri)
-    return fs, path.rstrip("/")
-
-
-def local_dir_for(uri: str, kind: str, home: str | None = None) -> Path:
-    """A local folder for what an object-store URI cannot hold (flock files, a mirror): under
-    DAGSTER_HOME (else the temp dir), one per URI. It is local to this machine only."""
-    base = home or os.environ.get("DAGSTER_HOME") or tempfile.gettempdir()
-    return Path(base) / kind / hashlib.sha256(uri.encode()).hexdigest()[:16]
-
-
 def read_bytes(uri: str) -> bytes:
     """A whole file in one read: on an object store one GET, so a file replaced meanwhile is read
     either old or new, never the old footer with the new pages."""
@@ -122,11 +97,14 @@ def read_parquet_uri(uri: str, columns: list[str] | None = None) -> pa.Table:
         raise DamagedPartitionError(damaged_file_message(uri, str(exc))) from None
 
 
-def read_parquet_uris(uris: Sequence[str]) -> pa.Table:
-    """Several files as one table, read in parallel; a column missing from older files is null
-    (as DuckDB's ``union_by_name``)."""
+def read_parquet_each(uris: Sequence[str]) -> list[pa.Table]:
+    """Several files, read in parallel (an object store answers requests concurrently)."""
     with ThreadPoolExecutor(max_workers=8) as pool:
-        tables = list(pool.map(read_parquet_uri, uris))
+        return list(pool.map(read_parquet_uri, uris))
+
+
+def concat(tables: Sequence[pa.Table]) -> pa.Table:
+    """Files as one table; a column missing from older files is null (as DuckDB's ``union_by_name``)."""
     return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
 
 

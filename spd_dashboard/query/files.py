@@ -14,11 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import NoReturn
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 import streamlit as st
 from streamlit import runtime
 
@@ -26,9 +29,10 @@ from spd_assets.core.settings import data_dir_from_env
 from spd_assets.core.storage import (
     DamagedPartitionError,
     DayStore,
+    concat,
     damaged_file_message,
     is_remote,
-    read_parquet_uris,
+    read_parquet_each,
 )
 
 from ..selection import Selection
@@ -63,6 +67,9 @@ def scan(root: str, asset: str) -> AssetFiles:
     """List ``asset``'s day files with one listing call (about 5 ms for a year on a local disk, one
     request per 1,000 days on S3); a missing asset has no days."""
     found = [(f.day, f.uri, f.mtime_ns, f.size) for f in DayStore(root).day_files(asset)]
+    if is_remote(root):
+        with _LOCK:
+            _SEEN.update((uri, (mtime, size)) for _, uri, mtime, size in found)
     stamp = hashlib.blake2b(repr(found).encode(), digest_size=10).hexdigest()
     return AssetFiles(asset, tuple(f[0] for f in found), tuple(f[1] for f in found), stamp)
 
@@ -75,6 +82,31 @@ def list_assets(root: str) -> list[str]:
 
 FILES = "read_parquet($files, union_by_name=true)"  # the day files a query reads, in its FROM clause
 _TABLE = "spd_files"
+# Object-store files already fetched, keyed by (URI, mtime, size) as the last listing saw them: a page
+# runs several queries on the same days, and each would otherwise download them again.
+_SEEN: dict[str, tuple[int, int]] = {}
+_FETCHED: OrderedDict[tuple[str, tuple[int, int]], pa.Table] = OrderedDict()
+_KEEP = 2048  # files (a day of daily_agg is tens of kB)
+_LOCK = threading.Lock()
+
+
+def _remote_table(files: list[str]) -> pa.Table:
+    """The files as one table, downloading only those not fetched since they last changed."""
+    with _LOCK:
+        keys = [(f, _SEEN.get(f, (0, -1))) for f in files]
+        have = {k: _FETCHED[k] for k in keys if k in _FETCHED}
+    missing = [k for k in keys if k not in have]
+    have.update(zip(missing, read_parquet_each([f for f, _ in missing]), strict=True))
+    with _LOCK:
+        for key in missing:
+            if key[1][1] >= 0:  # listed: its stamp identifies the content
+                _FETCHED[key] = have[key]
+        for key in keys:
+            if key in _FETCHED:
+                _FETCHED.move_to_end(key)
+        while len(_FETCHED) > _KEEP:
+            _FETCHED.popitem(last=False)
+    return concat([have[k] for k in keys])
 
 
 def sql(query: str, params: dict[str, object]) -> pl.DataFrame:
@@ -90,7 +122,7 @@ def sql(query: str, params: dict[str, object]) -> pl.DataFrame:
     def run_remote() -> pl.DataFrame:
         if FILES not in query:
             raise ValueError(f"a query on object-store files must read them as {FILES}")
-        table = read_parquet_uris(files)  # one GET per file: never a file half-replaced
+        table = _remote_table(files)  # one GET per file: never a file half-replaced
         with _DB.cursor() as cur:
             cur.register(_TABLE, table)
             rest = {k: v for k, v in params.items() if k != "files"}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from ..storage import filesystem, is_remote, local_dir_for
+from ..filesystems import filesystem, is_remote, local_dir_for
 from .validate import LandingFileError
 
 MIRROR_KIND = "spd_landing_mirror"
