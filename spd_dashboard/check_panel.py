@@ -1,8 +1,10 @@
-"""The "Run anomaly check" panel: pick a day, launch the job through Dagster, follow the run to its end."""
+"""The "Run anomaly check" panel: pick a day, launch the job through Dagster, follow the run to its end;
+and the check for a set of days (what a calendar edit covers), one range run per consecutive span."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -10,7 +12,7 @@ from spd_assets.core.schema import series_label
 from spd_assets.core.text import md_escape
 
 from . import query
-from .dagster_runs import TERMINAL, DagsterUI, LaunchError, dagster_ui, launch_check, run_status
+from .dagster_runs import TERMINAL, DagsterUI, LaunchError, dagster_ui, launch_check, run_status, spans
 
 _STATE = "spd_check"
 _ICONS = {
@@ -101,3 +103,58 @@ def panel(root: str, days: tuple[dt.date, ...]) -> None:
         elif info:
             active = info["status"] not in TERMINAL
             st.fragment(run_every=POLL_SECONDS if active else None)(_follow)(ui, root)
+
+
+@dataclass
+class Launches:
+    """What a set of days' check launched: runs per span, days with nothing to check yet, the error."""
+
+    days: list[dt.date]
+    runs: list[tuple[dt.date, dt.date, str]] = field(default_factory=list)
+    unchecked: list[dt.date] = field(default_factory=list)  # not in daily_metrics: the pipeline checks them
+    error: str | None = None
+    pending: list[dt.date] = field(default_factory=list)  # still to launch after the error
+
+
+def launch_days(root: str, days: list[dt.date]) -> Launches:
+    """Launch ``anomaly_check`` for exactly ``days``: one run per span of consecutive days (a range run
+    for more than one), skipping days daily_metrics lacks; stops at the first refusal and keeps the rest."""
+    have = set(query.metrics_days(root))
+    out = Launches(sorted(set(days)))
+    out.unchecked = [d for d in out.days if d not in have]
+    todo = spans([d for d in out.days if d in have])
+    for i, (first, last) in enumerate(todo):
+        try:
+            out.runs.append((first, last, launch_check(dagster_ui(), first, last)))
+        except LaunchError as exc:
+            out.error = str(exc)
+            out.pending = [d for lo, hi in todo[i:] for d in out.days if lo <= d <= hi]
+            break
+    return out
+
+
+def _span(first: dt.date, last: dt.date) -> str:
+    return str(first) if first == last else f"{first} to {last}"
+
+
+def show_launches(done: Launches) -> None:
+    """Say what was launched, for which days, and what was not and why."""
+    if not done.days:
+        st.caption("The change covers no day whose anomaly check depends on it: nothing to re-run.")
+        return
+    if done.runs:
+        ui = dagster_ui()
+        links = ", ".join(f"[{run[:8]}]({ui.run_url(run)}) for {_span(a, b)}" for a, b, run in done.runs)
+        st.success(f"Launched `anomaly_check`: {links}.", icon=":material/play_circle:")
+    if done.unchecked:
+        few = ", ".join(map(str, done.unchecked[:5])) + (" ..." if len(done.unchecked) > 5 else "")
+        st.caption(
+            f"{len(done.unchecked)} day(s) not materialized yet ({few}): "
+            "the pipeline checks them with this calendar."
+        )
+    if done.error:
+        days = ", ".join(_span(a, b) for a, b in spans(done.pending))
+        st.warning(
+            f"The change is saved, but the check was not launched for {days}: {done.error}",
+            icon=":material/cloud_off:",
+        )

@@ -1,4 +1,5 @@
-"""Launch the ``anomaly_check`` job for a day through the Dagster webserver's GraphQL API, and follow it.
+"""Launch the ``anomaly_check`` job for a day (or a span of days) through the Dagster webserver's
+GraphQL API, and follow it.
 
 The dashboard's only Dagster import is the GraphQL client, and it is imported when a run is
 launched, so the pages load without Dagster. Host and port: SPD_DAGSTER_HOST / SPD_DAGSTER_PORT.
@@ -11,7 +12,7 @@ import json
 import urllib.request
 from dataclasses import dataclass
 
-from spd_assets.core.run_tags import PARTITION_TAG, RANGE_END, RANGE_START
+from spd_assets.core.run_tags import PARTITION_TAG, RANGE_END, RANGE_START, range_tags
 from spd_assets.core.settings import SettingsError, load_servers
 
 JOB = "anomaly_check"
@@ -72,19 +73,33 @@ def _one_line(exc: Exception) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def launch_check(ui: DagsterUI, day: dt.date) -> str:
-    """Submit ``anomaly_check`` for ``day``'s partition; returns the run id."""
+def launch_check(ui: DagsterUI, day: dt.date, last: dt.date | None = None) -> str:
+    """Submit ``anomaly_check`` for ``day``'s partition, or as one range run over ``day``..``last``
+    (the alerts asset backfills a range in a single run); returns the run id."""
     if not reachable(ui):
         raise LaunchError(ui.unreachable())
     from dagster_graphql import DagsterGraphQLClientError
 
+    span = day.isoformat() if last in (None, day) else f"{day} .. {last}"
+    tags = {PARTITION_TAG: day.isoformat()} if last in (None, day) else range_tags(day, last)
     try:
-        return _client(ui).submit_job_execution(JOB, tags={PARTITION_TAG: day.isoformat()})
+        return _client(ui).submit_job_execution(JOB, tags=tags)
     except DagsterGraphQLClientError as exc:
         why = _one_line(exc)
         if "UnauthorizedError" in why:  # a webserver started with --read-only (README, Security)
             why += f"; the Dagster UI at {ui.url} is read-only: launch the check from a writable one"
-        raise LaunchError(f"Dagster refused to launch {JOB} for {day}: {why}") from exc
+        raise LaunchError(f"Dagster refused to launch {JOB} for {span}: {why}") from exc
+
+
+def spans(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive days grouped into (first, last) spans, so a set of days costs one run per span."""
+    out: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(set(days)):
+        if out and day == out[-1][1] + dt.timedelta(days=1):
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
 
 
 def run_status(ui: DagsterUI, run_id: str) -> str:
