@@ -15,6 +15,7 @@ pages = [
     st.Page("views/regions.py", title="Regions", icon=":material/public:"),
     st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:"),
     st.Page("views/why.py", title="Why", icon=":material/troubleshoot:"),
+    st.Page("views/events.py", title="Calendar", icon=":material/event:", url_path="calendar"),
     st.Page("views/health.py", title="Data health", icon=":material/health_and_safety:"),
 ]
 page = st.navigation(pages)

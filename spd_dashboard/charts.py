@@ -1,4 +1,5 @@
-"""Plotly figures for the pages, with one colour per region everywhere (bars, treemap, lines).
+"""Plotly figures for the pages, with one colour per region everywhere (bars, treemap, lines), and the
+event calendar shaded on every trend chart (``shade_events``).
 
 Plotly renders tags such as <b>, <a> or <br> in labels, hover text, legend and subplot titles: every
 name from the data goes in through ``_names`` (HTML-escaped), so it shows as typed.
@@ -6,14 +7,17 @@ name from the data goes in through ``_names`` (HTML-escaped), so it shows as typ
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
 from spd_assets.core.drivers import Drivers, segment_label
+from spd_assets.core.events import between
 from spd_assets.core.schema import SEVERITIES
 from spd_assets.core.text import html_text
 
@@ -26,6 +30,8 @@ _SPARE = ["#7F7F7F", "#8C564B", "#17BECF", "#BCBD22", "#9467BD", "#E377C2"]
 SEVERITY_COLORS = {"critical": "#C62828", "warning": "#EF8F00", "info": "#1E88E5"}
 REVENUE_COLOR = "#4C78A8"
 HEIGHT = 340
+EVENT_COLORS = {"holiday": "#9467BD", "promotion": "#009E73", "site_change": "#D55E00", "other": "#7F7F7F"}
+_HALF_DAY = dt.timedelta(hours=12)
 
 
 def region_color(region: str) -> str:
@@ -48,6 +54,39 @@ def _layout(fig: go.Figure, height: int = HEIGHT, **kw: object) -> go.Figure:
     return fig
 
 
+def event_label(event: dict) -> str:
+    """'Black Friday' or 'Warehouse move (region us-east)': the name a span carries."""
+    scope = f" ({event['scope_level']} {event['scope_value']})" if event.get("scope_level") else ""
+    return f"{event['name']}{scope}"
+
+
+def shade_events(
+    fig: go.Figure, events: pl.DataFrame | None, dates: Sequence[dt.date], **where: object
+) -> go.Figure:
+    """Shade each calendar event overlapping ``dates`` (the chart's days) as a named span behind the
+    data; whole days are covered, so a one-day event shades its bar. ``where`` is row=/col= for subplots."""
+    if events is None or events.is_empty() or not len(dates):
+        return fig
+    shown = between(events, min(dates), max(dates)).sort("start")
+    for i, event in enumerate(shown.iter_rows(named=True)):
+        start = dt.datetime.combine(event["start"], dt.time()) - _HALF_DAY
+        end = dt.datetime.combine(event["end"], dt.time()) + _HALF_DAY
+        fig.add_vrect(
+            x0=start,
+            x1=end,
+            fillcolor=EVENT_COLORS.get(event["kind"], EVENT_COLORS["other"]),
+            opacity=0.14,
+            layer="below",
+            line_width=0,
+            annotation_text=html_text(event_label(event)),
+            annotation_position="top left",
+            annotation_font={"size": 11, "color": "#444"},
+            annotation_yshift=-14 * (i % 3),  # neighbouring spans' names on different lines
+            **where,
+        )
+    return fig
+
+
 def _add_seven_day_line(fig: go.Figure, metrics: pl.DataFrame) -> None:
     """The 7-day average line drawn over daily bars, the same on every page."""
     fig.add_scatter(
@@ -67,8 +106,11 @@ def _avg7(seven: pl.DataFrame) -> list[float | None]:
     ]
 
 
-def trend_figure(totals: pl.DataFrame, seven: pl.DataFrame, marks: pl.DataFrame) -> go.Figure:
-    """Daily revenue bars, the 7-day average line (daily_metrics) and a marker on each day with alerts."""
+def trend_figure(
+    totals: pl.DataFrame, seven: pl.DataFrame, marks: pl.DataFrame, events: pl.DataFrame | None = None
+) -> go.Figure:
+    """Daily revenue bars, the 7-day average line (daily_metrics), a marker on each day with alerts,
+    and the calendar's events as shaded spans."""
     fig = go.Figure()
     fig.add_bar(
         x=totals["date"].to_list(),
@@ -95,6 +137,7 @@ def trend_figure(totals: pl.DataFrame, seven: pl.DataFrame, marks: pl.DataFrame)
                 text=rows["text"].to_list(),
                 hovertemplate="%{text}<extra></extra>",
             )
+    shade_events(fig, events, totals["date"].to_list())
     return _layout(fig, yaxis_title="Revenue", yaxis_tickprefix="$")
 
 
@@ -143,8 +186,9 @@ def region_treemap(by_region_category: pl.DataFrame) -> go.Figure:
     return _layout(fig, hovermode="closest")
 
 
-def region_trends(daily: pl.DataFrame, seven: pl.DataFrame) -> go.Figure:
-    """One small chart per region: daily revenue (faint) and its 7-day average, in the region's colour."""
+def region_trends(daily: pl.DataFrame, seven: pl.DataFrame, events: pl.DataFrame | None = None) -> go.Figure:
+    """One small chart per region: daily revenue (faint) and its 7-day average, in the region's colour;
+    events shaded on every region's chart, a region-scoped one on its region's only."""
     regions = sorted(daily["region"].unique().to_list())
     cols = 3 if len(regions) > 4 else max(len(regions), 1)
     rows = max(math.ceil(len(regions) / cols), 1)
@@ -176,11 +220,15 @@ def region_trends(daily: pl.DataFrame, seven: pl.DataFrame) -> go.Figure:
             row=r + 1,
             col=c + 1,
         )
+        if events is not None and events.height:
+            elsewhere = (pl.col("scope_level") != "region").fill_null(True)
+            mine = events.filter(elsewhere | (pl.col("scope_value") == region))
+            shade_events(fig, mine, day["date"].to_list(), row=r + 1, col=c + 1)
     return _layout(fig, height=220 * rows + 40, hovermode="closest")
 
 
-def sku_history(daily: pl.DataFrame, metrics: pl.DataFrame) -> go.Figure:
-    """One SKU: daily revenue stacked by region (region colours) and the SKU's 7-day average."""
+def sku_history(daily: pl.DataFrame, metrics: pl.DataFrame, events: pl.DataFrame | None = None) -> go.Figure:
+    """One SKU: daily revenue stacked by region (region colours), the SKU's 7-day average and events."""
     fig = go.Figure()
     for region in sorted(daily["region"].unique().to_list()):
         rows = daily.filter(pl.col("region") == region)
@@ -192,11 +240,15 @@ def sku_history(daily: pl.DataFrame, metrics: pl.DataFrame) -> go.Figure:
         )
     if metrics.height:
         _add_seven_day_line(fig, metrics)
+    shade_events(fig, events, daily["date"].to_list())
     return _layout(fig, barmode="stack", yaxis_tickprefix="$")
 
 
-def alert_series(series: pl.DataFrame, alert: dict, metric: str) -> go.Figure:
-    """An alert's series around its date: the daily metric, its 7-day average, the baseline and the drop."""
+def alert_series(
+    series: pl.DataFrame, alert: dict, metric: str, events: pl.DataFrame | None = None
+) -> go.Figure:
+    """An alert's series around its date: the daily metric, its 7-day average, the baseline, the drop
+    and the events around it (an expected drop shows its reason beside it)."""
     fig = go.Figure()
     color = SEVERITY_COLORS.get(alert.get("severity") or "", "#555555")
     fig.add_scatter(
@@ -228,6 +280,7 @@ def alert_series(series: pl.DataFrame, alert: dict, metric: str) -> go.Figure:
         mode="markers",
         marker={"color": color, "size": 16, "symbol": "triangle-down"},
     )
+    shade_events(fig, events, [*series["date"].to_list(), alert["date"]])
     return _layout(fig, yaxis_title=metric)
 
 

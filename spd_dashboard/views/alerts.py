@@ -1,5 +1,7 @@
 """Alerts: launch an anomaly check, list incidents (children folded) with filters, inspect an alert,
-acknowledge or snooze it, and open its Why view."""
+acknowledge or snooze it, open its Why view, and mark it or its incident real or a false alarm.
+
+``/alerts?incident=<id>`` (the link in a notification) opens with that incident's alert selected."""
 
 import datetime as dt
 
@@ -8,9 +10,10 @@ import streamlit as st
 
 from spd_assets.core.schema import LEVELS, SEVERITIES
 from spd_assets.core.text import md_escape
-from spd_dashboard import charts, check_panel, query, ui
+from spd_dashboard import charts, check_panel, feedback_panel, query, ui
 from spd_dashboard.alert_state import AlertStates, with_status
-from spd_dashboard.incidents import fold
+from spd_dashboard.incidents import fold, with_incidents
+from spd_dashboard.query import state
 from spd_dashboard.selection import filter_alerts
 from spd_dashboard.summary import series_names
 
@@ -34,7 +37,7 @@ st.caption(
 
 states = AlertStates(v.root)
 found = filter_alerts(query.alerts(v.root, p.start, p.end), sel, tuple(severities), tuple(levels))
-found = with_status(found, states.all()).with_columns(series=series_names())
+found = with_incidents(with_status(found, states.all()).with_columns(series=series_names()))
 shown = found if show_closed else found.filter(pl.col("status") == "open")
 checked = query.alert_days(v.root).count_between(p.start, p.end)
 hidden = found.height - shown.height
@@ -45,12 +48,27 @@ st.markdown(
     + f" in **{folded.height}** incident(s)"
     + f" · the anomaly check has run for {checked} of the period's {p.days} days."
 )
+feedback = state.feedback(v.root)
+wanted = st.query_params.get("incident")
+if wanted and st.session_state.get("_spd_incident") != wanted:  # once per link, then the user picks
+    st.session_state["_spd_incident"] = wanted
+    lead = folded.filter(pl.col("incident_id") == wanted)["alert_id"].to_list()
+    if lead:
+        st.session_state["alert_pick"] = lead[0]
+    else:
+        where = query.alerts(v.root).filter(pl.col("incident_id") == wanted)["date"].to_list()
+        hint = f"it is dated {where[0]}, outside this period" if where else "no alert of it was found"
+        if found.filter(pl.col("incident_id") == wanted).height:
+            hint = "its alerts are acknowledged or snoozed: turn on 'Include closed'"
+        st.warning(f"Incident {md_escape(wanted)} is not listed: {hint}.", icon=":material/link_off:")
 if shown.is_empty():
     st.info("No open alert in this period for these filters.", icon=":material/notifications_off:")
+    feedback_panel.learning(feedback)
     st.stop()
 
 columns = ["date", "severity", "series", "folded", "metric", "observed", "baseline", "pct_drop", "robust_z",
-           "revenue_at_risk", "status", "note", "rule", "alert_id"]  # fmt: skip
+           "revenue_at_risk", "status", "note", "expected", "threshold_note", "rule", "alert_id"]  # fmt: skip
+columns = [c for c in columns if c in folded.columns]  # alerts written before feedback lack the last two
 ids = folded["alert_id"].to_list()  # one row per incident: its root (or first) alert
 
 
@@ -67,6 +85,10 @@ config = {
     "pct_drop": st.column_config.NumberColumn("drop", format="percent"),
     "robust_z": st.column_config.NumberColumn("robust z", format="%.1f"),
     "revenue_at_risk": st.column_config.NumberColumn("revenue at risk", format="dollar"),
+    "expected": st.column_config.TextColumn(help="The calendar event that explains the drop: not notified."),
+    "threshold_note": st.column_config.TextColumn(
+        "threshold", help="Raised after false alarms on the series."
+    ),
 }
 ui.table(
     folded.select(columns),
@@ -110,6 +132,13 @@ st.markdown(
     f"{a['robust_z'] or 0:.1f}); revenue at risk **${a['revenue_at_risk'] or 0:,.0f}**. Rule `{a['rule']}`. "
     f"Status: **{a['status']}**" + (f" ({md_escape(a['note'])})." if a["note"] else ".")
 )
+if a.get("expected"):
+    st.info(
+        f"Expected: {md_escape(a['expected'])} (the event calendar), so not notified.",
+        icon=":material/event:",
+    )
+if a.get("threshold_note"):
+    st.caption(f":material/tune: {md_escape(a['threshold_note'])}")
 st.page_link(
     "views/why.py",
     label="Why did it drop? Key drivers against its baseline",
@@ -126,7 +155,7 @@ around = query.series(
     a["date"] + dt.timedelta(days=7),
 )
 metric = a["metric"] if a["metric"] in around.columns else "revenue"
-st.plotly_chart(charts.alert_series(around, a, metric), key="alert_series")
+st.plotly_chart(charts.alert_series(around, a, metric, state.events(v.root)), key="alert_series")
 
 
 def _acknowledge(alert_id: str) -> None:
@@ -151,3 +180,8 @@ snooze.button("Snooze", icon=":material/snooze:", on_click=_snooze, args=(picked
 reopen.button(
     "Reopen", icon=":material/undo:", on_click=states.reopen, args=(picked,), disabled=a["status"] == "open"
 )
+
+st.markdown("**Feedback**: a real problem? Two false alarms on a series in 30 days raise its threshold.")
+incident = found.filter(pl.col("incident_id") == a["incident_id"]).sort(pl.col("is_root").not_())
+feedback_panel.buttons(feedback, a, incident)  # root first: precision counts an incident at its level
+feedback_panel.learning(feedback)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from spd_dashboard import charts, query, summary, ui
+from spd_dashboard.query.state import events
 from spd_dashboard.selection import filter_alerts
 
 v = ui.view()
@@ -39,11 +40,13 @@ if n_cancelled:
 
 alerts = filter_alerts(query.alerts(v.root, p.start, p.end), sel)
 st.subheader("Revenue trend")
-st.plotly_chart(charts.trend_figure(totals, seven, summary.alert_marks(alerts, totals)), key="trend")
+marks = summary.alert_marks(alerts, totals)
+st.plotly_chart(charts.trend_figure(totals, seven, marks, events(v.root)), key="trend")
 st.caption(
     f"Bars: daily revenue · line: 7-day average from daily_metrics"
     f" (level `{seven['level'][0] if seven.height else '—'}`)"
-    f" · triangles: {alerts.height} alert(s) in the period, worst severity per day."
+    f" · triangles: {alerts.height} alert(s) in the period, worst severity per day"
+    " · shaded: the event calendar's events."
 )
 
 st.subheader("Top movers vs previous period")

@@ -4,6 +4,7 @@ import streamlit as st
 
 from spd_assets.core.metrics import ONE_REGION
 from spd_dashboard import charts, query, summary, ui
+from spd_dashboard.query.state import events
 
 v = ui.view()
 ui.header("Regions", v)
@@ -32,10 +33,10 @@ with tree:
     st.plotly_chart(charts.region_treemap(by_rc), key="region_treemap")
 
 st.subheader("Each region's trend")
-st.caption("Bars: daily revenue · line: 7-day average from daily_metrics.")
+st.caption("Bars: daily revenue · line: 7-day average from daily_metrics · shaded: calendar events.")
 daily = query.region_daily(v.root, sel, p.start, p.end)
 seven = query.seven_day(v.root, sel, p.start, p.end, by_region=True)
-st.plotly_chart(charts.region_trends(daily, seven), key="region_trends")
+st.plotly_chart(charts.region_trends(daily, seven, events(v.root)), key="region_trends")
 
 st.subheader("Region × category")
 detail = summary.with_share_and_change(by_rc, v.prev_complete)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from spd_assets.core.text import md_escape
 from spd_dashboard import charts, query, summary, ui
+from spd_dashboard.query.state import events
 from spd_dashboard.selection import Selection
 
 v = ui.view()
@@ -80,4 +81,4 @@ daily = query.region_daily(v.root, one, start, p.end)
 seven = query.seven_day(v.root, one, start, p.end)
 name = md_escape(f"{sku} · {names.get(sku) or ''}")
 st.markdown(f"**{name}**: daily revenue by region, {start} to {p.end}")
-st.plotly_chart(charts.sku_history(daily, seven), key="sku_history")
+st.plotly_chart(charts.sku_history(daily, seven, events(v.root)), key="sku_history")
