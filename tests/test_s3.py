@@ -9,11 +9,13 @@ from dataclasses import replace
 
 import dagster as dg
 import polars as pl
+import pyarrow.fs as pafs
 import pytest
 from conftest import APP, SMALL, materialize_range, recent_days
 from s3_server import RequestLog, new_bucket, s3_client
 from streamlit.testing.v1 import AppTest
 
+from spd_assets.core.filesystems import filesystem
 from spd_assets.core.landing.files import check_day
 from spd_assets.core.settings import load_settings
 from spd_assets.core.storage import DayStore, rebuild_command
@@ -163,3 +165,17 @@ def test_an_assets_days_are_listed_in_one_request_not_one_per_day(s3_endpoint, s
 def test_every_page_reads_an_s3_data_dir(history, open_app, page) -> None:
     at = open_app(history, page=page, params={"dates": [DAYS[0].isoformat(), DAYS[-1].isoformat()]})
     assert not any("No data yet" in i.value for i in at.info)
+
+
+def test_each_scheme_opens_its_pyarrow_filesystem_once_per_bucket(s3_bucket, monkeypatch) -> None:
+    first, _ = filesystem(f"s3://{s3_bucket}/shop")
+    assert filesystem(f"s3://{s3_bucket}/shop/orders/date=2026-01-01/data.parquet")[0] is first
+    assert filesystem("/tmp/spd/")[1] == "/tmp/spd"
+    gcs, path = filesystem("gs://shop-bucket/spd/")
+    assert isinstance(gcs, pafs.GcsFileSystem) and path == "shop-bucket/spd"
+    monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_NAME", raising=False)
+    with pytest.raises(ValueError, match="AZURE_STORAGE_ACCOUNT_NAME"):
+        filesystem("az://nobody/spd")
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "shopaccount")
+    azure, path = filesystem("az://box/spd")
+    assert isinstance(azure, pafs.AzureFileSystem) and path == "box/spd"

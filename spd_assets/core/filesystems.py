@@ -21,14 +21,28 @@ def is_remote(path: str) -> bool:
     return "://" in str(path)
 
 
-@functools.lru_cache(maxsize=32)
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     """The pyarrow filesystem of a local path or URI, and the path inside it (no trailing slash).
 
-    Resolved once per URI: an object store's lookup (its region) is a network call.
+    One filesystem per bucket, resolved once: an object store's lookup (its region) is a network call.
+    ``az://container/prefix`` uses the account in AZURE_STORAGE_ACCOUNT_NAME (pyarrow's own URI,
+    ``abfs://container@account...``, does not map back onto ``scheme://path``, so spd takes ``az://``).
     """
-    fs, path = pafs.FileSystem.from_uri(uri) if is_remote(uri) else (pafs.LocalFileSystem(), uri)
-    return fs, path.rstrip("/")
+    if not is_remote(uri):
+        return pafs.LocalFileSystem(), uri.rstrip("/")
+    scheme, rest = uri.split("://", 1)
+    return _bucket_filesystem(scheme, rest.split("/", 1)[0]), rest.rstrip("/")
+
+
+@functools.lru_cache(maxsize=32)
+def _bucket_filesystem(scheme: str, bucket: str) -> pafs.FileSystem:
+    if scheme == "az":
+        account = os.environ.get("AZURE_STORAGE_ACCOUNT_NAME", "").strip()
+        if not account:
+            raise ValueError(f"az://{bucket}: set AZURE_STORAGE_ACCOUNT_NAME (and a credential) for az://")
+        key = os.environ.get("AZURE_STORAGE_ACCOUNT_KEY", "").strip() or None
+        return pafs.AzureFileSystem(account_name=account, account_key=key)
+    return pafs.FileSystem.from_uri(f"{scheme}://{bucket}")[0]
 
 
 def local_dir_for(uri: str, kind: str, home: str | None = None) -> Path:
