@@ -2,8 +2,8 @@
 dir on a free 127.0.0.1 port, run as an unprivileged user when the tests run as root (initdb and
 postgres refuse root, and CI runs as root).
 
-Use it with ``pytest_plugins = ["pg_server"]`` in a test module (each pytest-xdist worker starts its own
-server), or ``with postgres_server() as url:`` outside pytest (the benchmarks).
+Use it in a test module with ``import pg_server`` and ``pg_url = pg_server.pg_url`` (each pytest-xdist
+worker starts its own server), or ``with postgres_server() as url:`` outside pytest (the benchmarks).
 """
 
 from __future__ import annotations
@@ -122,6 +122,30 @@ def postgres_server() -> Iterator[str]:
             except RuntimeError:
                 _run([str(bindir / "pg_ctl"), "stop", "-w", "-m", "immediate", "-D", str(data)], account, env)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def dagster_pg_env(url: str) -> dict[str, str]:
+    """The DAGSTER_PG_* variables deploy/dagster.yaml reads, for the database behind ``url``."""
+    import sqlalchemy as sa
+
+    parts = sa.engine.make_url(url)
+    return {
+        "DAGSTER_PG_HOST": parts.host, "DAGSTER_PG_PORT": str(parts.port), "DAGSTER_PG_DB": parts.database,
+        "DAGSTER_PG_USER": parts.username, "DAGSTER_PG_PASSWORD": parts.password,
+    }  # fmt: skip
+
+
+def new_database(url: str, name: str) -> str:
+    """Create database ``name`` on ``url``'s server (tests sharing one server stay apart); its URL."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

@@ -12,16 +12,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
+import pg_server
 import pytest
 import sqlalchemy as sa
 import yaml
 from conftest import SMALL
+from pg_server import dagster_pg_env
 
 from spd_assets.core.run_tags import DEFINITIONS
 from spd_assets.core.settings import SettingsError, load_settings
 from spd_assets.definitions import build_defs
 
-pytest_plugins = ["pg_server"]  # the pg_url fixture: a real PostgreSQL on loopback
+pg_url = pg_server.pg_url  # the fixture: a real PostgreSQL on loopback
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -35,15 +37,6 @@ current-context: none
 """
 
 
-def pg_env(url: str) -> dict[str, str]:
-    """The DAGSTER_PG_* variables deploy/dagster.yaml reads, for the server behind ``url``."""
-    parts = sa.engine.make_url(url)
-    return {
-        "DAGSTER_PG_HOST": parts.host, "DAGSTER_PG_PORT": str(parts.port), "DAGSTER_PG_DB": parts.database,
-        "DAGSTER_PG_USER": parts.username, "DAGSTER_PG_PASSWORD": parts.password,
-    }  # fmt: skip
-
-
 def instance_from(home: Path, text: str) -> dg.DagsterInstance:
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(text)
@@ -52,7 +45,7 @@ def instance_from(home: Path, text: str) -> dg.DagsterInstance:
 
 @pytest.fixture
 def pg_environ(pg_url, monkeypatch) -> dict[str, str]:
-    env = pg_env(pg_url)
+    env = dagster_pg_env(pg_url)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
