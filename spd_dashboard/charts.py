@@ -55,33 +55,49 @@ def _layout(fig: go.Figure, height: int = HEIGHT, **kw: object) -> go.Figure:
 
 
 def event_label(event: dict) -> str:
-    """'Black Friday' or 'Warehouse move (region us-east)': the name a span carries."""
-    scope = f" ({event['scope_level']} {event['scope_value']})" if event.get("scope_level") else ""
-    return f"{event['name']}{scope}"
+    """'Black Friday' or 'Warehouse move (region us-east)': the name a span carries (the scope only
+    when the name does not already say it, as in 'books promotion (-20%)')."""
+    value = event.get("scope_value") or ""
+    scoped = event.get("scope_level") and value.lower() not in event["name"].lower()
+    return f"{event['name']} ({event['scope_level']} {value})" if scoped else event["name"]
+
+
+def _spans(events: pl.DataFrame) -> list[tuple[dt.date, dt.date, str, str]]:
+    """Events of the same days and kind as one span (a week's category promotions), by start date."""
+    merged: dict[tuple, list[str]] = {}
+    for e in events.sort("start", "name").iter_rows(named=True):
+        merged.setdefault((e["start"], e["end"], e["kind"]), []).append(event_label(e))
+    return [(start, end, kind, " · ".join(names)) for (start, end, kind), names in merged.items()]
 
 
 def shade_events(
     fig: go.Figure, events: pl.DataFrame | None, dates: Sequence[dt.date], **where: object
 ) -> go.Figure:
     """Shade each calendar event overlapping ``dates`` (the chart's days) as a named span behind the
-    data; whole days are covered, so a one-day event shades its bar. ``where`` is row=/col= for subplots."""
+    data; whole days are covered, so a one-day event shades its bar. ``where`` is row=/col= for subplots.
+
+    A name goes on the first line where it does not run into the previous one (its width estimated
+    from its length against the chart's days), so neighbouring spans stay readable."""
     if events is None or events.is_empty() or not len(dates):
         return fig
-    shown = between(events, min(dates), max(dates)).sort("start")
-    for i, event in enumerate(shown.iter_rows(named=True)):
-        start = dt.datetime.combine(event["start"], dt.time()) - _HALF_DAY
-        end = dt.datetime.combine(event["end"], dt.time()) + _HALF_DAY
+    first, last = min(dates), max(dates)
+    days_per_char = ((last - first).days + 1) / (45 if where else 160)  # a subplot is about a third wide
+    lines: list[dt.date] = []  # where each line's last name ends
+    for start, end, kind, label in _spans(between(events, first, last)):
+        line = next((i for i, taken in enumerate(lines) if taken < start), len(lines))
+        ends = max(start, first) + dt.timedelta(days=len(label) * days_per_char)
+        lines[line : line + 1] = [ends]
         fig.add_vrect(
-            x0=start,
-            x1=end,
-            fillcolor=EVENT_COLORS.get(event["kind"], EVENT_COLORS["other"]),
+            x0=dt.datetime.combine(max(start, first), dt.time()) - _HALF_DAY,  # clipped to the chart's days,
+            x1=dt.datetime.combine(min(end, last), dt.time()) + _HALF_DAY,  # so its axis keeps its range
+            fillcolor=EVENT_COLORS.get(kind, EVENT_COLORS["other"]),
             opacity=0.14,
             layer="below",
             line_width=0,
-            annotation_text=html_text(event_label(event)),
+            annotation_text=html_text(label),
             annotation_position="top left",
-            annotation_font={"size": 11, "color": "#444"},
-            annotation_yshift=-14 * (i % 3),  # neighbouring spans' names on different lines
+            annotation_font={"size": 10, "color": "#444"},
+            annotation_yshift=-13 * line,
             **where,
         )
     return fig

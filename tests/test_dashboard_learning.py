@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import shutil
 
+import plotly.graph_objects as go
 import polars as pl
 from dashboard_data import alert_row, incident_alerts, metric_value, read_asset, write_days
 from streamlit.testing.v1 import AppTest
@@ -35,9 +36,16 @@ def _copy(h, tmp_path) -> str:
     return str(shutil.copytree(h.data_dir, tmp_path / "data"))  # the state store lives under the data dir
 
 
-def _event(name: str, start: dt.date, end: dt.date, kind: str = "promotion", **scope: str) -> pl.DataFrame:
+def _event(
+    name: str,
+    start: dt.date,
+    end: dt.date,
+    kind: str = "promotion",
+    scope: str | None = None,
+    value: str | None = None,
+) -> pl.DataFrame:
     row = {"event_id": name, "name": name, "kind": kind, "start": start, "end": end,
-           "scope_level": scope.get("level"), "scope_value": scope.get("value")}  # fmt: skip
+           "scope_level": scope, "scope_value": value}  # fmt: skip
     return pl.DataFrame([row], schema=EVENT_COLUMNS)
 
 
@@ -71,16 +79,31 @@ def test_an_event_inside_the_charts_range_is_a_named_span_and_one_outside_is_not
     assert charts.trend_figure(week, seven, marks).layout.shapes == ()
 
 
+def test_events_of_the_same_days_share_one_span_and_neighbours_names_take_separate_lines():
+    day, sunday = dt.date(2026, 11, 26), dt.date(2026, 11, 29)
+    events = pl.concat([
+        _event("books promotion (-10%)", day, sunday, scope="category", value="books"),
+        _event("grocery promotion (-10%)", day, sunday, scope="category", value="grocery"),
+        _event("Black Friday", day + dt.timedelta(days=1), day + dt.timedelta(days=1), kind="holiday"),
+    ])  # fmt: skip
+    fig = charts.shade_events(go.Figure(), events, [day - dt.timedelta(days=20), day + dt.timedelta(days=5)])
+    assert [a.text for a in fig.layout.annotations] == [
+        "books promotion (-10%) · grocery promotion (-10%)",  # the scope is in the names already
+        "Black Friday",
+    ]
+    assert [a.yshift for a in fig.layout.annotations] == [0, -13]
+
+
 def test_the_pages_charts_shade_the_calendars_events(dashboard_history, open_app, tmp_path):
     h = dashboard_history
     data_dir = _copy(h, tmp_path)
     cal = state.calendar(data_dir)
     cal.add("Flash sale", "promotion", h.days[-3], h.days[-2])
-    cal.add("us-east warehouse move", "site_change", h.days[-6], h.days[-6], "region", "us-east")
+    cal.add("Warehouse move", "site_change", h.days[-6], h.days[-6], "region", "us-east")
     at = open_app(data_dir, params=_week(h))
     trend = _shapes(at, "trend")
     assert [a["text"] for a in trend["annotations"]] == [  # by start date
-        "us-east warehouse move (region us-east)",
+        "Warehouse move (region us-east)",
         "Flash sale",
     ]
     assert len(trend["shapes"]) == 2
