@@ -5,8 +5,11 @@ the HISTORY_DAYS before them (through a partition mapping, so a daily run costs 
 the length of history), runs the detectors of ``spd_assets.core.detect`` a month of days at a time,
 groups each day's alerts into incidents (``core.incidents``, on the SKU x region baselines of that
 same pass), records the incidents that open (and, if asked, those that end) in the delivery ledger
-and sends one message per incident. Checks are partitioned (a Dagster preview feature): a run for
-one day records its result on that day; a range run records one result for the range.
+and sends one message per incident. Before grouping, the alerts pass the thresholds that feedback
+raised for their series on their day and are labelled with the calendar events that expect them
+(``assets.learning``); an expected incident is kept but not sent. Checks are partitioned (a Dagster
+preview feature): a run for one day records its result on that day; a range run records one result
+for the range.
 """
 
 import dataclasses
@@ -24,6 +27,7 @@ from ..core import schema
 from ..core.channels import deliver, ordered, series_name
 from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
 from ..core.episodes import assign_episodes, with_alert_columns
+from ..core.events import expected_by_incident, expected_incidents
 from ..core.storage import DayBatches, DayFrames
 from ..core.text import md_escape
 from ..partitions import backfill_policy, dated_out, partition_days, with_history
@@ -31,6 +35,7 @@ from ..progress import Progress
 from ..resources.notifications import Notifications
 from .incidents import OUT as INCIDENTS_OUT
 from .incidents import incidents_metadata, previous_incidents
+from .learning import Learned
 
 CHUNK_DAYS = 31  # output days detected together in a range run
 TOP_ALERTS = 10  # alerts listed in the materialization metadata
@@ -173,6 +178,7 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
         previous = _previous_alerts(store, _lookback(days[0], gap))
         prior = previous
         progress = Progress("alerts", len(days), context.log.info, unit="alerts")
+        learned = Learned.read(notifications.store_url())
         for chunk, have in daily_metrics.windows(days, HISTORY_DAYS, CHUNK_DAYS):
             wanted.update(d for d in daily_metrics.days if chunk[0] - HISTORY <= d <= chunk[-1])
             no_data.update(d for d in chunk if d not in have)
@@ -185,11 +191,12 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
             if checked:
                 history = pl.concat([window[d] for d in have])
                 result = detect_drops(history, checked, available=have, config=detection)
-                chained = assign_episodes(result.alerts, prior, gap)
+                chained = assign_episodes(learned.apply(result.alerts, checked), prior, gap)
                 alert_days = chained["date"].unique().implode()
                 leaves = grouping.leaves(result.scored.filter(pl.col("date").is_in(alert_days)))
                 rows = history.filter(level="sku_region").select(grouping.DRIVER_COLUMNS)
                 chained, day_incidents = grouping.group(chained, leaves, rows)
+                chained = expected_by_incident(chained)
                 found.append(chained)
                 grouped.append(day_incidents)
                 prior = pl.concat([prior, chained])
@@ -198,10 +205,13 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
         out = pl.concat(found) if found else schema.empty(schema.ALERTS)
         incidents = pl.concat(grouped) if grouped else schema.empty(schema.INCIDENTS)
         seen = pl.concat([previous_incidents(store, _lookback(days[0], gap)), incidents])
-        recovered = grouping.recovered(pl.concat([previous, out]), seen, days, gap)
+        unexpected = pl.concat([previous, out]).filter(pl.col("expected").is_null())  # none told, none ended
+        recovered = grouping.recovered(unexpected, seen, days, gap)
 
         ledger = notifications.ledger()
-        kept_ids = [*incidents["incident_id"], *recovered["incident_id"]]
+        quiet = expected_incidents(out)  # kept, labelled, never sent (a pending one is withdrawn)
+        kept_ids = [*incidents.filter(~pl.col("incident_id").is_in(list(quiet)))["incident_id"]]
+        kept_ids += recovered["incident_id"].to_list()
         withdrawn = ledger.withdraw_absent(sorted(set(days) - no_data), kept_ids)
         if withdrawn:
             context.log.info(
@@ -240,6 +250,7 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
                 "pending_delivery": report.pending,
                 "delivery_errors": report.errors,
                 "not_sent_older_than_lookback": report.skipped_old,
+                **learned.metadata(out, days),
             }
             batches = DayBatches([out], schema.ALERTS, no_data=no_data)
             yield dg.Output(batches, output_name="alerts", metadata=metadata)

@@ -25,7 +25,8 @@ from typing import Any, Protocol
 import polars as pl
 
 from .delivery_ledger import DeliveryLedger
-from .incidents import as_messages
+from .events import expected_incidents
+from .incidents import as_messages, incident_link
 from .notices import notice_lines, notice_subject, notices_frame
 from .schema import series_label, severity_rank
 
@@ -96,7 +97,10 @@ def message_text(message: Message) -> list[str]:
     if message.get("notice"):
         return notice_lines(message)
     drivers = driver_text(message)
-    return [message_line(message), *([f"Top drivers: {drivers}"] if drivers else [])]
+    lines = [message_line(message), *([f"Top drivers: {drivers}"] if drivers else [])]
+    if message["status"] != "recovered":
+        lines.append(f"Real or false alarm? {incident_link(message['incident_id'])}")
+    return lines
 
 
 def slack_payload(message: Message) -> dict:
@@ -222,6 +226,7 @@ def deliver(
     report = DeliveryReport()
     messages = as_messages(alerts, incidents)
     opening = messages.filter(pl.col("status").is_null() | (pl.col("status") == "open"))
+    opening = opening.filter(~pl.col("incident_id").is_in(list(expected_incidents(alerts))))  # the calendar's
     # An alert recorded on its own before incidents existed was already owed: its incident is not.
     grouped = alerts.filter(pl.col("incident_id").is_not_null()) if "incident_id" in alerts.columns else None
     if grouped is not None and grouped.height:

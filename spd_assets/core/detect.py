@@ -322,6 +322,8 @@ def _to_alerts(scored: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
         "episode_status": None,
         "incident_id": None,
         "is_root": None,
+        "expected": None,  # labelled by the alerts step (core.events, core.feedback)
+        "threshold_note": None,
     }
     return assign_episodes(
         conform(rounded.with_columns(**{k: pl.lit(v) for k, v in episodes.items()}), ALERTS),

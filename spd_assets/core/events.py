@@ -334,3 +334,29 @@ def label_expected(alerts: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.col("name").unique(maintain_order=True).sort().str.join("; ").alias("expected"))
     )
     return keyed.join(names, on="_row", how="left").sort("_row").drop("_row")
+
+
+def expected_by_incident(alerts: pl.DataFrame) -> pl.DataFrame:
+    """An incident whose root is expected is expected: its other alerts take the root's label (an
+    incident with no root alert is expected when all its alerts are)."""
+    if alerts.is_empty() or "incident_id" not in alerts.columns:
+        return alerts
+    labelled = pl.col("expected").is_not_null()
+    root = pl.col("expected").filter(pl.col("is_root").fill_null(False)).drop_nulls().first()
+    whole = pl.when(labelled.all()).then(pl.col("expected").first())
+    has_root = pl.col("is_root").fill_null(False).any()
+    label = pl.when(has_root).then(root).otherwise(whole).over("incident_id")
+    grouped = pl.col("incident_id").is_not_null()
+    return alerts.with_columns(
+        expected=pl.when(grouped).then(pl.coalesce(label, pl.col("expected"))).otherwise(pl.col("expected"))
+    )
+
+
+def expected_incidents(alerts: pl.DataFrame) -> set[str]:
+    """Ids of the messages the calendar expects (all their alerts expected, after
+    ``expected_by_incident``); an alert without an incident is a message under its own id."""
+    if alerts.is_empty() or "expected" not in alerts.columns:
+        return set()
+    key = pl.coalesce("incident_id", "alert_id") if "incident_id" in alerts.columns else pl.col("alert_id")
+    quiet = alerts.group_by(key.alias("_id")).agg(pl.col("expected").is_not_null().all().alias("_quiet"))
+    return set(quiet.filter("_quiet")["_id"])

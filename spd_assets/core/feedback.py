@@ -242,6 +242,17 @@ class Feedback:
         frame = _frame(rows, IN_FORCE_COLUMNS)
         return frame.unique(["series", "level"], keep="last", maintain_order=True)
 
+    def in_force_on(self, days: list[dt.date]) -> pl.DataFrame:
+        """``in_force`` for each of ``days``, stacked with a ``date`` column (one read for a range)."""
+        live = self.adjustments(include_undone=False).select(*IN_FORCE_COLUMNS)
+        frames = [
+            live.filter(pl.col("effective_from") <= d.isoformat())
+            .unique(["series", "level"], keep="last", maintain_order=True)
+            .with_columns(date=pl.lit(d, pl.Date))
+            for d in sorted(set(days))
+        ]
+        return pl.concat(frames) if frames else empty_in_force().with_columns(date=pl.lit(None, pl.Date))
+
     def undo(self, adjustment_id: int, by: str = "") -> None:
         """Stop applying one adjustment (its row stays, with who undid it and when)."""
         with self.store.begin(ADJUSTMENTS) as con:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+import os
+import urllib.parse
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -20,6 +22,7 @@ import polars as pl
 from .drivers import DIMENSIONS, alert_periods, key_drivers, root_causes, segment_label
 from .episodes import episode_id, with_alert_columns
 from .schema import ALERTS, INCIDENTS, LEVEL_KEYS, LEVELS, SEVERITY_ORDER
+from .settings import load_servers
 
 COMBINED = "category_region"  # a root no detection level has: one category in one region
 ROOT_KEYS: dict[str, tuple[str, ...]] = {**LEVEL_KEYS, COMBINED: ("category", "region")}
@@ -27,6 +30,7 @@ TOP_DRIVERS = 3
 EXPLAINED = 0.5  # a wider alert joins a root inside it that carries at least this share of its drop
 LEAF_RULE = "weekday_mad"  # its baseline is the leaves' expected revenue
 DRIVER_COLUMNS = ("date", "region", "category", "sku", "orders", "units", "revenue")
+DASHBOARD_URL_VAR = "SPD_DASHBOARD_URL"  # where people open the dashboard, for links in messages
 Segment = dict[str, str]
 
 
@@ -62,6 +66,15 @@ def label(seg: Segment) -> str:
     """'total', 'region us-east', 'sku SKU-0007', 'region eu-west, category toys'."""
     shown = {k: v for k, v in seg.items() if not (k == "category" and "sku" in seg)}
     return segment_label(shown) or "total"
+
+
+def incident_link(incident_id: str, env: Mapping[str, str] | None = None) -> str:
+    """The Alerts page with this incident selected, where its feedback buttons are (SPD_DASHBOARD_URL,
+    else the local dashboard)."""
+    env = os.environ if env is None else env
+    base = env.get(DASHBOARD_URL_VAR, "").strip().rstrip("/")
+    base = base or f"http://127.0.0.1:{load_servers(env).dashboard_port}"
+    return f"{base}/alerts?incident={urllib.parse.quote(incident_id, safe='')}"
 
 
 def incident_id(seg: Segment, episode: str) -> str:

@@ -141,6 +141,9 @@ ALERTS = {
     # Added with incidents; older files lack them (null incident_id: the alert stands alone).
     "incident_id": pl.String,  # the incident this alert belongs to (see INCIDENTS)
     "is_root": pl.Boolean,  # this alert's series is the incident's root cause
+    # Added with feedback and the event calendar; older files lack them (read as null).
+    "expected": pl.String,  # the calendar event that expects this drop (null: unexpected, notified)
+    "threshold_note": pl.String,  # set when the series' bar was raised by feedback (core.feedback)
 }
 # An alert read from a file written before incidents stands alone: its own root (incident_id null).
 ALERTS_ADDED = {"is_root": True}
