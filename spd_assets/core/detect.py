@@ -1,7 +1,7 @@
 """Revenue-drop detectors: pure polars functions from daily series to alerts.
 
 Named rules score every series (total, region, category, sku, sku x region) on every day; the
-default runs the first three, and a series-day alerts once (the first rule that fires, in RULES
+default runs the first four, and a series-day alerts once (the first rule that fires, in RULES
 order), its ``rule`` and ``window_days`` saying which test it was:
 
 - ``weekday_mad`` (one day). Baseline: the median of the series' same weekday over the last
@@ -16,6 +16,8 @@ order), its ``rule`` and ``window_days`` saying which test it was:
   series alerts whatever its z (an outage: Poisson makes it a one-in-a-billion day otherwise).
 - ``zero_run`` and ``window_mad`` (``detect_multiday``): runs of zero days that the series' own
   history makes unlikely, and 3- and 7-day windows for slow declines and sustained partial drops.
+- ``cusum`` (``detect_cusum``): a one-sided CUSUM of the series' standardized daily orders misses,
+  for declines and partial drops that build up over days on noisy shops.
 - ``seed_wow``: the seed project's rule, kept to compare against: 7-day revenue down more than a
   percent against the prior 7 days, or the day's revenue a robust z below the median/MAD of the
   previous 28 days (any weekday).
@@ -33,10 +35,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import polars as pl
 
-from .detect_level import LEVEL_DAYS, change_column, shop_change
+from .detect_cusum import score_cusum
+from .detect_level import LEVEL_DAYS, change_column, row_median, shop_change
 from .detect_multiday import score_window_mad, score_zero_run
 from .episodes import assign_episodes
 from .metrics import WINDOW, calendar_grid, rolling_7d, window_days
@@ -51,8 +53,8 @@ RESIDUAL_DAYS = 28  # days of past baseline misses that set the spread
 # RESIDUAL_DAYS past baselines, and the LEVEL_DAYS before the oldest of them for the shop's level.
 HISTORY_DAYS = 7 * MAX_WEEKS + RESIDUAL_DAYS + LEVEL_DAYS
 MAD_SCALE = 1.4826
-RULES = ("weekday_mad", "zero_run", "window_mad", "seed_wow")  # a series-day alerts once, first rule wins
-DEFAULT_RULES = ("weekday_mad", "zero_run", "window_mad")
+RULES = ("weekday_mad", "zero_run", "window_mad", "cusum", "seed_wow")  # a series-day alerts once: first wins
+DEFAULT_RULES = ("weekday_mad", "zero_run", "window_mad", "cusum")
 
 
 def _knob(default: object, doc: str) -> Any:
@@ -87,6 +89,10 @@ class DetectionConfig:
     min_window_orders: float = _knob(5.0, "window_mad: median orders a day below which it stays quiet.")
     min_rel_spread_window: float = _knob(0.03, "window_mad: spread floor, share of the window's baseline.")
     zero_run_p: float = _knob(1e-6, "zero_run: alert when a run of zero days is this unlikely.")
+    cusum_k: float = _knob(0.75, "cusum: allowance, in days' spreads, subtracted from each day's shortfall.")
+    cusum_h: float = _knob(5.0, "cusum: alert when the accumulated shortfall reaches this many spreads ...")
+    cusum_today_z: float = _knob(1.0, "... and the checked day's orders are down this many spreads ...")
+    cusum_pct: float = _knob(0.1, "... and the run's revenue is down this share of its baseline.")
     episode_gap_days: int = _knob(1, "Quiet days inside one episode; one more and it has recovered.")
     seed_pct_threshold: float = _knob(0.2, "seed_wow: 7-day revenue down this share vs the prior 7 days.")
     seed_z_threshold: float = _knob(3.5, "seed_wow: daily robust z vs the previous 28 days.")
@@ -180,18 +186,6 @@ def _status(flag: pl.Expr, comparable: pl.Expr, min_comparable: int, config: Det
     )
 
 
-def _row_median(values: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """Per row, the median of the non-null values and their count (numpy: a list column is 5x slower)."""
-    table = values.to_numpy().astype(float)  # nulls become NaN
-    table.sort(axis=1)  # NaN sorts last
-    count = (~np.isnan(table)).sum(axis=1)
-    rows = np.arange(len(table))
-    low = table[rows, np.maximum(count - 1, 0) // 2]
-    high = table[rows, np.maximum(count, 1) // 2 - (count == 0)]
-    median = pl.Series("baseline", np.where(count > 0, (low + high) / 2.0, np.nan), nan_to_null=True)
-    return median, pl.Series("comparable", count, dtype=pl.Int64)
-
-
 def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
     """Same-weekday median baseline, level-adjusted, with a robust z and percent drop per series-day."""
     by_weekday = [SID, "_weekday"]
@@ -200,7 +194,7 @@ def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFr
     scaled = leveled.select(
         (_lag("revenue", 7 * k) * pl.col(change_column(k))).alias(str(k)) for k in range(1, config.weeks + 1)
     )
-    baseline, comparable = _row_median(scaled)
+    baseline, comparable = row_median(scaled)
     scored = (
         leveled.with_columns(baseline=baseline, comparable=comparable, _weekday=pl.col("date").dt.weekday())
         .with_columns(
@@ -340,7 +334,7 @@ SCORED = {  # what every rule reports per series-day (``mad``: unscaled, before 
     "comparable": pl.Int64,
     "window_days": pl.Int32,
 }
-ON_WEEKDAY_BASE = ("zero_run", "window_mad")  # rules scored on the one-day rule's baselines
+ON_WEEKDAY_BASE = ("zero_run", "window_mad", "cusum")  # rules scored on the one-day rule's baselines
 
 
 def detect_drops(
@@ -366,6 +360,8 @@ def detect_drops(
     for rule in sorted(config.rules, key=RULES.index):
         if rule == "seed_wow":
             frame = score_seed_wow(dense, config)
+        elif rule == "cusum":
+            frame = score_cusum(base, config, zero)
         else:
             frame = {"weekday_mad": base, "zero_run": zero}.get(rule)
             frame = score_window_mad(base, config, zero) if frame is None else frame

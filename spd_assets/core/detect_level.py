@@ -15,6 +15,7 @@ inflating every spread).
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 LEVEL_DAYS = 7
@@ -110,3 +111,15 @@ def shop_change(dense: pl.DataFrame, how: str, weeks: int) -> pl.DataFrame:
         .with_columns(pl.when(is_total).then(f"_total{c}").otherwise(c).alias(c) for c in columns)
         .drop("_region", "_own", *(f"_total{c}" for c in columns))
     )
+
+
+def row_median(values: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """Per row, the median of the non-null values and their count (numpy: a list column is 5x slower)."""
+    table = values.to_numpy().astype(float)  # nulls become NaN
+    table.sort(axis=1)  # NaN sorts last
+    count = (~np.isnan(table)).sum(axis=1)
+    rows = np.arange(len(table))
+    low = table[rows, np.maximum(count - 1, 0) // 2]
+    high = table[rows, np.maximum(count, 1) // 2 - (count == 0)]
+    median = pl.Series("baseline", np.where(count > 0, (low + high) / 2.0, np.nan), nan_to_null=True)
+    return median, pl.Series("comparable", count, dtype=pl.Int64)

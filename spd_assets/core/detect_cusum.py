@@ -1,0 +1,196 @@
+"""``cusum``: a one-sided CUSUM of each series' standardized daily misses, for what builds up over days.
+
+A slow decline (a category losing half its revenue over ten days) or a partial drop lasting a few
+days moves no single day far enough for the one-day test, on a noisy shop least of all. The CUSUM
+adds up each day's shortfall in units of the series' own spread, less an allowance ``cusum_k``,
+and alerts once the sum reaches ``cusum_h`` (S_t = max(0, S_{t-1} - e_t - k)).
+
+- It runs on **orders**, not revenue: an incident cuts demand, and the price mix of a few dear SKUs
+  only adds noise to the revenue of a region or a category. The baseline is the one-day rule's:
+  the same weekday of the last weeks, each scaled by the rest of the shop's change since.
+- Above the (sku, region) cells, a series' daily miss pools its cells: sum(w (orders - expected)) /
+  sum(w expected), each cell weighted by 1 / (1 + phi x expected), phi the cell's own
+  over-dispersion (variance over Poisson, from its last 28 days; the weights that estimate one
+  factor shared by every cell best). A region's plain sum is as noisy as its few biggest cells; a
+  drop of the whole region moves every cell. Expected is the mean of the cell's scaled comparable
+  days (a median of a few orders is biased).
+- The spread of each miss comes from its own history: 1.4826 x the median absolute miss of the 28
+  days before, floored by Poisson noise (or 1 / sqrt of the pooled weight), so an over-dispersed
+  shop has a wider spread and the same threshold holds on it.
+- Days a one-day test already explains (``weekday_mad``, ``zero_run``) add nothing, and the checked
+  day itself must be down (``cusum_today_z``) with the run's revenue down ``cusum_pct``, so one
+  drop is not re-found on the days after it. ``window_days`` is the run: the days since the sum
+  last was zero; ``robust_z`` is -S, the accumulated shortfall in days' spreads. S is held at
+  ``cusum_h`` once reached, so an alert ends when the days stop falling short. Series that never
+  reach ``min_baseline_orders`` are not accumulated (low_volume).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from .detect_level import change_column, row_median
+
+if TYPE_CHECKING:
+    from .detect import DetectionConfig
+
+SERIES = ("level", "sku", "category", "region")
+SID = "_sid"  # the integer series id of the dense grid (detect.dense_series), sorted by date within
+RESIDUAL_DAYS = 28
+MAD_SCALE = 1.4826
+MAX_RUN = 28  # the run reported (and summed in revenue) is at most this many days
+OUT_COLUMNS = ("date", *SERIES, "rule", "status", "metric", "observed", "baseline", "mad", "spread",
+               "robust_z", "pct_drop", "baseline_orders", "comparable", "window_days")  # fmt: skip
+
+
+def _orders_baseline(base: pl.DataFrame, weeks: int) -> tuple[pl.Series, pl.Series]:
+    """The one-day rule's baseline on orders: same weekday k weeks back, scaled by the shop's change."""
+    lagged = base.select(
+        pl.when(pl.col("_pos") >= 7 * k)
+        .then(pl.col("orders").shift(7 * k) * pl.col(change_column(k)))
+        .alias(str(k))
+        for k in range(1, weeks + 1)
+    )
+    return row_median(lagged)[0].alias("_ob"), lagged.mean_horizontal().alias("_obmean")
+
+
+def _grid(sid: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Each row's (series, day) cell in a padded 2-D grid, for rows sorted by series then day."""
+    if not len(sid):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), (0, 0)
+    new = np.r_[True, sid[1:] != sid[:-1]]
+    group = np.cumsum(new) - 1
+    pos = np.arange(len(sid)) - np.flatnonzero(new)[group]
+    return group, pos, (int(group[-1]) + 1, int(pos.max()) + 1)
+
+
+def _accumulate(x: np.ndarray, sid: np.ndarray, cap: float) -> tuple[np.ndarray, np.ndarray]:
+    """S_t = min(max(0, S_{t-1} + x_t), cap) per series (rows by series, then day) and the run length
+    behind S. Held at ``cap`` (the alert threshold), an alert ends as soon as the days stop falling
+    short, instead of the sum of a big drop keeping the days after it alerting."""
+    group, pos, shape = _grid(sid)
+    steps = np.full(shape, np.nan)
+    steps[group, pos] = x
+    total, run = np.zeros(shape), np.zeros(shape, dtype=np.int64)
+    s, r = np.zeros(shape[0]), np.zeros(shape[0], dtype=np.int64)
+    for t in range(shape[1]):
+        step = steps[:, t]
+        s = np.where(np.isnan(step), s, np.clip(s + np.nan_to_num(step), 0.0, cap))
+        r = np.where(s > 0, r + 1, 0)
+        total[:, t], run[:, t] = s, r
+    return total[group, pos], run[group, pos]
+
+
+def _with_spread(scored: pl.DataFrame, config: DetectionConfig, weight: str | None = None) -> pl.DataFrame:
+    """``_orel``: the relative spread of ``_omiss`` from its own history, floored by Poisson noise of
+    the baseline (or by 1 / sqrt of the pooled ``weight``, the same floor for a pooled miss)."""
+    history = MAD_SCALE * pl.col("_omiss").abs().shift(1).rolling_median(RESIDUAL_DAYS, min_samples=7)
+    error = 1.0 + math.pi / (2.0 * pl.col("comparable").clip(lower_bound=1))
+    floor = (error / pl.col("_ob")).sqrt()
+    if weight is not None:
+        floor = pl.when(pl.col(weight) > 0).then((1.0 / pl.col(weight)).sqrt()).otherwise(floor)
+    return scored.with_columns(_orel=history.over(SID)).with_columns(
+        _orel=pl.max_horizontal("_orel", floor, pl.lit(config.min_rel_spread_window))
+    )
+
+
+def _pooled(scored: pl.DataFrame) -> pl.DataFrame:
+    """Per (date, series) above the cells: its cells' orders against their expected orders, each cell
+    weighted by 1 / (1 + phi x expected), phi its own over-dispersion (the optimal weights for one
+    factor common to every cell: noise of a few big, over-dispersed cells weighs less)."""
+    phi = ((pl.col("_var") - pl.col("_lam")).clip(lower_bound=0.0) / pl.col("_lam") ** 2).fill_null(0.0)
+    cells = scored.filter(pl.col("level") == "sku_region", pl.col("_obmean").is_not_null()).select(
+        "date", "sku", "category", "region", _o=pl.col("orders"), _x=pl.col("_obmean"),
+        _w=1.0 / (1.0 + phi * pl.col("_obmean")),
+    )  # fmt: skip
+    parts = []
+    for level, keys in (("total", ()), ("region", ("region",)), ("category", ("category",)),
+                        ("sku", ("sku", "category"))):  # fmt: skip
+        part = cells.group_by("date", *keys).agg(
+            _num=(pl.col("_w") * (pl.col("_o") - pl.col("_x"))).sum(), _pw=(pl.col("_w") * pl.col("_x")).sum()
+        )
+        part = part.select(
+            "date", *keys, _pm=pl.when(pl.col("_pw") > 0).then(pl.col("_num") / pl.col("_pw")), _pw="_pw"
+        )
+        parts.append(part.with_columns(level=pl.lit(level)))
+    pooled = pl.concat(parts, how="diagonal_relaxed")
+    return pooled.select("date", *(pl.col(c).cast(pl.String) for c in SERIES), "_pm", "_pw")
+
+
+def score_cusum(base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame) -> pl.DataFrame:
+    """The CUSUM of orders shortfalls per series-day; ``base`` is score_weekday_mad's frame, ``zero``
+    score_zero_run's (their alerts explain a day)."""
+    explained = (base.get_column("status") == "alert") | (zero.get_column("status") == "alert")
+    median, mean = _orders_baseline(base, config.weeks)
+    every = base.with_columns(median, mean, zero["_lam"], zero["_var"], _explained=explained)
+    # An aggregate's miss is its cells' misses pooled with optimal weights: noise concentrated in a
+    # few big, over-dispersed cells weighs less than a drop every cell shares.
+    pooled = _pooled(every)
+    # Series that never reach the volume gate are low_volume on every day: not accumulated at all.
+    busy = every.filter(pl.col("baseline_orders") >= config.min_baseline_orders)[SID].unique()
+    quiet = every.filter(~pl.col(SID).is_in(busy.implode()))
+    scored = every.filter(pl.col(SID).is_in(busy.implode()))
+    ids = scored.filter(pl.col("level") != "sku_region").select(SID, *SERIES).unique()
+    pooled = pooled.join(ids, on=list(SERIES), nulls_equal=True).select("date", SID, "_pm", "_pw")
+    miss = pl.when(pl.col("_ob") > 0).then(pl.col("orders") / pl.col("_ob") - 1.0)
+    scored = scored.with_columns(_omiss=miss).join(
+        pooled, on=[SID, "date"], how="left", maintain_order="left"
+    )
+    scored = _with_spread(scored.with_columns(_omiss=pl.coalesce("_pm", "_omiss")), config, "_pw")
+    scored = scored.with_columns(_e=pl.when(pl.col("_ob") > 0).then(pl.col("_omiss") / pl.col("_orel")))
+    step = pl.when(pl.col("_explained")).then(0.0).otherwise(-pl.col("_e") - config.cusum_k)
+    steps = scored.select(step.cast(pl.Float64)).to_series().to_numpy()
+    total, run = _accumulate(steps, scored.get_column(SID).to_numpy(), config.cusum_h)
+    scored = scored.with_columns(_s=pl.Series(total), _run=pl.Series(run).clip(1, MAX_RUN).cast(pl.Int32))
+    # Revenue over the run, for the severity: the run's observed and baseline sums.
+    # A day not read counts at its baseline.
+    scored = scored.with_columns(_kept=pl.coalesce("revenue", "baseline"))
+    scored = scored.with_columns(_obs=_run_sums(scored, "_kept"), _base=_run_sums(scored, "baseline"))
+    pct = pl.when(pl.col("_base") > 0).then(1.0 - pl.col("_obs") / pl.col("_base"))
+    flag = (
+        (pl.col("_s") >= config.cusum_h)
+        & (pl.col("_e") <= -config.cusum_today_z)
+        & ~pl.col("_explained")
+        & (pct >= config.cusum_pct)
+    )
+    status = (
+        pl.when(pl.col("revenue").is_null())
+        .then(pl.lit("no_data"))
+        .when(pl.col("_e").is_null() | (pl.col("comparable") < config.min_weeks))
+        .then(pl.lit("short_history"))
+        .when(pl.col("baseline_orders") < config.min_baseline_orders)
+        .then(pl.lit("low_volume"))
+        .when(flag.fill_null(False))
+        .then(pl.lit("alert"))
+        .otherwise(pl.lit("normal"))
+    )
+    out = scored.with_columns(
+        observed=pl.col("_obs"),
+        baseline=pl.col("_base"),
+        robust_z=-pl.col("_s"),
+        pct_drop=pct,
+        window_days=pl.col("_run"),
+        status=status,
+    )
+    gated = pl.when(pl.col("revenue").is_null()).then(pl.lit("no_data")).otherwise(pl.lit("low_volume"))
+    quiet = quiet.with_columns(
+        observed=pl.col("revenue"), robust_z=pl.lit(None, dtype=pl.Float64), window_days=pl.lit(1, pl.Int32),
+        status=gated,
+    )  # fmt: skip
+    fixed = {"mad": pl.lit(None, dtype=pl.Float64), "spread": pl.lit(None, dtype=pl.Float64),
+             "metric": pl.lit("orders"), "rule": pl.lit("cusum")}  # fmt: skip
+    return pl.concat([f.with_columns(**fixed).select(OUT_COLUMNS) for f in (out, quiet)])
+
+
+def _run_sums(scored: pl.DataFrame, column: str) -> pl.Series:
+    """Per row, ``column`` summed over the run's days (the last ``_run`` days of the series)."""
+    group, pos, shape = _grid(scored.get_column(SID).to_numpy())
+    per = np.zeros(shape)
+    per[group, pos] = scored.get_column(column).fill_null(0.0).to_numpy()
+    cum = np.concatenate([np.zeros((shape[0], 1)), np.cumsum(per, axis=1)], axis=1)
+    run = scored.get_column("_run").to_numpy()
+    return pl.Series(column, cum[group, pos + 1] - cum[group, np.maximum(pos + 1 - run, 0)])
