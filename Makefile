@@ -47,6 +47,10 @@ bench-sensor: setup ## only the landing sensor under dagster dev vs the CLI back
 evaluate: setup ## detection quality over a synthetic year, written to benchmarks/detection.json
 	$(VENV)/bin/python -m benchmarks.evaluate
 
+.PHONY: bench-instance
+bench-instance: setup ## Dagster's instance on SQLite vs Postgres (Debian's server on loopback), printed
+	$(VENV)/bin/python -m benchmarks.instance
+
 .PHONY: evaluate-root-causes
 evaluate-root-causes: setup ## root_causes vs a one-dimension baseline on generated cases, to benchmarks/root_causes.json
 	$(VENV)/bin/python -m benchmarks.root_causes
