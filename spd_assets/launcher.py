@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .core.settings import SettingsError, load_servers, load_settings
+from .core.settings import Settings, SettingsError, load_servers, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: workspace.yaml and spd_dashboard/ live here
 
@@ -71,12 +71,14 @@ def ensure_demo_history(days: int = 90) -> int:
             f"{settings.landing_dir} once the Dagster daemon runs (see README, 'Bring your own orders')"
         )
         return 0
+    keys = daily.get_partition_keys()
+    if keys:  # the demo's retail dates and promotions, before any alert is checked (once per store)
+        seed_demo_calendar(settings, dt.date.fromisoformat(keys[0]), dt.date.fromisoformat(keys[-1]))
     store = DayStore(settings.data_dir)
     have = store.days("daily_metrics")
     if have:
         print(f"spd: reusing the history in {settings.data_dir} ({len(have)} days, {have[0]} .. {have[-1]})")
         return 0
-    keys = daily.get_partition_keys()
     if not keys:
         print("spd: no complete day since SPD_START_DATE yet; nothing to materialize", file=sys.stderr)
         return 1
@@ -112,6 +114,18 @@ def ensure_demo_history(days: int = 90) -> int:
         return 1
     print(f"spd: demo history ready in {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def seed_demo_calendar(settings: Settings, first: dt.date, last: dt.date) -> int:
+    """The default event calendar over the demo's days and the next quarter, unless seeded before."""
+    from .core.events import Calendar
+    from .core.state_store import StateStore, default_state_url
+
+    calendar = Calendar(StateStore(default_state_url(settings.data_dir)))
+    added = calendar.seed_default(first, last + dt.timedelta(days=90), seed=settings.seed)
+    if added:
+        print(f"spd: event calendar seeded with {added} retail dates and demo promotions (see README)")
+    return added
 
 
 def _port_free(host: str, port: int) -> bool:
