@@ -68,10 +68,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _run(cmd: list[str], account: pwd.struct_passwd | None, env: dict[str, str] | None = None) -> None:
-    """Run a PostgreSQL tool as ``account``; a failure raises with the tool's own output."""
+def _run(cmd: list[str], account: pwd.struct_passwd | None, env: dict[str, str], cwd: Path) -> None:
+    """Run a PostgreSQL tool as ``account`` in ``cwd`` (the tools refuse a working directory they
+    cannot read, such as root's checkout); a failure raises with the tool's own output."""
     ids = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []} if account else {}
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, **ids)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, check=False, **ids)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
@@ -93,7 +94,7 @@ def postgres_server() -> Iterator[str]:
     env = {**os.environ, "LC_ALL": "C.UTF-8", "PGPASSWORD": PASSWORD}
     env.pop("PGDATA", None)
     _run([str(bindir / "initdb"), "-D", str(data), "-U", USER, "--pwfile", str(pwfile),
-          "--auth=scram-sha-256", "-E", "UTF8", "--no-sync"], account, env)  # fmt: skip
+          "--auth=scram-sha-256", "-E", "UTF8", "--no-sync"], account, env, root)  # fmt: skip
     port, started = 0, False
     try:
         for _attempt in range(5):  # another process may take the free port between the probe and the bind
@@ -103,7 +104,7 @@ def postgres_server() -> Iterator[str]:
             )
             try:
                 _run([str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(data), "-l", str(log),
-                      "-o", flags], account, env)  # fmt: skip
+                      "-o", flags], account, env, root)  # fmt: skip
             except RuntimeError:
                 if "could not bind" in (log.read_text(errors="replace") if log.exists() else ""):
                     continue
@@ -113,14 +114,15 @@ def postgres_server() -> Iterator[str]:
         if not started:
             raise RuntimeError(f"PostgreSQL could not bind a free port:\n{log.read_text(errors='replace')}")
         createdb = [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, DATABASE]
-        _run(createdb, account, env)
+        _run(createdb, account, env, root)
         yield f"postgresql+psycopg2://{USER}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}"
     finally:
         if started:
+            stop = [str(bindir / "pg_ctl"), "stop", "-w", "-D", str(data), "-m"]
             try:
-                _run([str(bindir / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(data)], account, env)
+                _run([*stop, "fast"], account, env, root)
             except RuntimeError:
-                _run([str(bindir / "pg_ctl"), "stop", "-w", "-m", "immediate", "-D", str(data)], account, env)
+                _run([*stop, "immediate"], account, env, root)
         shutil.rmtree(root, ignore_errors=True)
 
 
