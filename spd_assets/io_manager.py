@@ -15,7 +15,7 @@ import dagster as dg
 import polars as pl
 from tabulate import tabulate
 
-from .core.day_locks import hold_days, lock_dir, run_days
+from .core.day_locks import hold_data_days, run_days
 from .core.storage import DayBatches, DayFrames, DayStore, WrittenDays, parse_day
 from .core.text import md_escape
 
@@ -42,11 +42,12 @@ class DayParquetIOManager(dg.ConfigurableIOManager):
     @contextlib.contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[DayParquetIOManager]:
         """Hold the lock of every day the run writes while it runs (the in-process executor sets its
-        resources up once per run), so another run on any of those days waits for this one to end."""
+        resources up once per run), so another run on any of those days waits for this one to end:
+        flocks on one machine, or advisory locks on a PostgreSQL state store across machines."""
         run = context.dagster_run
         days = run_days(run.tags) if run is not None else []
         holder = f"run {run.run_id}" if run is not None else "a run"
-        with hold_days(lock_dir(self.data_dir), days, holder, on_wait=context.log.info):
+        with hold_data_days(self.data_dir, days, holder, on_wait=context.log.info):
             yield self
 
     def _range_metadata(self, asset: str, days: list, rows: int, preview: pl.DataFrame) -> dict:

@@ -13,7 +13,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from .core.day_locks import hold_days, lock_dir
+from .core.day_locks import hold_data_days
 from .core.landing.files import daily_file_name
 from .core.landing.folder import affected_days, contiguous
 from .core.metrics import LOOKBACK_DAYS
@@ -49,9 +49,8 @@ def withdraw(days: list[dt.date], echo=print) -> int:
     store = DayStore(settings.data_dir)
     defs = build_defs(settings)
     instance = dg.DagsterInstance.get()
-    locks = lock_dir(settings.data_dir)
-    for day in sorted(days):
-        with hold_days(locks, [day], "spd withdraw", on_wait=echo):  # no run is writing the day meanwhile
+    for day in sorted(days):  # each day's lock held, so no run is writing the day meanwhile
+        with hold_data_days(settings.data_dir, [day], "spd withdraw", on_wait=echo):
             removed = [a for a in DATED if store.delete(a, day)]
         for asset in DATED:
             _forget(instance, dg.AssetKey(asset), day)

@@ -98,3 +98,29 @@ def hold_days(
     finally:
         for fd in reversed(fds):
             os.close(fd)  # closing the descriptor releases its lock
+
+
+@contextlib.contextmanager
+def hold_data_days(
+    data_dir: str,
+    days: Iterable[dt.date],
+    holder: str,
+    on_wait: Callable[[str], None] | None = None,
+    state_url: str | None = None,
+) -> Iterator[list[dt.date]]:
+    """Hold the days of ``data_dir`` where every run that writes them can see the lock.
+
+    With a PostgreSQL state store (``SPD_STATE_URL``, a deployment) the locks are advisory locks on
+    that server, so run workers on several machines are kept apart; otherwise they are the flocks of
+    ``lock_dir`` (one machine).
+    """
+    from .day_locks_pg import hold_days_pg  # sqlalchemy only where a run takes its locks
+    from .state_store import StateStore, default_state_url
+
+    store = StateStore(state_url or default_state_url(data_dir))
+    if store.engine.dialect.name == "postgresql":
+        with hold_days_pg(store, data_dir, days, holder, on_wait) as held:
+            yield held
+    else:
+        with hold_days(lock_dir(data_dir), days, holder, on_wait) as held:
+            yield held
