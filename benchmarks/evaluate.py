@@ -11,6 +11,9 @@ How an alert is scored (benchmarks/scoring.py): an incident is found when an ale
 series on a day inside its window (delay = first such day - start); an alert-day is true when it
 names an incident's own series inside the window or a series whose expected orders that day an
 incident cut by at least IMPLIED_DROP; an episode is true when any of its alert-days is.
+
+``default+feedback`` (reported seed): the default's alerts after a year of feedback simulated from
+the ground truth, day by day, through the threshold adjustments of ``core.feedback``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from spd_assets.core.detect import HISTORY_DAYS, DetectionConfig, detect_drops
 from spd_assets.core.metrics import daily_series
 from spd_assets.core.synthetic.shapes import FAMILY, QUICK_FAMILY, Shape, generate_shop
 
+from .feedback import VARIANT as FEEDBACK
+from .feedback import score_with_feedback
 from .scoring import merge, score, summarize, table
 
 OUT = Path(__file__).with_name("detection.json")
@@ -43,27 +48,40 @@ TUNING = ("demo", "small", "fast_growth", "promotions")
 HELD_OUT = ("weekend_peak", "overdispersed", "dominant_region", "huge")
 
 
-def evaluate_shape(shape: Shape, seed: int, first: dt.date, last: dt.date, variants: dict) -> dict:
-    """Raw counts of every variant on one generated shop year."""
+def evaluate_shape(
+    shape: Shape, seed: int, first: dt.date, last: dt.date, variants: dict, feedback: bool = False
+) -> dict:
+    """Raw counts of every variant on one generated shop year (and, if asked, of the default's alerts
+    after a year of simulated feedback: ``benchmarks.feedback``)."""
     shop = generate_shop(shape, first, last, HISTORY_DAYS, seed)
     series = daily_series(shop.daily_agg, shop.days)
     days = shop.days[HISTORY_DAYS:]
     n_series = series.select("level", "sku", "category", "region").unique().height
-    return {
-        name: score(detect_drops(series, days, available=shop.days, config=cfg).alerts, shop, days, n_series)
-        for name, cfg in variants.items()
-    }
+    out = {}
+    for name, cfg in variants.items():
+        alerts = detect_drops(series, days, available=shop.days, config=cfg).alerts
+        out[name] = score(alerts, shop, days, n_series)
+        if feedback and name == "default":
+            out[FEEDBACK] = score_with_feedback(alerts, shop, days, n_series)
+    return out
 
 
 WORKERS = 2  # shapes run in parallel processes: one detect_drops call keeps about one core busy
 
 
-def run(family: dict[str, Shape], jobs: dict[int, dict], first: dt.date, last: dt.date) -> dict:
-    """{seed: {shape: {variant: raw counts}}} for ``jobs`` {seed: variants}, shapes in parallel."""
+def run(
+    family: dict[str, Shape],
+    jobs: dict[int, dict],
+    first: dt.date,
+    last: dt.date,
+    feedback: int | None = None,
+) -> dict:
+    """{seed: {shape: {variant: raw counts}}} for ``jobs`` {seed: variants}, shapes in parallel; the
+    ``feedback`` seed's default alerts are also scored after simulated feedback."""
     keys = [(seed, n) for seed in jobs for n in family]
     with ProcessPoolExecutor(WORKERS) as pool:
         futures = {
-            (seed, n): pool.submit(evaluate_shape, family[n], seed, first, last, jobs[seed])
+            (seed, n): pool.submit(evaluate_shape, family[n], seed, first, last, jobs[seed], seed == feedback)
             for seed, n in keys
         }
         return {seed: {n: futures[(seed, n)].result() for n in family} for seed in jobs}
@@ -142,7 +160,7 @@ def main() -> None:
             shape: {v: summarize(c) for v, c in by.items()} for shape, by in raw[args.tune_seed].items()
         }}  # fmt: skip
     else:
-        both = run(family, {args.seed: VARIANTS, args.tune_seed: GRID}, args.first, last)
+        both = run(family, {args.seed: VARIANTS, args.tune_seed: GRID}, args.first, last, feedback=args.seed)
         raw = {args.seed: both[args.seed]}
         results = report(raw, args.seed, args.tune_seed, HELD_OUT)
         tuning = both[args.tune_seed]

@@ -59,17 +59,29 @@ def incidents_frame(shop: ShopYear) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=INCIDENT_SCHEMA, orient="row")
 
 
-def score(alerts: pl.DataFrame, shop: ShopYear, days: list[dt.date], n_series: int) -> dict:
-    """Raw counts overall and per incident kind: incidents, found, delays, alert-days, episodes, true ones."""
+def _own(alerts: pl.DataFrame, shop: ShopYear, days: list[dt.date]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(incidents starting in ``days``, their pairs with the alerts naming their own series inside them)."""
     own = incidents_frame(shop).filter(pl.col("start").is_between(days[0], days[-1]))
     pairs = own.join(
         alerts.select("alert_id", "date", *SERIES), on=list(SERIES), how="inner", nulls_equal=True
     )
-    pairs = pairs.filter(pl.col("date").is_between(pl.col("start"), pl.col("end")))
-    implied = footprint(shop)
-    true_ids = set(pairs["alert_id"]) | set(
-        alerts.join(implied, on=["date", *SERIES], how="inner", nulls_equal=True)["alert_id"]
-    )
+    return own, pairs.filter(pl.col("date").is_between(pl.col("start"), pl.col("end")))
+
+
+def true_alert_ids(
+    alerts: pl.DataFrame, shop: ShopYear, days: list[dt.date], pairs: pl.DataFrame | None = None
+) -> set[str]:
+    """The alerts that name an incident's own series inside its window, or a series an incident cut
+    by IMPLIED_DROP that day (what a person knowing the truth marks 'real')."""
+    pairs = _own(alerts, shop, days)[1] if pairs is None else pairs
+    implied = alerts.join(footprint(shop), on=["date", *SERIES], how="inner", nulls_equal=True)
+    return set(pairs["alert_id"]) | set(implied["alert_id"])
+
+
+def score(alerts: pl.DataFrame, shop: ShopYear, days: list[dt.date], n_series: int) -> dict:
+    """Raw counts overall and per incident kind: incidents, found, delays, alert-days, episodes, true ones."""
+    own, pairs = _own(alerts, shop, days)
+    true_ids = true_alert_ids(alerts, shop, days, pairs)
     delays = pairs.group_by("incident").agg(
         delay=(pl.col("date").min() - pl.col("start").first()).dt.total_days()
     )
@@ -125,6 +137,8 @@ def metrics(c: dict) -> dict:
             "precision_episodes": _ratio(c["true_episodes"], c["episodes"]),
             "false_per_1000_series_days": _ratio(1000 * (c["alerts"] - c["true_alerts"]), c["series_days"]),
         }  # fmt: skip
+    if "threshold_adjustments" in c:
+        out["threshold_adjustments"] = c["threshold_adjustments"]
     return out
 
 
