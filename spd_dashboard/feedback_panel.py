@@ -43,6 +43,18 @@ def author(where: object = st) -> str:
     return st.session_state.get(AUTHOR, "")
 
 
+def with_verdicts(alerts: pl.DataFrame, feedback: pl.DataFrame) -> pl.DataFrame:
+    """``alerts`` plus ``feedback``: the latest verdict given on each ('real', 'false alarm'), else null."""
+    latest = (
+        feedback.sort("feedback_id")
+        .group_by("alert_id")
+        .agg(feedback=pl.col("verdict").last().replace_strict(VERDICTS, return_dtype=pl.String))
+    )
+    return alerts.drop("feedback", strict=False).join(
+        latest, on="alert_id", how="left", maintain_order="left"
+    )
+
+
 def _give(fb: Feedback, alerts: pl.DataFrame, verdict: str, target: str, target_id: str | None) -> None:
     _keep_author()
     created = fb.give(
@@ -116,7 +128,7 @@ def learning(fb: Feedback) -> None:
     per_level = tables[WINDOWS[0]].join(
         tables[WINDOWS[1]], on="level", how="full", coalesce=True, suffix=f"_{WINDOWS[1]}d"
     )
-    if per_level.height:
+    if tables[WINDOWS[-1]]["precision"].is_not_null().any():  # any feedback in the longer window
         config = {"precision": ui.PERCENT, f"precision_{WINDOWS[1]}d": ui.PERCENT}
         st.dataframe(per_level, hide_index=True, column_config=config)
 

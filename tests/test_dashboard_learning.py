@@ -143,11 +143,14 @@ def test_feedback_and_calendar_persist_across_a_dashboard_restart(
     warning = at.warning[0].value
     assert "The change is saved, but the check was not launched" in warning
     assert f"not reachable at http://127.0.0.1:{closed_port}" in warning
+    _button(at, "Launch the check again").click().run()  # still down: the same days are still pending
+    assert at.warning[0].value == warning
     at.switch_page(ALERTS_PAGE).run()
     assert at.text_input(key="feedback_author").value == "ana"  # remembered for the session
 
     restarted = open_app(data_dir, page=ALERTS_PAGE, params=_week(h))
     restarted.selectbox(key="alert_pick").set_value(picked).run()
+    assert restarted.dataframe[0].value.set_index("alert_id").loc[picked, "feedback"] == "False alarm"
     given = restarted.dataframe[1].value
     assert given[["verdict", "author", "note"]].values.tolist() == [
         ["false_alarm", "ana", "planned price test"]

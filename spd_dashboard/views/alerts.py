@@ -35,9 +35,10 @@ st.caption(
     "Region, category and SKU come from the sidebar; a region filter leaves out alerts on wider series."
 )
 
-states = AlertStates(v.root)
+states, feedback = AlertStates(v.root), state.feedback(v.root)
 found = filter_alerts(query.alerts(v.root, p.start, p.end), sel, tuple(severities), tuple(levels))
 found = with_incidents(with_status(found, states.all()).with_columns(series=series_names()))
+found = feedback_panel.with_verdicts(found, feedback.table())
 shown = found if show_closed else found.filter(pl.col("status") == "open")
 checked = query.alert_days(v.root).count_between(p.start, p.end)
 hidden = found.height - shown.height
@@ -48,7 +49,6 @@ st.markdown(
     + f" in **{folded.height}** incident(s)"
     + f" · the anomaly check has run for {checked} of the period's {p.days} days."
 )
-feedback = state.feedback(v.root)
 wanted = st.query_params.get("incident")
 if wanted and st.session_state.get("_spd_incident") != wanted:  # once per link, then the user picks
     st.session_state["_spd_incident"] = wanted
@@ -67,7 +67,8 @@ if shown.is_empty():
     st.stop()
 
 columns = ["date", "severity", "series", "folded", "metric", "observed", "baseline", "pct_drop", "robust_z",
-           "revenue_at_risk", "status", "note", "expected", "threshold_note", "rule", "alert_id"]  # fmt: skip
+           "revenue_at_risk", "status", "note", "feedback", "expected", "threshold_note", "rule",
+           "alert_id"]  # fmt: skip
 columns = [c for c in columns if c in folded.columns]  # alerts written before feedback lack the last two
 ids = folded["alert_id"].to_list()  # one row per incident: its root (or first) alert
 

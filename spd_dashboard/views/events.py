@@ -103,6 +103,10 @@ def _seed(first: dt.date, last: dt.date) -> None:
     _change("Added the default retail calendar", lambda: cal.seed_default(first, last))
 
 
+def _retry(what: str, days: list[dt.date]) -> None:
+    st.session_state[_DONE] = {"what": what, "launches": check_panel.launch_days(v.root, days)}
+
+
 done = st.session_state.get(_DONE)
 if done:
     if "error" in done:
@@ -110,6 +114,9 @@ if done:
     else:
         st.markdown(f"**{md_escape(done['what'])}.**")
         check_panel.show_launches(done["launches"])
+        if done["launches"].pending:
+            st.button("Launch the check again", icon=":material/replay:", on_click=_retry,
+                      args=(done["what"], done["launches"].pending))  # fmt: skip
 
 events = cal.table().sort("start", "name")
 st.caption(
