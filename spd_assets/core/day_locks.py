@@ -27,8 +27,8 @@ def lock_dir(data_dir: str, dagster_home: str | None = None) -> Path:
     """Where the locks of ``data_dir`` live: in it when local, else under DAGSTER_HOME (one per URI).
 
     An object store has no flock, so the locks of an ``s3://`` data dir are local files: they keep
-    apart the runs of one machine only. With an object store written from several machines, launch
-    every run through one daemon's queue (see README, "Scaling out").
+    apart the runs of one machine only. With an object store written from several machines, use a
+    PostgreSQL state store (its advisory locks, ``hold_data_days``) or launch every run from one daemon.
     """
     if not is_remote(data_dir):
         return Path(data_dir) / LOCKS_DIR
