@@ -43,6 +43,7 @@ SID = "_sid"  # the integer series id of the dense grid (detect.dense_series), s
 RESIDUAL_DAYS = 28
 MAD_SCALE = 1.4826
 MAX_RUN = 28  # the run reported (and summed in revenue) is at most this many days
+USED = (SID, "date", *SERIES, "orders", "revenue", "baseline", "baseline_orders", "comparable", "pct_drop")
 OUT_COLUMNS = ("date", *SERIES, "rule", "status", "metric", "observed", "baseline", "mad", "spread",
                "robust_z", "pct_drop", "baseline_orders", "comparable", "window_days")  # fmt: skip
 
@@ -107,16 +108,19 @@ def _pooled(scored: pl.DataFrame) -> pl.DataFrame:
         "date", "sku", "category", "region", _o=pl.col("orders"), _x=pl.col("_obmean"),
         _w=1.0 / (1.0 + phi * pl.col("_obmean")),
     )  # fmt: skip
-    parts = []
-    for level, keys in (("total", ()), ("region", ("region",)), ("category", ("category",)),
-                        ("sku", ("sku", "category"))):  # fmt: skip
-        part = cells.group_by("date", *keys).agg(
-            _num=(pl.col("_w") * (pl.col("_o") - pl.col("_x"))).sum(), _pw=(pl.col("_w") * pl.col("_x")).sum()
-        )
-        part = part.select(
-            "date", *keys, _pm=pl.when(pl.col("_pw") > 0).then(pl.col("_num") / pl.col("_pw")), _pw="_pw"
-        )
+    sums = {
+        "_num": (pl.col("_w") * (pl.col("_o") - pl.col("_x"))).sum(),
+        "_pw": (pl.col("_w") * pl.col("_x")).sum(),
+    }
+    # The region x category sums once; total, region and category add them up.
+    blocks = cells.group_by("date", "region", "category").agg(**sums)
+    parts = [cells.group_by("date", "sku", "category").agg(**sums).with_columns(level=pl.lit("sku"))]
+    for level, keys in (("total", ()), ("region", ("region",)), ("category", ("category",))):
+        part = blocks.group_by("date", *keys).agg(pl.col("_num", "_pw").sum())
         parts.append(part.with_columns(level=pl.lit(level)))
+    parts = [
+        p.with_columns(_pm=pl.when(pl.col("_pw") > 0).then(pl.col("_num") / pl.col("_pw"))) for p in parts
+    ]
     pooled = pl.concat(parts, how="diagonal_relaxed")
     return pooled.select("date", *(pl.col(c).cast(pl.String) for c in SERIES), "_pm", "_pw")
 
@@ -126,7 +130,7 @@ def score_cusum(base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame)
     score_zero_run's (their alerts explain a day)."""
     explained = (base.get_column("status") == "alert") | (zero.get_column("status") == "alert")
     median, mean = _orders_baseline(base, config.weeks)
-    every = base.with_columns(median, mean, zero["_lam"], zero["_var"], _explained=explained)
+    every = base.select(*USED, median, mean, zero["_lam"], zero["_var"], _explained=explained)
     # An aggregate's miss is its cells' misses pooled with optimal weights: noise concentrated in a
     # few big, over-dispersed cells weighs less than a drop every cell shares.
     pooled = _pooled(every)
