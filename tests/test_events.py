@@ -8,6 +8,7 @@ import io
 import polars as pl
 import pytest
 from conftest import recent_days
+from test_state_store import _pg_database
 
 from spd_assets.core.events import (
     EVENT_COLUMNS,
@@ -21,6 +22,7 @@ from spd_assets.core.events import (
 from spd_assets.core.state_store import StateStore
 
 D = dt.date
+pytest_plugins = ["pg_server"]
 
 
 @pytest.fixture
@@ -125,3 +127,18 @@ def test_a_drop_is_expected_only_on_the_event_days_within_its_scope() -> None:
     assert out["alert_id"].to_list() == ["a", "b", "c", "d", "e"]
     assert out["expected"].to_list() == ["Toys promo", "EU checkout; Toys promo", None, None, None]
     assert label_expected(alerts, events.clear())["expected"].to_list() == [None] * 5
+
+
+def test_the_calendar_works_on_postgresql(pg_url, tmp_path) -> None:
+    url = _pg_database(pg_url)
+    eid = Calendar(StateStore(url)).add(
+        "Checkout", "site_change", D(2026, 3, 1), D(2026, 3, 2), "sku", "SKU-1"
+    )
+    calendar = Calendar(StateStore(url))
+    calendar.update(eid, end=D(2026, 3, 3))
+    assert calendar.table()[["start", "end", "scope_value"]].row(0) == (D(2026, 3, 1), D(2026, 3, 3), "SKU-1")
+    assert calendar.seed_default(D(2026, 11, 1), D(2026, 12, 31)) > 0
+    assert calendar.seed_default(D(2026, 11, 1), D(2026, 12, 31)) == 0
+    calendar.export_csv(tmp_path / "events.csv")
+    calendar.remove(eid)
+    assert eid not in set(calendar.table()["event_id"]) and calendar.import_csv(tmp_path / "events.csv") == 1

@@ -7,8 +7,8 @@ import hashlib
 
 import polars as pl
 import pytest
-import sqlalchemy as sa
 from conftest import recent_days
+from test_state_store import _pg_database
 
 from spd_assets.core.feedback import (
     REASON,
@@ -141,12 +141,7 @@ def test_series_keys_are_the_series_labels() -> None:
 
 
 def test_feedback_and_adjustments_persist_on_postgresql(pg_url) -> None:
-    name = f"feedback_{dt.datetime.now().strftime('%H%M%S%f')}"
-    engine = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as con:
-        con.exec_driver_sql(f"CREATE DATABASE {name}")
-    engine.dispose()
-    url = sa.engine.make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    url = _pg_database(pg_url)
     d1, d2 = recent_days(5)[0], recent_days(5)[-1]
     Feedback(StateStore(url)).give(frame(alert(d1)), "false_alarm")
     (adj,) = Feedback(StateStore(url)).give(frame(alert(d2)), "false_alarm")

@@ -181,9 +181,9 @@ class Calendar:
         return pl.DataFrame([tuple(r) for r in rows], schema=[c.name for c in EVENTS.columns], orient="row")
 
     def import_csv(self, source: str | Path | IO[str]) -> int:
-        """Add the rows of an ``events.csv`` (an ``event_id`` column, if any, updates those events);
-        a row equal to a current event is skipped, so importing twice adds nothing. All or nothing:
-        the first bad row raises an EventError naming the file, the row and the field."""
+        """Add the rows of an ``events.csv`` (an ``event_id`` column, if any, updates those events and
+        puts removed ones back); a row equal to a current event is skipped, so importing twice adds
+        nothing. All or nothing: the first bad row raises an EventError naming the file, row and field."""
         name = getattr(source, "name", None) or (
             str(source) if isinstance(source, str | Path) else "events.csv"
         )
@@ -201,7 +201,8 @@ class Calendar:
             except EventError as err:
                 raise EventError(f"{name}, row {line}: {err}") from None
         current = self.table()
-        known = set(current["event_id"])
+        with self.store.read(EVENTS) as con:
+            known = set(con.execute(sa.select(_E.event_id)).scalars())  # removed ones too: put back
         same = {tuple(r[f] for f in CSV_FIELDS) for r in current.iter_rows(named=True)}
         now, count = _now(), 0
         with self.store.begin(EVENTS) as con:
@@ -210,7 +211,9 @@ class Calendar:
                     continue
                 if event_id in known:
                     con.execute(
-                        EVENTS.update().where(_E.event_id == event_id).values(updated_at=now, **_row(fields))
+                        EVENTS.update()
+                        .where(_E.event_id == event_id)
+                        .values(updated_at=now, removed_at=None, **_row(fields))
                     )
                 else:
                     new_id = event_id or uuid.uuid4().hex[:12]
