@@ -111,6 +111,7 @@ def _report(result: SplitResult, given: set[str], dry_run: bool) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """``spd import EXPORT [options]``; exit 0 on success, 1 on bad input (nothing written)."""
+    from .core.filesystems import is_remote
     from .core.settings import SettingsError, load_settings
 
     args = _parser().parse_args(argv)
@@ -121,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"spd import: {exc}", file=sys.stderr)
         return 1
     landing = args.landing_dir or settings.landing_dir
+    if is_remote(landing):
+        print(
+            f"spd import: the landing folder {landing} is on an object store; import into a local folder"
+            f" (--landing-dir DIR), then copy its files there (e.g. aws s3 sync DIR {landing})",
+            file=sys.stderr,
+        )
+        return 1
     export = Path(args.export)
     bar = ProgressBar(export) if export.is_file() else None
     try:

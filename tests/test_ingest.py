@@ -129,3 +129,11 @@ def test_spd_import_takes_map_options_through_the_spd_command(tmp_path):
     argv = ["import", str(path), "--landing-dir", str(landing), "--map", "date=Purchase Date"]
     assert spd([*argv, "--map", "price=Unit Price"]) == 0
     assert load_day(landing, DAYS[0]).orders.select("region", "revenue").rows() == [("all", 2001.0)]
+
+
+def test_an_object_store_landing_folder_is_refused_with_the_way_to_copy_there(export, tmp_path, capsys):
+    path, _ = export
+    assert spd(["import", str(path), "--landing-dir", "s3://shop/landing"]) == 1
+    err = capsys.readouterr().err
+    assert "s3://shop/landing is on an object store" in err and "aws s3 sync" in err
+    assert not (Path.cwd() / "s3:").exists() and not list(tmp_path.glob("s3*"))  # nothing written locally
