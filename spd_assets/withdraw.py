@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from pathlib import Path
+
+import pyarrow.fs as pafs
 
 from .core.day_locks import hold_data_days
+from .core.filesystems import filesystem
 from .core.landing.files import daily_file_name
 from .core.landing.folder import affected_days, contiguous
 from .core.metrics import LOOKBACK_DAYS
@@ -21,6 +23,12 @@ from .core.settings import SettingsError, load_settings
 from .core.storage import DayStore
 
 DATED = ("orders", "quarantine", "injected_drops", "daily_agg", "daily_metrics", "alerts", "incidents")
+
+
+def _in_landing(landing_dir: str, name: str) -> bool:
+    """Whether the landing folder (local or an object store) still holds ``name``."""
+    fs, root = filesystem(landing_dir)
+    return fs.get_file_info(f"{root}/{name}").type != pafs.FileType.NotFound
 
 
 def _forget(instance, key, day: dt.date) -> None:
@@ -55,7 +63,7 @@ def withdraw(days: list[dt.date], echo=print) -> int:
         for asset in DATED:
             _forget(instance, dg.AssetKey(asset), day)
         echo(f"spd withdraw: {day}: removed {', '.join(removed) or 'nothing (no files)'}")
-        if settings.source == "landing" and Path(settings.landing_dir, daily_file_name(day)).exists():
+        if settings.source == "landing" and _in_landing(settings.landing_dir, daily_file_name(day)):
             echo(
                 f"spd withdraw: note: {daily_file_name(day)} is still in the landing folder; remove it, or "
                 "the day comes back when that file changes"

@@ -179,3 +179,14 @@ def test_each_scheme_opens_its_pyarrow_filesystem_once_per_bucket(s3_bucket, mon
     monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "shopaccount")
     azure, path = filesystem("az://box/spd")
     assert isinstance(azure, pafs.AzureFileSystem) and path == "box/spd"
+
+
+def test_spd_withdraw_sees_a_day_file_still_in_an_s3_landing_folder(s3_endpoint, s3_bucket, tmp_path) -> None:
+    from spd_assets.withdraw import _in_landing
+
+    s3_client(s3_endpoint).put_object(Bucket=s3_bucket, Key="landing/orders_2025-03-01.csv", Body=b"x")
+    assert _in_landing(f"s3://{s3_bucket}/landing", "orders_2025-03-01.csv")
+    assert not _in_landing(f"s3://{s3_bucket}/landing", "orders_2025-03-02.csv")
+    (tmp_path / "orders_2025-03-01.csv").write_text("x")
+    assert _in_landing(str(tmp_path), "orders_2025-03-01.csv")
+    assert not _in_landing(str(tmp_path), "orders_2025-03-02.csv")
