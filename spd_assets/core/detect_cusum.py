@@ -22,7 +22,7 @@ and alerts once the sum reaches ``cusum_h`` (S_t = max(0, S_{t-1} - e_t - k)).
   drop is not re-found on the days after it. ``window_days`` is the run: the days since the sum
   last was zero; ``robust_z`` is -S, the accumulated shortfall in days' spreads. S is held at
   ``cusum_h`` once reached, so an alert ends when the days stop falling short. Series that never
-  reach ``min_baseline_orders`` are not accumulated (low_volume).
+  reach ``min_baseline_orders`` are not accumulated and get no ``cusum`` rows in the scored days.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ SID = "_sid"  # the integer series id of the dense grid (detect.dense_series), s
 RESIDUAL_DAYS = 28
 MAD_SCALE = 1.4826
 MAX_RUN = 28  # the run reported (and summed in revenue) is at most this many days
-USED = (SID, "date", *SERIES, "orders", "revenue", "baseline", "baseline_orders", "comparable", "pct_drop")
+USED = (SID, "date", *SERIES, "orders", "revenue", "baseline", "baseline_orders", "comparable")
 OUT_COLUMNS = ("date", *SERIES, "rule", "status", "metric", "observed", "baseline", "mad", "spread",
                "robust_z", "pct_drop", "baseline_orders", "comparable", "window_days")  # fmt: skip
 
@@ -134,9 +134,8 @@ def score_cusum(base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame)
     # An aggregate's miss is its cells' misses pooled with optimal weights: noise concentrated in a
     # few big, over-dispersed cells weighs less than a drop every cell shares.
     pooled = _pooled(every)
-    # Series that never reach the volume gate are low_volume on every day: not accumulated at all.
+    # Series that never reach the volume gate are not accumulated at all (and have no cusum rows).
     busy = every.filter(pl.col("baseline_orders") >= config.min_baseline_orders)[SID].unique()
-    quiet = every.filter(~pl.col(SID).is_in(busy.implode()))
     scored = every.filter(pl.col(SID).is_in(busy.implode()))
     ids = scored.filter(pl.col("level") != "sku_region").select(SID, *SERIES).unique()
     pooled = pooled.join(ids, on=list(SERIES), nulls_equal=True).select("date", SID, "_pm", "_pw")
@@ -180,14 +179,9 @@ def score_cusum(base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame)
         window_days=pl.col("_run"),
         status=status,
     )
-    gated = pl.when(pl.col("revenue").is_null()).then(pl.lit("no_data")).otherwise(pl.lit("low_volume"))
-    quiet = quiet.with_columns(
-        observed=pl.col("revenue"), robust_z=pl.lit(None, dtype=pl.Float64), window_days=pl.lit(1, pl.Int32),
-        status=gated,
-    )  # fmt: skip
     fixed = {"mad": pl.lit(None, dtype=pl.Float64), "spread": pl.lit(None, dtype=pl.Float64),
              "metric": pl.lit("orders"), "rule": pl.lit("cusum")}  # fmt: skip
-    return pl.concat([f.with_columns(**fixed).select(OUT_COLUMNS) for f in (out, quiet)])
+    return out.with_columns(**fixed).select(OUT_COLUMNS)
 
 
 def _run_sums(scored: pl.DataFrame, column: str) -> pl.Series:
