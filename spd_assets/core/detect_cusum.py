@@ -48,15 +48,14 @@ OUT_COLUMNS = ("date", *SERIES, "rule", "status", "metric", "observed", "baselin
                "robust_z", "pct_drop", "baseline_orders", "comparable", "window_days")  # fmt: skip
 
 
-def _orders_baseline(base: pl.DataFrame, weeks: int) -> tuple[pl.Series, pl.Series]:
-    """The one-day rule's baseline on orders: same weekday k weeks back, scaled by the shop's change."""
-    lagged = base.select(
+def _comparable_orders(base: pl.DataFrame, weeks: int) -> pl.DataFrame:
+    """The one-day rule's comparable days on orders: the same weekday k weeks back, scaled by the shop."""
+    return base.select(
         pl.when(pl.col("_pos") >= 7 * k)
         .then(pl.col("orders").shift(7 * k) * pl.col(change_column(k)))
         .alias(str(k))
         for k in range(1, weeks + 1)
     )
-    return row_median(lagged)[0].alias("_ob"), lagged.mean_horizontal().alias("_obmean")
 
 
 def _grid(sid: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
@@ -129,14 +128,16 @@ def score_cusum(base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame)
     """The CUSUM of orders shortfalls per series-day; ``base`` is score_weekday_mad's frame, ``zero``
     score_zero_run's (their alerts explain a day)."""
     explained = (base.get_column("status") == "alert") | (zero.get_column("status") == "alert")
-    median, mean = _orders_baseline(base, config.weeks)
-    every = base.select(*USED, median, mean, zero["_lam"], zero["_var"], _explained=explained)
+    comparable = _comparable_orders(base, config.weeks)
+    mean = comparable.mean_horizontal().alias("_obmean")
+    every = base.select(*USED, mean, zero["_lam"], zero["_var"], _explained=explained)
     # An aggregate's miss is its cells' misses pooled with optimal weights: noise concentrated in a
     # few big, over-dispersed cells weighs less than a drop every cell shares.
     pooled = _pooled(every)
     # Series that never reach the volume gate are not accumulated at all (and have no cusum rows).
     busy = every.filter(pl.col("baseline_orders") >= config.min_baseline_orders)[SID].unique()
-    scored = every.filter(pl.col(SID).is_in(busy.implode()))
+    keep = every.get_column(SID).is_in(busy.implode())
+    scored = every.filter(keep).with_columns(row_median(comparable.filter(keep))[0].alias("_ob"))
     ids = scored.filter(pl.col("level") != "sku_region").select(SID, *SERIES).unique()
     pooled = pooled.join(ids, on=list(SERIES), nulls_equal=True).select("date", SID, "_pm", "_pw")
     miss = pl.when(pl.col("_ob") > 0).then(pl.col("orders") / pl.col("_ob") - 1.0)
