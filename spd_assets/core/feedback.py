@@ -174,6 +174,8 @@ class Feedback:
         ]
         with self.store.begin(FEEDBACK, ADJUSTMENTS) as con:
             con.execute(FEEDBACK.insert(), rows)
+            if verdict == "real":  # a 'real' can only take a false alarm back: it never raises a bar
+                return []
             touched = sorted({(r["series"], r["level"]) for r in rows})
             return [a for s, lv in touched if (a := self._reevaluate(con, s, lv, now)) is not None]
 
