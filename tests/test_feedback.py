@@ -149,3 +149,11 @@ def test_feedback_and_adjustments_persist_on_postgresql(pg_url) -> None:
     assert again.in_force(d2 + dt.timedelta(days=1))["adjustment_id"].to_list() == [adj]
     again.undo(adj)
     assert again.in_force(d2 + dt.timedelta(days=1)).is_empty()
+
+
+def test_four_false_alarms_given_at_once_take_two_steps(feedback) -> None:
+    days = recent_days(20)
+    four = frame(*(alert(days[k]) for k in (0, 2, 5, 8)))
+    first, second = feedback.give(four, "false_alarm")
+    assert feedback.in_force(days[-1]).to_dicts()[0]["adjustment_id"] == second
+    assert feedback.adjustments()["step"].to_list() == [1, 2] and first < second

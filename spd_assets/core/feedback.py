@@ -177,7 +177,11 @@ class Feedback:
             if verdict == "real":  # a 'real' can only take a false alarm back: it never raises a bar
                 return []
             touched = sorted({(r["series"], r["level"]) for r in rows})
-            return [a for s, lv in touched if (a := self._reevaluate(con, s, lv, now)) is not None]
+            made = []
+            for series, level in touched:  # each raise counts only the false alarms after it: it ends
+                while (made_id := self._reevaluate(con, series, level, now)) is not None:
+                    made.append(made_id)
+            return made
 
     @staticmethod
     def _reevaluate(con: sa.Connection, series: str, level: str, now: str) -> int | None:
