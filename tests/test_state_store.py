@@ -3,6 +3,7 @@ and a real PostgreSQL on loopback), and the upgrade from the files the previous 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import multiprocessing
@@ -176,7 +177,9 @@ def _previous_ledger(ledger_file: Path, alerts: pl.DataFrame, delivered: str) ->
     payloads = [(m["incident_id"], "log", m["date"].isoformat(),
                  json.dumps({k: v.isoformat() if isinstance(v, dt.date) else v for k, v in m.items()}), 1.0e9)
                 for m in as_messages(alerts).to_dicts()]  # fmt: skip
-    with sqlite3.connect(ledger_file, isolation_level=None) as db:
+    # closing(): a sqlite3 connection's own `with` only commits; left open (until the garbage collector
+    # gets to it), it would keep the file in use, so the upgrade could not set it aside.
+    with contextlib.closing(sqlite3.connect(ledger_file, isolation_level=None)) as db:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(PREVIOUS_LEDGER_DDL)
         db.executemany(PREVIOUS_RECORD, payloads)
@@ -189,7 +192,7 @@ def _previous_files(data_dir: Path, alerts: pl.DataFrame, delivered: str, acknow
     _previous_ledger(data_dir / "_deliveries" / "deliveries.sqlite", alerts, delivered)
     state_file = data_dir / "_dashboard" / "alert_state.sqlite"
     state_file.parent.mkdir(parents=True)
-    with sqlite3.connect(state_file) as db:
+    with contextlib.closing(sqlite3.connect(state_file)) as db, db:
         db.execute(PREVIOUS_STATE_DDL)
         db.execute(
             PREVIOUS_PUT, (acknowledged, "acknowledged", None, "known outage", "2026-11-30T08:00:00+00:00")
