@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from spd_assets.core.landing.folder import contiguous as spans  # one run per span of consecutive days
 from spd_assets.core.schema import series_label
 from spd_assets.core.text import md_escape
 
 from . import query
-from .dagster_runs import TERMINAL, DagsterUI, LaunchError, dagster_ui, launch_check, run_status, spans
+from .dagster_runs import TERMINAL, DagsterUI, LaunchError, dagster_ui, launch_check, run_status
 
 _STATE = "spd_check"
 _ICONS = {

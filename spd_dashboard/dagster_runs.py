@@ -91,17 +91,6 @@ def launch_check(ui: DagsterUI, day: dt.date, last: dt.date | None = None) -> st
         raise LaunchError(f"Dagster refused to launch {JOB} for {span}: {why}") from exc
 
 
-def spans(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
-    """Consecutive days grouped into (first, last) spans, so a set of days costs one run per span."""
-    out: list[tuple[dt.date, dt.date]] = []
-    for day in sorted(set(days)):
-        if out and day == out[-1][1] + dt.timedelta(days=1):
-            out[-1] = (out[-1][0], day)
-        else:
-            out.append((day, day))
-    return out
-
-
 def run_status(ui: DagsterUI, run_id: str) -> str:
     """The run's status name: QUEUED, STARTING, STARTED, SUCCESS, FAILURE, CANCELED, ..."""
     from dagster_graphql import DagsterGraphQLClientError

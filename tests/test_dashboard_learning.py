@@ -14,10 +14,10 @@ from streamlit.testing.v1 import AppTest
 from test_dashboard_app import _texts, _week
 
 from spd_assets.core.events import EVENT_COLUMNS
+from spd_assets.core.landing.folder import contiguous as spans
 from spd_assets.core.schema import ALERTS
 from spd_dashboard import charts
 from spd_dashboard.check_panel import launch_days
-from spd_dashboard.dagster_runs import spans
 from spd_dashboard.query import state
 
 ALERTS_PAGE, CALENDAR = "views/alerts.py", "views/events.py"
