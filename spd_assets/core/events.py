@@ -24,7 +24,7 @@ from typing import IO, Any
 import polars as pl
 import sqlalchemy as sa
 
-from .state_store import IMPORTS, METADATA, StateStore
+from .state_store import IMPORTS, METADATA, StateStore, stamp
 from .synthetic.catalog import CATEGORIES
 from .synthetic.seasonality import black_friday, promotions
 
@@ -62,10 +62,6 @@ CSV_FIELDS = ("name", "kind", "start", "end", "scope_level", "scope_value")  # e
 
 class EventError(ValueError):
     """An event that cannot be stored; the text names the field (and the file and row on import)."""
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def _date(value: object, field: str) -> dt.date:
@@ -133,7 +129,7 @@ class Calendar:
         """Store a new event; returns its id."""
         fields = validated(locals())
         event_id = uuid.uuid4().hex[:12]
-        now = _now()
+        now = stamp()
         with self.store.begin(EVENTS) as con:
             con.execute(
                 EVENTS.insert().values(event_id=event_id, created_at=now, updated_at=now, **_row(fields))
@@ -155,7 +151,8 @@ class Calendar:
             raise KeyError(f"no current event {event_id}")
         new = validated({**current, **fields})
         with self.store.begin(EVENTS) as con:
-            con.execute(EVENTS.update().where(_E.event_id == event_id).values(updated_at=_now(), **_row(new)))
+            changed = EVENTS.update().where(_E.event_id == event_id)
+            con.execute(changed.values(updated_at=stamp(), **_row(new)))
 
     def remove(self, event_id: str) -> None:
         """Take an event off the calendar; its row stays, marked removed."""
@@ -163,7 +160,7 @@ class Calendar:
             done = con.execute(
                 EVENTS.update()
                 .where(_E.event_id == event_id, _E.removed_at.is_(None))
-                .values(removed_at=_now())
+                .values(removed_at=stamp())
             )
         if done.rowcount == 0:
             raise KeyError(f"no current event {event_id}")
@@ -204,7 +201,7 @@ class Calendar:
         with self.store.read(EVENTS) as con:
             known = set(con.execute(sa.select(_E.event_id)).scalars())  # removed ones too: put back
         same = {tuple(r[f] for f in CSV_FIELDS) for r in current.iter_rows(named=True)}
-        now, count = _now(), 0
+        now, count = stamp(), 0
         with self.store.begin(EVENTS) as con:
             for event_id, fields in rows:
                 if tuple(fields[f] for f in CSV_FIELDS) in same:
@@ -240,7 +237,7 @@ class Calendar:
     def seed_default(self, start: dt.date, end: dt.date, seed: int = 7) -> int:
         """Add the default calendar for ``start``..``end`` if it was never seeded here; returns rows added."""
         events = default_calendar(start, end, seed=seed)
-        now = _now()
+        now = stamp()
         with self.store.begin(EVENTS, IMPORTS) as con:
             done = sa.select(IMPORTS.c.table_name).where(IMPORTS.c.table_name == DEFAULT_SEED)
             if con.execute(done).first() is not None:

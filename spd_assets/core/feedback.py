@@ -28,7 +28,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from .schema import series_label
-from .state_store import METADATA, StateStore
+from .state_store import METADATA, StateStore, stamp
 
 VERDICTS = ("real", "false_alarm")
 TARGETS = ("alert", "incident")
@@ -91,10 +91,6 @@ IN_FORCE_COLUMNS = {
 }
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-
-
 def series_keys(alerts: pl.DataFrame) -> pl.Series:
     """Each alert's series as schema.series_label names it (the key of feedback and adjustments)."""
     rows = alerts.select("level", "sku", "category", "region").rows()
@@ -153,7 +149,7 @@ class Feedback:
             raise ValueError("feedback on an incident needs its incident_id as target_id")
         if alerts.is_empty():
             return []
-        now = _now()
+        now = stamp()
         keys = series_keys(alerts)
         rows = [
             {
@@ -265,7 +261,7 @@ class Feedback:
             done = con.execute(
                 ADJUSTMENTS.update()
                 .where(_A.adjustment_id == adjustment_id, _A.undone_at.is_(None))
-                .values(undone_at=_now(), undone_by=by)
+                .values(undone_at=stamp(), undone_by=by)
             )
             if done.rowcount == 0:
                 known = con.execute(sa.select(_A.undone_at).where(_A.adjustment_id == adjustment_id)).first()

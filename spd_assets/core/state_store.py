@@ -17,6 +17,7 @@ tables. State an earlier version kept in SQLite files of its own is imported onc
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import sqlite3
 import threading
@@ -43,6 +44,11 @@ IMPORTS = sa.Table(
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("imported_at", sa.Float, nullable=False),
 )
+
+
+def stamp() -> str:
+    """Now in UTC to the second, ISO: when a row of the store was written or changed."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def default_state_url(data_dir: str, env: Mapping[str, str] | None = None) -> str:
