@@ -35,9 +35,10 @@ def _zoned_to_utc(rows: pl.Series) -> pl.Series:
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 
-def _text(col: str, dtype: pl.DataType) -> pl.Expr:
+def trimmed_text(col: str, dtype: pl.DataType) -> pl.Expr:
+    """A cell as trimmed text, with an empty cell as null: how every landing field is first read."""
     text = pl.col(col).str.strip_chars() if dtype == pl.String else pl.col(col).cast(pl.String)
-    return pl.when(text.str.len_bytes() > 0).then(text)
+    return text.replace("", None)
 
 
 def with_when(
@@ -56,9 +57,58 @@ def with_when(
             local = pl.col(col).dt.replace_time_zone(local_zone, non_existent="null", ambiguous="earliest")
         utc = local.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
         return frame.with_columns(local.dt.date().alias(date), utc.alias(ts))
+    if isinstance(frame, pl.DataFrame):
+        return _with_when_text(frame, col, dtype, prefix, timezone)
+    return _parsed_text(frame, col, dtype, prefix, timezone)
+
+
+_PLAIN = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$"  # what most exports write: a naive local time
+
+
+def _with_when_text(
+    frame: pl.DataFrame, col: str, dtype: pl.DataType, prefix: str, timezone: str | None
+) -> pl.DataFrame:
+    """Text timestamps: the plain ``YYYY-MM-DD HH:MM:SS`` rows by one fixed format, the rest by the
+    general rules, which give a plain row the same date and instant at many times the cost."""
+    text = f"{prefix}when_text"
+    trimmed = frame.with_columns(trimmed_text(col, dtype).alias(text))
+    plain = trimmed.select(pl.col(text).str.contains(_PLAIN).fill_null(False)).to_series()
+    if not plain.any():
+        return _parsed_text(frame, col, dtype, prefix, timezone)
+    stamp = (
+        pl.col(text)
+        .str.replace("T", " ", literal=True)
+        .str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
+    )
+    local = stamp.dt.replace_time_zone(timezone or "UTC", non_existent="null", ambiguous="earliest")
+    fast = (
+        trimmed.filter(plain)
+        .with_columns(local.alias(text))  # the shop's local time: its date is the day of the order
+        .with_columns(
+            pl.col(text).dt.date().alias(f"{prefix}date"),
+            pl.col(text).dt.convert_time_zone("UTC").alias(f"{prefix}ts"),
+        )
+        .drop(text)
+    )
+    if plain.all():
+        return fast
+    order = f"{prefix}row"
+    parts = [
+        fast.with_columns(pl.Series(order, plain.arg_true())),
+        _parsed_text(frame.filter(~plain), col, dtype, prefix, timezone).with_columns(
+            pl.Series(order, (~plain).arg_true())
+        ),
+    ]
+    return pl.concat(parts).sort(order).drop(order)
+
+
+def _parsed_text(frame: FrameT, col: str, dtype: pl.DataType, prefix: str, timezone: str | None) -> FrameT:
+    """Text timestamps by the general rules: offsets, zone names, a bare date, a space for the T."""
+    date, ts = f"{prefix}date", f"{prefix}ts"
+    local_zone = timezone or "UTC"
     text, iso, aware = f"{prefix}when_text", f"{prefix}iso", f"{prefix}aware"
     zone = f"{prefix}zone"
-    frame = frame.with_columns(_text(col, dtype).alias(text))  # in stages: each computed once
+    frame = frame.with_columns(trimmed_text(col, dtype).alias(text))  # in stages: each computed once
     frame = frame.with_columns(
         pl.col(text).str.extract(_ZONE, 1).alias(zone), pl.col(text).str.replace(_ZONE, "").alias(text)
     )

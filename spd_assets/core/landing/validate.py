@@ -15,7 +15,7 @@ import polars as pl
 
 from .. import schema
 from .statuses import DEFAULT_EXCLUDED, is_excluded
-from .timestamps import with_when
+from .timestamps import trimmed_text, with_when
 
 LINE = "__line"  # 1-based line (CSV, header = line 1) or row number (Parquet), added by the reader
 MALFORMED = "__malformed"  # optional: a reason the reader found the row malformed (too many fields)
@@ -85,14 +85,9 @@ def resolve_columns(columns: Iterable[str], source_file: str) -> dict[str, str]:
     return names
 
 
-def _text(col: str, dtype: pl.DataType) -> pl.Expr:
-    """Trimmed text, with empty cells as null."""
-    text = pl.col(col).str.strip_chars() if dtype == pl.String else pl.col(col).cast(pl.String)
-    return pl.when(text.str.len_bytes() > 0).then(text)
-
-
-def _number(col: str, dtype: pl.DataType) -> pl.Expr:
-    value = pl.col(col).str.strip_chars() if dtype == pl.String else pl.col(col)
+def _number(col: str, dtype: pl.DataType, key: str) -> pl.Expr:
+    """A number from the trimmed text (already computed) or from a typed column as it is."""
+    value = pl.col(f"{_P}t_{key}") if dtype == pl.String else pl.col(col)
     return value.cast(pl.Float64, strict=False)
 
 
@@ -148,10 +143,15 @@ def validate_orders(
     names = resolve_columns(data_cols, source_file)
     types = {k: raw.schema[c] for k, c in names.items()}
     when = "date" if "date" in names else "ts"
-    frame = raw.with_columns(
-        *[_text(c, types[k]).alias(f"{_P}t_{k}") for k, c in names.items()],
-        *[_number(names[k], types[k]).alias(f"{_P}{k}") for k in ("qty", "price", "revenue") if k in names],
-    ).with_columns(pl.col(f"{_P}t_{k}").alias(f"{_P}{k}") for k in ("order_id", "sku", "region"))
+    frame = raw.with_columns(trimmed_text(c, types[k]).alias(f"{_P}t_{k}") for k, c in names.items())
+    frame = frame.with_columns(
+        *[
+            _number(names[k], types[k], k).alias(f"{_P}{k}")
+            for k in ("qty", "price", "revenue")
+            if k in names
+        ],
+        *[pl.col(f"{_P}t_{k}").alias(f"{_P}{k}") for k in ("order_id", "sku", "region")],
+    )
     frame = with_when(frame, names[when], types[when], _P, timezone)
     if "ts" in names and "date" in names:
         frame = with_when(frame, names["ts"], types["ts"], f"{_P}own_", timezone).drop(f"{_P}own_date")
@@ -164,14 +164,14 @@ def validate_orders(
     frame = frame.with_columns(
         c.fill_null(False).alias(f) for f, (_, c, _) in zip(flags, checks, strict=True)
     )
-    failed = pl.any_horizontal(flags)
-    good = frame.filter(~failed)
-    # An order line is (order_id, sku): a line-item export repeats the order_id, never the pair.
-    first = good.select(pl.struct(f"{_P}order_id", f"{_P}sku").is_first_distinct()).to_series()
-    duplicates = good.filter(~first).with_columns(
+    failed = frame.select(pl.any_horizontal(flags)).to_series()
+    repeated = _repeated_lines(frame, failed)
+    duplicates = frame[repeated.arg_true()].with_columns(  # gathered: rare rows, not a filter of all
         pl.lit("order_id").alias(f"{_P}field"), pl.lit("duplicate order_id and sku").alias(f"{_P}reason")
     )
-    bad = frame.filter(failed).with_columns(  # only the (usually few) failed rows get their reasons spelled
+    bad = frame[
+        failed.arg_true()
+    ].with_columns(  # only the (usually few) failed rows get their reasons spelled
         _listed([(pl.col(f), field) for f, (field, _, _) in zip(flags, checks, strict=True)], ",")
         .str.split(",")
         .list.unique(maintain_order=True)
@@ -181,7 +181,7 @@ def validate_orders(
             f"{_P}reason"
         ),
     )
-    orders = _orders(good.filter(first), names, excluded_status)
+    orders = _orders(frame, ~(failed | repeated), names, excluded_status)
     quarantine = (
         pl.concat([bad, duplicates])
         .sort(LINE)
@@ -216,11 +216,31 @@ def _listed(items: list[tuple[pl.Expr, str]], separator: str) -> pl.Expr:
     return pl.concat_str(labels, separator=separator, ignore_nulls=True)
 
 
+def _repeated_lines(frame: pl.DataFrame, failed: pl.Series) -> pl.Series:
+    """Valid rows whose (order_id, sku) an earlier valid row already has: an order line is the pair
+    (a line-item export repeats the order_id, never the pair). Hashes find the few candidates; the
+    pairs themselves decide, so a hash collision never quarantines a row."""
+    pair = pl.struct(f"{_P}order_id", f"{_P}sku")
+    shared = frame.select(
+        pl.when(~failed).then(pair.hash()).is_duplicated() & ~failed  # the nulls of failed rows too: masked
+    ).to_series()
+    repeated = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
+    if shared.any():
+        rows = shared.arg_true()
+        later = frame[rows].select(~pair.is_first_distinct()).to_series()
+        repeated = repeated.scatter(rows.filter(later), True)
+    return repeated
+
+
 def _check_day(frame: pl.DataFrame, day: dt.date, source_file: str, when_col: str) -> None:
     """A file whose dated rows are mostly another day is a misnamed or mis-split file, not bad rows."""
-    dated = frame.filter(pl.col(f"{_P}date").is_not_null())
-    other = dated.filter(pl.col(f"{_P}date") != day)
-    if dated.height and other.height * 2 > dated.height:
+    date = pl.col(f"{_P}date")
+    n_dated, n_other = frame.select(date.is_not_null().sum().alias("n"), (date != day).sum().alias("o")).row(
+        0
+    )
+    if n_dated and n_other * 2 > n_dated:
+        dated = frame.filter(date.is_not_null())
+        other = dated.filter(date != day)
         first, last = other[f"{_P}date"].min(), other[f"{_P}date"].max()
         span = f"{first}" if first == last else f"{first} .. {last}"
         raise LandingFileError(
@@ -230,8 +250,11 @@ def _check_day(frame: pl.DataFrame, day: dt.date, source_file: str, when_col: st
         )
 
 
-def _orders(kept: pl.DataFrame, names: dict[str, str], excluded: tuple[str, ...]) -> pl.DataFrame:
-    """Kept rows in schema.ORDERS + ORDER_STATUS: ts from `ts` when given (else the date's own time)."""
+def _orders(
+    frame: pl.DataFrame, keep: pl.Series, names: dict[str, str], excluded: tuple[str, ...]
+) -> pl.DataFrame:
+    """The ``keep`` rows in schema.ORDERS + ORDER_STATUS: ts from `ts` when given (else the date's own
+    time); the columns are picked before the rows, so the wide working frame is never filtered."""
     ts = pl.col(f"{_P}ts")
     if "ts" in names and "date" in names:
         ts = pl.coalesce(pl.col(f"{_P}own_ts"), ts)
@@ -239,7 +262,7 @@ def _orders(kept: pl.DataFrame, names: dict[str, str], excluded: tuple[str, ...]
     revenue = (qty * price).round(2)
     if "revenue" in names:
         revenue = pl.coalesce(pl.col(f"{_P}revenue"), revenue)
-    out = kept.select(
+    out = frame.select(
         order_id=pl.col(f"{_P}order_id"),
         ts=ts,
         date=pl.col(f"{_P}date"),
@@ -251,6 +274,8 @@ def _orders(kept: pl.DataFrame, names: dict[str, str], excluded: tuple[str, ...]
         status=pl.col(f"{_P}t_status") if "status" in names else pl.lit(None, pl.String),
         counted=~is_excluded(pl.col(f"{_P}t_status"), excluded) if "status" in names else pl.lit(True),
     )
+    if not keep.all():
+        out = out.filter(keep)
     return schema.conform(out, {**schema.ORDERS, **schema.ORDER_STATUS})
 
 
