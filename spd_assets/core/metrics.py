@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from .schema import DAILY_METRICS, LEVEL_KEYS, LEVELS, conform, empty
@@ -104,39 +106,144 @@ def rolling_metrics(
     is not available (before history starts, or never materialized) is left out of the sums, and
     ``window_days`` says how many of the 7 days a window covered. ``pct_change_7d`` is set only when
     both windows are complete and the prior one had revenue.
+
+    Computed on dense integer arrays (series x calendar day) rather than a joined and sorted frame:
+    at 20,000 SKUs x 20 regions the frame version spent 10 GB and most of its time sorting strings.
+    Money is summed in integer cents, so a day comes out identical alone or inside a year's backfill.
     """
     out_days = sorted(set(output_days))
     if not out_days:
         return empty(DAILY_METRICS)
-    first = out_days[0] - dt.timedelta(days=LOOKBACK_DAYS)
-    series = daily_series(daily_agg, [d for d in days if first <= d <= out_days[-1]])
-    keys = ["level", "sku", "category", "region"]
-    dense = calendar_grid(series, keys, first, out_days[-1], days).sort([*keys, "date"])
-    # Money is summed in integer cents: sliding float sums drift with the window's history, and a
-    # day must come out identical whether computed alone or inside a year-long backfill.
-    dense = dense.with_columns(cents=(pl.col("revenue") * 100).round().cast(pl.Int64))
-    roll = {c: rolling_7d(c, keys) for c in ("cents", "units", "orders")}
-    full = dense.with_columns(
-        cents_7d=roll["cents"],
-        units_7d=roll["units"],
-        orders_7d=roll["orders"],
-        window_days=window_days(keys),
-    ).with_columns(
-        cents_7d_prev=pl.col("cents_7d").shift(WINDOW).over(keys),
-        prev_days=pl.col("window_days").shift(WINDOW).over(keys),
+    first, last = out_days[0] - dt.timedelta(days=LOOKBACK_DAYS), out_days[-1]
+    n_cal = (last - first).days + 1
+    available = np.zeros(n_cal, bool)
+    available[[(d - first).days for d in set(days) if first <= d <= last]] = True
+    out_idx = np.array([(d - first).days for d in out_days if available[(d - first).days]], dtype=np.int64)
+    if not out_idx.size:
+        return empty(DAILY_METRICS)
+    cells = _Cells.of(daily_agg, first, n_cal, available)
+    parts = [cells.level(level) for level in sorted(levels(daily_agg))]  # the output's level order
+    keys = pl.concat([k for k, _ in parts])
+    values = {c: np.concatenate([v[c] for _, v in parts]) for c in _MEASURES}
+    n_out = out_idx.size
+    count = np.concatenate([[0], np.cumsum(available, dtype=np.int64)])
+
+    def window(arr: np.ndarray, end: np.ndarray) -> np.ndarray:  # sums over days end-6..end
+        return arr[:, end + 1] - arr[:, end + 1 - WINDOW]
+
+    sums = {
+        c: np.concatenate([np.zeros((len(v), 1), np.int64), v.cumsum(axis=1)], 1) for c, v in values.items()
+    }
+    flat = {  # day-major: every series of the first output day, then the next day, ...
+        "orders": values["orders"][:, out_idx],
+        "units": values["units"][:, out_idx],
+        "cents": values["cents"][:, out_idx],
+        "cents_7d": window(sums["cents"], out_idx),
+        "units_7d": window(sums["units"], out_idx),
+        "orders_7d": window(sums["orders"], out_idx),
+        "cents_7d_prev": window(sums["cents"], out_idx - WINDOW),
+    }
+    frame = pl.concat([keys] * n_out).with_columns(
+        date=pl.Series(np.repeat(np.array([first], "datetime64[D]") + out_idx, keys.height), dtype=pl.Date),
+        window_days=pl.Series(np.repeat(window(count[None, :], out_idx)[0], keys.height), dtype=pl.Int32),
+        prev_days=pl.Series(np.repeat(window(count[None, :], out_idx - WINDOW)[0], keys.height)),
+        **{c: pl.Series(v.T.ravel()) for c, v in flat.items()},
     )
     complete = (pl.col("window_days") == WINDOW) & (pl.col("prev_days") == WINDOW)
-    result = (
-        full.filter(pl.col("date").is_in(out_days) & pl.col("available"))
-        .with_columns(
-            revenue=pl.col("cents") / 100,
-            revenue_7d=pl.col("cents_7d") / 100,
-            revenue_7d_prev=pl.when(pl.col("prev_days") > 0).then(pl.col("cents_7d_prev") / 100),
-            pct_change_7d=pct_change_7d(pl.col("cents_7d"), pl.col("cents_7d_prev"), complete).round(6),
-            aov_7d=pl.when(pl.col("orders_7d") > 0).then(
-                (pl.col("cents_7d") / pl.col("orders_7d") / 100).round(4)
-            ),
-        )
-        .sort("date", "level", "sku", "region", "category", nulls_last=False)
+    result = frame.with_columns(
+        revenue=pl.col("cents") / 100,
+        revenue_7d=pl.col("cents_7d") / 100,
+        revenue_7d_prev=pl.when(pl.col("prev_days") > 0).then(pl.col("cents_7d_prev") / 100),
+        pct_change_7d=pct_change_7d(pl.col("cents_7d"), pl.col("cents_7d_prev"), complete).round(6),
+        aov_7d=pl.when(pl.col("orders_7d") > 0).then(
+            (pl.col("cents_7d") / pl.col("orders_7d") / 100).round(4)
+        ),
     )
     return conform(result, DAILY_METRICS)
+
+
+_MEASURES = ("orders", "units", "cents")
+_NO_KEYS = pl.DataFrame(
+    {"level": ["total"], "sku": [None], "category": [None], "region": [None]},
+    schema={"level": pl.String, "sku": pl.String, "category": pl.String, "region": pl.String},
+)
+_KEYS = ("sku", "category", "region")
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """daily_agg as dense arrays: one row per (sku, category, region) cell seen in it, one column per
+    calendar day (zero on a day without a row, and on a day that is not available).
+
+    Each key is coded by its rank among its sorted values, so sorting by codes sorts as the strings do,
+    and every level's series come out in the order the stored files have always had.
+    """
+
+    labels: dict[str, pl.Series]
+    codes: dict[str, np.ndarray]  # per cell
+    values: dict[str, np.ndarray]  # per measure: cells x calendar days
+    sku_category: pl.DataFrame  # each SKU's category (its first in daily_agg), for the SKU levels
+
+    @classmethod
+    def of(cls, daily_agg: pl.DataFrame, first: dt.date, n_cal: int, available: np.ndarray) -> _Cells:
+        frame = daily_agg.select(*_KEYS, "date", "orders", "units", "revenue")
+        labels = {k: frame.get_column(k).unique().sort() for k in _KEYS}
+        coded = frame.select(
+            [pl.col(k).cast(pl.Enum(labels[k])).to_physical().cast(pl.Int64) for k in _KEYS],
+            day=(pl.col("date") - first).dt.total_days(),
+            orders=pl.col("orders"),
+            units=pl.col("units"),
+            cents=(pl.col("revenue") * 100).round().cast(pl.Int64),
+        )
+        n_cat, n_reg = max(len(labels["category"]), 1), max(len(labels["region"]), 1)
+        cell = (coded["sku"].to_numpy() * n_cat + coded["category"].to_numpy()) * n_reg + coded[
+            "region"
+        ].to_numpy()
+        ids, row_cell = np.unique(cell, return_inverse=True)
+        day = coded["day"].to_numpy()
+        keep = (day >= 0) & (day < n_cal)
+        keep[keep] = available[day[keep]]
+        at = row_cell[keep] * n_cal + day[keep]
+        values = {}
+        for m in _MEASURES:
+            grid = np.zeros(len(ids) * n_cal, np.int64)
+            np.add.at(grid, at, coded[m].to_numpy()[keep])
+            values[m] = grid.reshape(len(ids), n_cal)
+        sku_cat, region = np.divmod(ids, n_reg)
+        codes = {"sku": sku_cat // n_cat, "category": sku_cat % n_cat, "region": region}
+        first_category = daily_agg.select("sku", "category").unique("sku", keep="first")
+        return cls(labels, codes, values, first_category)
+
+    def level(self, level: str) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
+        """The level's series (keys, sorted) and their sums per calendar day."""
+        keys = LEVEL_KEYS[level]
+        if not keys:  # the total is one series, even over days that sold nothing
+            return _NO_KEYS.with_columns(level=pl.lit(level)), {
+                m: v.sum(axis=0, keepdims=True) for m, v in self.values.items()
+            }
+        group = np.zeros(len(self.codes["sku"]), np.int64)
+        for k in keys:
+            group = group * max(len(self.labels[k]), 1) + self.codes[k]
+        order = np.argsort(group, kind="stable")
+        if not order.size:
+            return _NO_KEYS.clear(), {m: v[:0] for m, v in self.values.items()}
+        starts = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]])
+        if starts.size == order.size:  # one cell per series (sku_region, normally): nothing to add
+            sums = {m: v[order] for m, v in self.values.items()}
+        else:
+            sums = {m: np.add.reduceat(v[order], starts, axis=0) for m, v in self.values.items()}
+        rep, n = order[starts], len(starts)
+        cols = {
+            k: (
+                self.labels[k].gather(self.codes[k][rep])
+                if k in keys
+                else pl.repeat(None, n, dtype=pl.String, eager=True)
+            )
+            for k in _KEYS
+        }
+        frame = pl.DataFrame({"level": [level] * n, **{k: cols[k].alias(k) for k in _KEYS}})
+        if "sku" in keys:
+            frame = frame.drop("category").join(
+                self.sku_category, on="sku", how="left", maintain_order="left"
+            )
+        return frame.select("level", "sku", "category", "region"), sums

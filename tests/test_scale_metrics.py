@@ -1,0 +1,118 @@
+"""rolling_metrics on dense arrays gives exactly what the joined-and-sorted frame version gave.
+
+The reference below is the previous implementation (a dense calendar grid of the level series,
+sorted, rolled per series); the array version replaced it for catalog scale, so every value, type
+and row order must be the same, on gaps, duplicates, a SKU changing category and a one-region shop.
+"""
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from benchmarks.catalog_scale import CatalogShop
+from spd_assets.core.metrics import (
+    LOOKBACK_DAYS,
+    WINDOW,
+    calendar_grid,
+    daily_series,
+    pct_change_7d,
+    rolling_7d,
+    rolling_metrics,
+    window_days,
+)
+from spd_assets.core.schema import DAILY_METRICS, conform, empty
+from tests.conftest import recent_days
+
+
+def reference_metrics(daily_agg: pl.DataFrame, days: list, output_days: list) -> pl.DataFrame:
+    out_days = sorted(set(output_days))
+    if not out_days:
+        return empty(DAILY_METRICS)
+    first = out_days[0] - dt.timedelta(days=LOOKBACK_DAYS)
+    series = daily_series(daily_agg, [d for d in days if first <= d <= out_days[-1]])
+    keys = ["level", "sku", "category", "region"]
+    dense = calendar_grid(series, keys, first, out_days[-1], days).sort([*keys, "date"])
+    dense = dense.with_columns(cents=(pl.col("revenue") * 100).round().cast(pl.Int64))
+    roll = {c: rolling_7d(c, keys) for c in ("cents", "units", "orders")}
+    full = dense.with_columns(
+        cents_7d=roll["cents"],
+        units_7d=roll["units"],
+        orders_7d=roll["orders"],
+        window_days=window_days(keys),
+    ).with_columns(
+        cents_7d_prev=pl.col("cents_7d").shift(WINDOW).over(keys),
+        prev_days=pl.col("window_days").shift(WINDOW).over(keys),
+    )
+    complete = (pl.col("window_days") == WINDOW) & (pl.col("prev_days") == WINDOW)
+    result = (
+        full.filter(pl.col("date").is_in(out_days) & pl.col("available"))
+        .with_columns(
+            revenue=pl.col("cents") / 100,
+            revenue_7d=pl.col("cents_7d") / 100,
+            revenue_7d_prev=pl.when(pl.col("prev_days") > 0).then(pl.col("cents_7d_prev") / 100),
+            pct_change_7d=pct_change_7d(pl.col("cents_7d"), pl.col("cents_7d_prev"), complete).round(6),
+            aov_7d=pl.when(pl.col("orders_7d") > 0).then(
+                (pl.col("cents_7d") / pl.col("orders_7d") / 100).round(4)
+            ),
+        )
+        .sort("date", "level", "sku", "region", "category", nulls_last=False)
+    )
+    return conform(result, DAILY_METRICS)
+
+
+DAYS = recent_days(40)
+
+
+def _shop_days(n_skus: int, n_regions: int) -> pl.DataFrame:
+    shop = CatalogShop(n_skus, n_regions)
+    return pl.concat([shop.day(d) for d in DAYS])
+
+
+@pytest.mark.parametrize(
+    "out", [DAYS[20:], DAYS[13:14], DAYS[:5], DAYS[-1:]], ids=["range", "first_full", "early", "last"]
+)
+def test_array_metrics_equal_the_frame_version_with_gaps(out):
+    agg = _shop_days(40, 3)
+    available = [d for i, d in enumerate(DAYS) if i not in (4, 17, 31)]  # days never materialized
+    agg = agg.filter(pl.col("date").is_in(available) & (pl.col("orders") % 7 != 0))  # cells without sales
+    assert_frame_equal(rolling_metrics(agg, available, out), reference_metrics(agg, available, out))
+
+
+def test_duplicate_rows_a_sku_changing_category_and_rows_outside_the_days_are_handled_alike():
+    agg = _shop_days(30, 6)
+    moved = agg.filter(pl.col("sku") == "SKU-0001", pl.col("date") > DAYS[25]).with_columns(
+        category=pl.lit("zz")
+    )
+    agg = pl.concat([agg.filter(~((pl.col("sku") == "SKU-0001") & (pl.col("date") > DAYS[25]))), moved])
+    agg = pl.concat([agg, agg.filter(pl.col("sku") == "SKU-0002")])  # the same cell twice on a day
+    agg = agg.sample(fraction=1.0, shuffle=True, seed=3)
+    days = DAYS[:-3]  # the last three days' rows are in the frame but not available
+    assert_frame_equal(rolling_metrics(agg, days, DAYS[14:]), reference_metrics(agg, days, DAYS[14:]))
+
+
+def test_one_region_shop_and_an_empty_daily_agg():
+    agg = _shop_days(20, 1).with_columns(region=pl.lit("all"))
+    new = rolling_metrics(agg, DAYS, DAYS[20:])
+    assert_frame_equal(new, reference_metrics(agg, DAYS, DAYS[20:]))
+    assert "region" not in new["level"].unique().to_list()
+    none = agg.clear()
+    assert_frame_equal(rolling_metrics(none, DAYS, DAYS[-2:]), reference_metrics(none, DAYS, DAYS[-2:]))
+    assert rolling_metrics(agg, [], DAYS[-2:]).is_empty()
+
+
+def test_every_levels_revenue_sums_to_the_days_revenue():
+    agg = _shop_days(50, 4)
+    m = rolling_metrics(agg, DAYS, DAYS[14:])
+    day_cents = agg.group_by("date").agg((pl.col("revenue") * 100).round().cast(pl.Int64).sum().alias("c"))
+    for level in ("total", "region", "category", "sku", "sku_region"):
+        got = (
+            m.filter(level=level)
+            .group_by("date")
+            .agg((pl.col("revenue") * 100).round().cast(pl.Int64).sum().alias("c"))
+        )
+        joined = got.join(day_cents, on="date", suffix="_agg")
+        assert joined.height == len(DAYS[14:])
+        assert np.array_equal(joined["c"].to_numpy(), joined["c_agg"].to_numpy()), level
