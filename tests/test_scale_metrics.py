@@ -116,3 +116,17 @@ def test_every_levels_revenue_sums_to_the_days_revenue():
         joined = got.join(day_cents, on="date", suffix="_agg")
         assert joined.height == len(DAYS[14:])
         assert np.array_equal(joined["c"].to_numpy(), joined["c_agg"].to_numpy()), level
+
+
+def test_alerts_from_array_metrics_equal_those_from_the_frame_version():
+    from spd_assets.core.detect import HISTORY_DAYS, detect_drops
+
+    shop = CatalogShop(40, 4)
+    days = recent_days(HISTORY_DAYS + 4 + LOOKBACK_DAYS)
+    agg = pl.concat([shop.day(d) for d in days])
+    out = days[LOOKBACK_DAYS:]
+    new, old = rolling_metrics(agg, days, out), reference_metrics(agg, days, out)
+    checked = out[-4:]
+    alerts = detect_drops(new, checked, available=out).alerts
+    assert alerts.height > 0
+    assert_frame_equal(alerts, detect_drops(old, checked, available=out).alerts)
