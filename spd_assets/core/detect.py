@@ -13,7 +13,8 @@ order), its ``rule`` and ``window_days`` saying which test it was:
   by ``min_rel_spread`` (a flat series has MAD 0) and by Poisson noise (a series of n orders cannot
   be steadier than 1/sqrt(n)). Alert when robust z and percent drop both pass their thresholds and
   the comparable days averaged ``min_baseline_orders`` orders; a day with no orders at all on such a
-  series alerts whatever its z (an outage: Poisson makes it a one-in-a-billion day otherwise).
+  series alerts whatever its z when its own history (negative binomial or Poisson, ``zero_day_odds``)
+  makes a zero day as unlikely as ``zero_run_p``: an outage, not an over-dispersed cell's quiet day.
 - ``zero_run`` and ``window_mad`` (``detect_multiday``): runs of zero days that the series' own
   history makes unlikely, and 3- and 7-day windows for slow declines and sustained partial drops.
 - ``cusum`` (``detect_cusum``): a one-sided CUSUM of the series' standardized daily orders misses,
@@ -39,7 +40,7 @@ import polars as pl
 
 from .detect_cusum import score_cusum
 from .detect_level import LEVEL_DAYS, change_column, row_median, shop_change
-from .detect_multiday import score_window_mad, score_zero_run
+from .detect_multiday import score_window_mad, score_zero_run, zero_day_odds
 from .episodes import assign_episodes
 from .metrics import WINDOW, calendar_grid, rolling_7d, window_days
 from .schema import ALERTS, conform, empty
@@ -93,6 +94,9 @@ class DetectionConfig:
     cusum_h: float = _knob(5.0, "cusum: alert when the accumulated shortfall reaches this many spreads ...")
     cusum_today_z: float = _knob(1.0, "... and the checked day's orders are down this many spreads ...")
     cusum_pct: float = _knob(0.1, "... and the run's revenue is down this share of its baseline.")
+    cusum_day_pct: float = _knob(
+        0.2, "cusum: one day's pooled orders z_threshold spreads and this share down alert at once."
+    )
     episode_gap_days: int = _knob(1, "Quiet days inside one episode; one more and it has recovered.")
     seed_pct_threshold: float = _knob(0.2, "seed_wow: 7-day revenue down this share vs the prior 7 days.")
     seed_z_threshold: float = _knob(3.5, "seed_wow: daily robust z vs the previous 28 days.")
@@ -224,9 +228,12 @@ def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFr
         metric=pl.lit("revenue"),
         observed=pl.col("revenue"),
     )
-    # A day with no orders at all where comparable days had min_baseline_orders or more is an outage
-    # whatever the spread: Poisson gives it e^-20 (2e-9) at 20 orders a day.
-    outage = (pl.col("orders") == 0) & pl.lit(config.zero_is_outage)
+    # A day with no orders at all is an outage whatever the spread when the series' own history makes
+    # it as unlikely as a zero run must be (Poisson: e^-20 at 20 orders a day; an over-dispersed cell
+    # of 20 orders a day sells nothing one day in a few hundred, and that is no outage).
+    scored = zero_day_odds(scored)
+    unlikely = pl.coalesce("_log_p0", -pl.col("baseline_orders")) <= math.log(config.zero_run_p)
+    outage = (pl.col("orders") == 0) & pl.lit(config.zero_is_outage) & unlikely
     flag = ((pl.col("robust_z") <= -config.z_threshold) | outage) & (
         pl.col("pct_drop") >= config.pct_threshold
     )

@@ -20,9 +20,13 @@ and alerts once the sum reaches ``cusum_h`` (S_t = max(0, S_{t-1} - e_t - k)).
 - Days a one-day test already explains (``weekday_mad``, ``zero_run``) add nothing, and the checked
   day itself must be down (``cusum_today_z``) with the run's revenue down ``cusum_pct``, so one
   drop is not re-found on the days after it. ``window_days`` is the run: the days since the sum
-  last was zero; ``robust_z`` is -S, the accumulated shortfall in days' spreads. S is held at
+  last was zero; ``robust_z`` is -S, the accumulated shortfall in days' spreads (or the day's own
+  miss, when lower). S is held at
   ``cusum_h`` once reached, so an alert ends when the days stop falling short. Series that never
   reach ``min_baseline_orders`` are not accumulated and get no ``cusum`` rows in the scored days.
+- A Shewhart limit beside the sum (the combined Shewhart-CUSUM scheme, Lucas 1982): a day whose
+  pooled miss alone is ``z_threshold`` spreads and ``cusum_day_pct`` down alerts that day, so a
+  large partial drop of a noisy region or a small shop's category is not a day late.
 """
 
 from __future__ import annotations
@@ -130,7 +134,9 @@ def score_cusum(base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame)
     explained = (base.get_column("status") == "alert") | (zero.get_column("status") == "alert")
     comparable = _comparable_orders(base, config.weeks)
     mean = comparable.mean_horizontal().alias("_obmean")
-    every = base.select(*USED, mean, zero["_lam"], zero["_var"], _explained=explained)
+    every = base.select(
+        *USED, mean, zero["_lam"], zero["_var"], _explained=explained, _day_pct=pl.col("pct_drop")
+    )
     # An aggregate's miss is its cells' misses pooled with optimal weights: noise concentrated in a
     # few big, over-dispersed cells weighs less than a drop every cell shares.
     pooled = _pooled(every)
@@ -155,12 +161,21 @@ def score_cusum(base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame)
     scored = scored.with_columns(_kept=pl.coalesce("revenue", "baseline"))
     scored = scored.with_columns(_obs=_run_sums(scored, "_kept"), _base=_run_sums(scored, "baseline"))
     pct = pl.when(pl.col("_base") > 0).then(1.0 - pl.col("_obs") / pl.col("_base"))
-    flag = (
-        (pl.col("_s") >= config.cusum_h)
-        & (pl.col("_e") <= -config.cusum_today_z)
-        & ~pl.col("_explained")
-        & (pct >= config.cusum_pct)
+    # A Shewhart limit beside the CUSUM (Lucas 1982): a large shift is found the day it happens, on the
+    # same pooled, self-scaled miss, instead of waiting for the sum to reach h.
+    # The day's revenue against the one-day rule's median baseline must be down too: a promotion
+    # among the comparable days lifts the mean behind the pooled miss, not the median.
+    day = (pl.col("_e") <= -config.z_threshold) & (
+        pl.min_horizontal(-pl.col("_omiss"), "_day_pct") >= config.cusum_day_pct
     )
+    flag = (
+        (
+            (pl.col("_s") >= config.cusum_h)
+            & (pl.col("_e") <= -config.cusum_today_z)
+            & (pct >= config.cusum_pct)
+        )
+        | day
+    ) & ~pl.col("_explained")
     status = (
         pl.when(pl.col("revenue").is_null())
         .then(pl.lit("no_data"))
@@ -175,7 +190,7 @@ def score_cusum(base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame)
     out = scored.with_columns(
         observed=pl.col("_obs"),
         baseline=pl.col("_base"),
-        robust_z=-pl.col("_s"),
+        robust_z=pl.min_horizontal(-pl.col("_s"), "_e"),
         pct_drop=pct,
         window_days=pl.col("_run"),
         status=status,

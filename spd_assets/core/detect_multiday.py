@@ -3,8 +3,9 @@
 - ``window_mad``: revenue summed over the last ``w`` days (``windows``, 3 and 7) against the sum of
   the one-day rule's baselines over the same days. The spread is the series' own history of w-day
   misses (1.4826 x their median absolute size over the 28 days before the window), so it carries
-  whatever over-dispersion and day-to-day correlation the series has, floored by Poisson noise of
-  the window's orders. A slow decline or a sustained partial drop that no single day shows
+  whatever day-to-day correlation the series has, floored by the one-day rule's spreads of the
+  window's days added as independent days (the series' own over-dispersion, which 28 days of
+  overlapping windows estimate poorly) and by Poisson noise of the window's orders. A slow decline or a sustained partial drop that no single day shows
   accumulates here. The checked day and the window's median day must be down too, so the window
   neither repeats a one-day drop on the days after it nor keeps alerting once a drop ends.
 - ``zero_run``: a series that sold nothing for ``k`` days in a row, where its own history makes
@@ -32,21 +33,32 @@ ZERO_GAP = 8  # ... ending this many days before the checked day, so a run up to
 MAD_SCALE = 1.4826
 
 
+def _rolling_sum(values: pl.Expr, w: int) -> pl.Expr:
+    """The sum of the last ``w`` days of the series. Rows are one per calendar day, series after
+    series, so a plain rolling sum is the per-series one wherever the window starts in the series
+    (``_pos``: the day's index in it): no group-by over the series."""
+    return pl.when(pl.col("_pos") >= w - 1).then(values.rolling_sum(w))
+
+
 def _window(base: pl.DataFrame, w: int, config: DetectionConfig) -> pl.DataFrame:
     """One window length: observed and baseline sums, the z from the series' own w-day misses."""
     # Days a one-day test already explains count at their baseline: the window looks for what no
     # single day shows, and does not re-find a drop on the days after it.
     kept = pl.when(pl.col("_explained")).then(pl.col("baseline")).otherwise(pl.col("revenue"))
-    observed = kept.rolling_sum(w).over(SID)
-    baseline = pl.col("baseline").rolling_sum(w).over(SID)
-    orders = pl.col("baseline_orders").rolling_sum(w).over(SID)
-    scored = base.with_columns(_obs=observed, _base=baseline, _orders=orders).with_columns(
-        _miss=pl.when(pl.col("_base") > 0).then(pl.col("_obs") / pl.col("_base") - 1.0)
-    )
+    scored = base.with_columns(
+        _obs=_rolling_sum(kept, w),
+        _base=_rolling_sum(pl.col("baseline"), w),
+        _orders=_rolling_sum(pl.col("baseline_orders"), w),
+        # The one-day spreads over the window, added as independent days: the over-dispersion the
+        # series' daily misses show, which a 28-day history of overlapping windows (a handful of
+        # independent values) can miss by half.
+        _daily=_rolling_sum(pl.col("spread").pow(2), w).sqrt(),
+    ).with_columns(_miss=pl.when(pl.col("_base") > 0).then(pl.col("_obs") / pl.col("_base") - 1.0))
     history = pl.col("_miss").abs().shift(w).rolling_median(WINDOW_RESIDUAL_DAYS, min_samples=14)
     scored = scored.with_columns(_rel=MAD_SCALE * history.over(SID))
     rel = pl.max_horizontal(
         "_rel",
+        pl.when(pl.col("_base") > 0).then(pl.col("_daily") / pl.col("_base")),
         (
             (1.0 + math.pi / (2.0 * pl.col("comparable").clip(lower_bound=1)))
             / pl.col("_orders").clip(lower_bound=1.0)
@@ -123,16 +135,15 @@ def score_window_mad(
     )
 
 
-def score_zero_run(base: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
-    """Runs of zero-order days whose probability under the series' own history is below zero_run_p."""
-    zero = pl.col("orders") == 0
+def zero_day_odds(base: pl.DataFrame) -> pl.DataFrame:
+    """``base`` with ``_lam``, ``_var`` (daily orders over ZERO_LOOKBACK days ending ZERO_GAP days back)
+    and ``_log_p0``: the log chance of a zero day, negative binomial when the series varies more than
+    Poisson, Poisson otherwise. One estimate for the one-day outage test and for zero runs."""
     past = pl.col("orders").shift(ZERO_GAP)
     scored = base.with_columns(
-        _run_group=(~zero).fill_null(True).cast(pl.Int32).cum_sum().over(SID),
         _lam=past.rolling_mean(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SID),
         _var=past.rolling_var(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SID),
-        _rev=pl.col("revenue").shift(ZERO_GAP).rolling_mean(ZERO_LOOKBACK, min_samples=1).over(SID),
-    ).with_columns(run=zero.fill_null(False).cast(pl.Int32).cum_sum().over(SID, "_run_group"))
+    )
     over = (pl.col("_var") - pl.col("_lam")).clip(lower_bound=1e-9)
     shape = pl.col("_lam") ** 2 / over
     log_p0 = (
@@ -140,7 +151,19 @@ def score_zero_run(base: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
         .then(-shape * (pl.col("_lam") / shape).log1p())
         .otherwise(-pl.col("_lam"))
     )
-    log_p = pl.col("run") * log_p0
+    return scored.with_columns(_log_p0=log_p0)
+
+
+def score_zero_run(base: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
+    """Runs of zero-order days whose probability under the series' own history is below zero_run_p.
+
+    ``base`` carries ``zero_day_odds``' columns (score_weekday_mad adds them)."""
+    zero = pl.col("orders") == 0
+    scored = base.with_columns(
+        _run_group=(~zero).fill_null(True).cast(pl.Int32).cum_sum().over(SID),
+        _rev=pl.col("revenue").shift(ZERO_GAP).rolling_mean(ZERO_LOOKBACK, min_samples=1).over(SID),
+    ).with_columns(run=zero.fill_null(False).cast(pl.Int32).cum_sum().over(SID, "_run_group"))
+    log_p = pl.col("run") * pl.col("_log_p0")
     limit = math.log(config.zero_run_p)
     z = -(-2.0 * pl.col("_log_p")).clip(lower_bound=0.0).sqrt()
     baseline = pl.coalesce(pl.col("baseline"), pl.col("_rev"))
