@@ -167,7 +167,10 @@ class DayStore:
         tmp = f"{final}.tmp-{uuid.uuid4().hex}"
         try:
             with fs.open_output_stream(tmp) as sink:
-                pq.write_table(frame.to_arrow(), sink, compression="zstd")
+                # Statistics only for `date`: min/max of a million distinct strings halved the write
+                # speed, and no reader prunes a one-day file by them.
+                stats = [c for c in ("date",) if c in frame.columns]
+                pq.write_table(frame.to_arrow(), sink, compression="zstd", write_statistics=stats)
             fs.move(tmp, final)
         except BaseException as exc:
             with contextlib.suppress(OSError):  # a full disk may refuse even the listing
@@ -204,10 +207,9 @@ class DayStore:
             raise MissingPartitionError(f"{what} is not materialized: no file at {self.uri(asset, day)}")
         if is_remote(self.root):
             return pl.from_arrow(read_parquet_uri(self.uri(asset, day), columns))  # type: ignore[return-value]
-        try:
-            with fs.open_input_file(path) as source:
-                return pl.from_arrow(pq.read_table(source, columns=columns))  # type: ignore[return-value]
-        except (pa.ArrowException, OSError) as exc:
+        try:  # polars' own reader: twice as fast as pyarrow's plus the conversion
+            return pl.read_parquet(path, columns=columns)
+        except (pl.exceptions.PolarsError, pa.ArrowException, OSError) as exc:
             raise DamagedPartitionError(damaged_file_message(self.uri(asset, day), str(exc))) from None
 
     def read_days(

@@ -25,7 +25,8 @@ from .statuses import DEFAULT_EXCLUDED
 from .validate import LINE, MALFORMED, LandingFileError, ValidatedDay, resolve_columns, validate_orders
 
 BATCH_ROWS = 200_000  # rows held in memory at a time when a file is streamed
-WHOLE_FILE_BYTES = 256 << 20  # a day file up to this size is parsed in one piece, a bigger one in batches
+# A day file up to this size is parsed in one piece; a bigger one in batches (big_files.py).
+WHOLE_FILE_BYTES = 256 << 20
 DAILY_NAME = re.compile(r"^orders_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
 CATALOG_FILE = "catalog.csv"
 _BOMS = {
@@ -203,8 +204,9 @@ def _parse_parquet(data: bytes, file: str) -> pl.DataFrame:
     return frame.with_columns((pl.int_range(pl.len()) + 1).cast(pl.Int64).alias(LINE))
 
 
-def read_orders_file(path: str | Path) -> tuple[pl.DataFrame, str]:
-    """(rows as read, with their line numbers; SHA-256 of the file's bytes)."""
+def read_orders_file(path: str | Path, whole: bool = False) -> tuple[pl.DataFrame, str]:
+    """(rows as read, with their line numbers; SHA-256 of the file's bytes); ``whole``: parse a big
+    file in one piece too (for the exact error of a broken one)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -214,7 +216,7 @@ def read_orders_file(path: str | Path) -> tuple[pl.DataFrame, str]:
     if path.suffix == ".parquet":
         return _parse_parquet(data, str(path)), digest
     _guard_text(data, str(path))
-    if len(data) <= WHOLE_FILE_BYTES:  # parsed from the bytes already read, on every core at once
+    if whole or len(data) <= WHOLE_FILE_BYTES:  # parsed from the bytes already read, on every core at once
         return _parse_csv(data, str(path)), digest
     del data
     frames = list(csv_batches(path))
@@ -267,6 +269,10 @@ def load_day(landing_dir: str | Path, day: dt.date, timezone: str | None = None)
     local = local_folder(landing_dir)
     with named_as_given(landing_dir, local):
         path = find_day_file(local, day)
+        if path.suffix == ".csv" and path.stat().st_size > WHOLE_FILE_BYTES:
+            from .big_files import load_big_day  # it builds on this module
+
+            return load_big_day(path, day, landing_mapping(local), timezone)
         raw, digest = read_orders_file(path)
         return validate_file(raw, day, path, landing_mapping(local), timezone, digest)
 

@@ -59,6 +59,7 @@ class ValidatedDay:
     orders: pl.DataFrame
     quarantine: pl.DataFrame
     report: ValidationReport
+    other_days: OtherDays | None = None
 
 
 def resolve_columns(columns: Iterable[str], source_file: str) -> dict[str, str]:
@@ -131,11 +132,14 @@ def validate_orders(
     revenue_tolerance: float = REVENUE_ABS_TOL,
     excluded_status: tuple[str, ...] = DEFAULT_EXCLUDED,
     timezone: str | None = None,
+    whole_file: bool = True,
 ) -> ValidatedDay:
     """Split one file's rows (as read: text or typed columns) into kept orders and quarantined rows.
 
     Raises LandingFileError when the file as a whole is wrong: a required column is missing, or most
-    rows are dated another day than ``day`` (the day in the file's name).
+    rows are dated another day than ``day`` (the day in the file's name). With ``whole_file=False``
+    (one batch of a big file) that judgement is left to the caller, through ``other_days``, and the
+    orders keep their LINE so repeats across batches can be found.
     """
     if LINE not in raw.columns:
         raw = raw.with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
@@ -155,7 +159,9 @@ def validate_orders(
     frame = with_when(frame, names[when], types[when], _P, timezone)
     if "ts" in names and "date" in names:
         frame = with_when(frame, names["ts"], types["ts"], f"{_P}own_", timezone).drop(f"{_P}own_date")
-    _check_day(frame, day, source_file, names[when])
+    other_days = _other_days(frame, day, names[when])
+    if whole_file:
+        other_days.check(day, source_file)
 
     checks = _problems(names, day, revenue_tolerance)
     if MALFORMED in raw.columns:
@@ -181,7 +187,7 @@ def validate_orders(
             f"{_P}reason"
         ),
     )
-    orders = _orders(frame, ~(failed | repeated), names, excluded_status)
+    orders = _orders(frame, ~(failed | repeated), names, excluded_status, keep_line=not whole_file)
     quarantine = (
         pl.concat([bad, duplicates])
         .sort(LINE)
@@ -207,7 +213,7 @@ def validate_orders(
         problems=problem_counts(quarantine),
         rows_cancelled=orders.height - int(orders["counted"].sum()),
     )
-    return ValidatedDay(orders=orders, quarantine=quarantine, report=report)
+    return ValidatedDay(orders=orders, quarantine=quarantine, report=report, other_days=other_days)
 
 
 def _listed(items: list[tuple[pl.Expr, str]], separator: str) -> pl.Expr:
@@ -217,13 +223,19 @@ def _listed(items: list[tuple[pl.Expr, str]], separator: str) -> pl.Expr:
 
 
 def _repeated_lines(frame: pl.DataFrame, failed: pl.Series) -> pl.Series:
-    """Valid rows whose (order_id, sku) an earlier valid row already has: an order line is the pair
-    (a line-item export repeats the order_id, never the pair). Hashes find the few candidates; the
+    """Valid rows whose (order_id, sku) an earlier valid row already has."""
+    return repeated_pairs(frame, f"{_P}order_id", f"{_P}sku", valid=~failed)
+
+
+def repeated_pairs(
+    frame: pl.DataFrame, order_col: str, sku_col: str, valid: pl.Series | None = None
+) -> pl.Series:
+    """Rows whose (order_id, sku) an earlier (valid) row already has: an order line is the pair (a
+    line-item export repeats the order_id, never the pair). Hashes find the few candidates; the
     pairs themselves decide, so a hash collision never quarantines a row."""
-    pair = pl.struct(f"{_P}order_id", f"{_P}sku")
-    shared = frame.select(
-        pl.when(~failed).then(pair.hash()).is_duplicated() & ~failed  # the nulls of failed rows too: masked
-    ).to_series()
+    pair = pl.struct(order_col, sku_col)
+    valid = pl.repeat(True, frame.height, dtype=pl.Boolean, eager=True) if valid is None else valid
+    shared = frame.select(pl.when(valid).then(pair.hash()).is_duplicated() & valid).to_series()
     repeated = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
     if shared.any():
         rows = shared.arg_true()
@@ -232,26 +244,63 @@ def _repeated_lines(frame: pl.DataFrame, failed: pl.Series) -> pl.Series:
     return repeated
 
 
-def _check_day(frame: pl.DataFrame, day: dt.date, source_file: str, when_col: str) -> None:
-    """A file whose dated rows are mostly another day is a misnamed or mis-split file, not bad rows."""
+@dataclass(frozen=True)
+class OtherDays:
+    """How many rows carry a parseable date and how many of those another day: summed over the
+    batches of a file too big to hold, then judged once for the whole file."""
+
+    dated: int = 0
+    other: int = 0
+    first: dt.date | None = None
+    last: dt.date | None = None
+    example: str = ""  # "first at line N, col='value'"
+
+    def __add__(self, more: OtherDays) -> OtherDays:
+        firsts = [d for d in (self.first, more.first) if d is not None]
+        lasts = [d for d in (self.last, more.last) if d is not None]
+        return OtherDays(
+            self.dated + more.dated,
+            self.other + more.other,
+            min(firsts, default=None),
+            max(lasts, default=None),
+            self.example or more.example,
+        )
+
+    def check(self, day: dt.date, source_file: str) -> None:
+        """A file whose dated rows are mostly another day is misnamed or mis-split, not bad rows."""
+        if self.dated and self.other * 2 > self.dated:
+            span = f"{self.first}" if self.first == self.last else f"{self.first} .. {self.last}"
+            raise LandingFileError(
+                source_file,
+                f"{self.other} of {self.dated} rows are dated {span}, not {day} (the day in the file's "
+                f"name; {self.example})",
+            )
+
+
+def _other_days(frame: pl.DataFrame, day: dt.date, when_col: str) -> OtherDays:
     date = pl.col(f"{_P}date")
     n_dated, n_other = frame.select(date.is_not_null().sum().alias("n"), (date != day).sum().alias("o")).row(
         0
     )
-    if n_dated and n_other * 2 > n_dated:
-        dated = frame.filter(date.is_not_null())
-        other = dated.filter(date != day)
-        first, last = other[f"{_P}date"].min(), other[f"{_P}date"].max()
-        span = f"{first}" if first == last else f"{first} .. {last}"
-        raise LandingFileError(
-            source_file,
-            f"{other.height} of {dated.height} rows are dated {span}, not {day} (the day in the file's name; "
-            f"first at line {other[LINE][0]}, {when_col}={other[when_col][0]!r})",
-        )
+    if not n_other:
+        return OtherDays(dated=n_dated)
+    other = frame.filter(date.is_not_null() & (date != day))
+    first = other.row(0, named=True)
+    return OtherDays(
+        n_dated,
+        n_other,
+        other[f"{_P}date"].min(),
+        other[f"{_P}date"].max(),
+        f"first at line {first[LINE]}, {when_col}={first[when_col]!r}",
+    )
 
 
 def _orders(
-    frame: pl.DataFrame, keep: pl.Series, names: dict[str, str], excluded: tuple[str, ...]
+    frame: pl.DataFrame,
+    keep: pl.Series,
+    names: dict[str, str],
+    excluded: tuple[str, ...],
+    keep_line: bool = False,
 ) -> pl.DataFrame:
     """The ``keep`` rows in schema.ORDERS + ORDER_STATUS: ts from `ts` when given (else the date's own
     time); the columns are picked before the rows, so the wide working frame is never filtered."""
@@ -276,7 +325,8 @@ def _orders(
     )
     if not keep.all():
         out = out.filter(keep)
-    return schema.conform(out, {**schema.ORDERS, **schema.ORDER_STATUS})
+    out = schema.conform(out, {**schema.ORDERS, **schema.ORDER_STATUS})
+    return out.with_columns(frame[LINE].filter(keep) if not keep.all() else frame[LINE]) if keep_line else out
 
 
 def problem_counts(quarantine: pl.DataFrame) -> dict[str, int]:
