@@ -47,6 +47,11 @@ bench-sensor: setup ## only the landing sensor under dagster dev vs the CLI back
 evaluate: setup ## detection quality over a synthetic year, written to benchmarks/detection.json
 	$(VENV)/bin/python -m benchmarks.evaluate
 
+.PHONY: bench-landing
+bench-landing: setup ## a big shop's CSV exports: 60 days x 1M lines, nightly days, a 10M-line day (about 15 min)
+	$(VENV)/bin/python -m benchmarks.landing --keep $${BENCH_EXPORTS:-.bench-exports} > benchmarks/landing.json.tmp
+	mv benchmarks/landing.json.tmp benchmarks/landing.json && cat benchmarks/landing.json
+
 .PHONY: bench-instance
 bench-instance: setup ## Dagster's instance on SQLite vs Postgres (Debian's server on loopback), printed
 	$(VENV)/bin/python -m benchmarks.instance

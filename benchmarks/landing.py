@@ -72,7 +72,7 @@ def export_day(day: dt.date, lines: int, catalog: pl.DataFrame, regions: int, se
     first_line = np.r_[0, np.flatnonzero(np.diff(order_of_line)) + 1]
     position = np.arange(lines) - np.repeat(first_line, np.diff(np.r_[first_line, lines]))
     popular = (rng.zipf(1.3, lines) - 1) % skus  # a long tail of SKUs
-    sku = (popular + position * 7919) % skus  # the lines of one order never repeat a SKU
+    sku = (popular[first_line][order_of_line] + position * 7919) % skus  # an order never repeats a SKU
     weights = 1.0 / np.arange(1, regions + 1) ** 0.8
     region = rng.choice(regions, size=lines, p=weights / weights.sum())[order_of_line]
     seconds = np.sort(rng.integers(0, 86_400, lines))[np.argsort(np.argsort(order_of_line, kind="stable"))]
@@ -141,16 +141,24 @@ def _env(work: Path, landing: Path) -> dict[str, str]:
     }
 
 
+# Runs a command and reports its own peak RSS: RUSAGE_CHILDREN of a fresh parent has one child only.
+_PEAK = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)"
+)
+
+
 def _timed(args: list[str], env: dict[str, str]) -> dict:
-    """Run one command in a fresh process: its wall time and peak memory (the largest child's RSS)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run one command in a fresh process: its wall time and its own peak memory."""
     started = time.perf_counter()
-    out = subprocess.run(args, env=env, capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK, *args], env=env, capture_output=True, text=True, cwd=ROOT
+    )
     seconds = time.perf_counter() - started
     if out.returncode != 0:
         raise RuntimeError(f"{args} failed:\n{out.stderr[-4000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"seconds": seconds, "peak_mb": max(peak, before) / 1024, "stdout": out.stdout}
+    peak_kb = int(out.stderr.strip().splitlines()[-1])
+    return {"seconds": seconds, "peak_mb": peak_kb / 1024, "stdout": out.stdout}
 
 
 def cli_backfill(work: Path, landing: Path, days: list[dt.date]) -> dict:
@@ -195,57 +203,122 @@ def floor(landing: Path, days: list[dt.date]) -> dict:
 
 
 def check(data_dir: Path, landing: Path, days: list[dt.date]) -> dict:
-    """Revenue per day equal to the cent, and no line lost, between the files and what spd stored."""
+    """Revenue per day to the cent, three ways: the export's own valid counted lines (summed here,
+    apart from spd), the orders spd kept, and daily_agg; and every line an order or a quarantined row."""
     from spd_assets.core.storage import DayStore
 
-    store = DayStore(data_dir)
+    store = DayStore(str(data_dir))
     unequal, lost = [], []
     for day in days:
         orders, agg = store.read("orders", day), store.read("daily_agg", day)
         quarantined = store.read("quarantine", day).height
-        counted = orders.filter(pl.col("counted"))["revenue"].sum()
-        if round(counted * 100) != round(agg["revenue"].sum() * 100):
-            unequal.append(str(day))
-        lines = (
-            pl.scan_csv(landing / f"orders_{day}.csv", infer_schema=False).select(pl.len()).collect().item()
+        export = pl.scan_csv(landing / f"orders_{day}.csv", infer_schema=False)
+        lines, truth = (
+            export.select(
+                pl.len(),
+                (pl.col("revenue").cast(pl.Float64) * 100)
+                .round()
+                .filter(pl.col("qty") != "two", pl.col("status").is_in(["paid", "fulfilled"]))
+                .sum(),
+            )
+            .collect()
+            .row(0)
         )
+        kept = round(orders.filter(pl.col("counted"))["revenue"].sum() * 100)
+        if not round(truth) == kept == round(agg["revenue"].sum() * 100):
+            unequal.append(str(day))
         if lines != orders.height + quarantined:
             lost.append(str(day))
     return {"revenue_equal": not unequal, "days_unequal": unequal, "lines_lost_days": lost}
 
 
-def _sizes(args: argparse.Namespace) -> tuple[int, int, int, int]:
-    if os.environ.get("BENCH_QUICK") == "1":
-        return 3, 2_000, 50, 4
-    return args.days, args.orders, args.skus, args.regions
+def _dir_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*.parquet"))
 
 
-def measure(args: argparse.Namespace) -> dict:
-    n_days, lines, skus, regions = _sizes(args)
-    days = history(n_days)
+def _history_case(tmp: Path, landing: Path, days: list[dt.date], floor_too: bool) -> dict:
+    """The landing history backfilled in one run, its compute floor, then a nightly re-run of the
+    last day on top of it (a steady-state night: every window has its history)."""
+    result: dict = {}
+    if floor_too:
+        floor_run = _timed(
+            [sys.executable, "-m", "benchmarks.landing", "--floor", str(landing), str(len(days))],
+            os.environ.copy(),
+        )
+        result["floor"] = json.loads(floor_run["stdout"].splitlines()[-1])
+    work = tmp / "cli"
+    result["cli"] = cli_backfill(work, landing, days)
+    result["nightly"] = _timed(
+        [DAGSTER, *pipeline_command({"dagster/partition": str(days[-1])})], _env(work, landing)
+    )
+    result["nightly"].pop("stdout")
+    result["check"] = check(work / "data", landing, days)
+    result["orders_bytes"] = _dir_bytes(work / "data" / "orders")
+    return result
+
+
+def _startup(tmp: Path) -> dict:
+    """What a run pays before its first step: Dagster's CLI, then loading spd's definitions."""
+    env = {**os.environ, "DAGSTER_HOME": str(tmp)}
+    cli = min(_timed([DAGSTER, "--version"], env)["seconds"] for _ in range(3))
+    load = min(
+        _timed([sys.executable, "-c", "import spd_assets.definitions"], env)["seconds"] for _ in range(3)
+    )
+    bare = min(_timed([sys.executable, "-c", "import dagster, polars"], env)["seconds"] for _ in range(3))
+    return {"dagster_cli_s": cli, "import_definitions_s": load, "import_dagster_and_polars_s": bare}
+
+
+def measure(
+    n_days: int,
+    lines: int,
+    skus: int,
+    regions: int,
+    keep: str | None = None,
+    nightly_skus: int = 500,
+    nightly_regions: int = 6,
+    big_lines: int = 10_000_000,
+) -> dict:
+    """Every landing figure of issue #15; ``BENCH_QUICK=1``: tiny sizes, correctness only."""
+    quick = os.environ.get("BENCH_QUICK") == "1"
+    if quick:
+        n_days, lines, skus, regions, nightly_skus, nightly_regions, big_lines = 3, 2_000, 50, 4, 20, 3, 0
+    out: dict = {"measured_on": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="spd-landing-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        landing = Path(args.keep) if args.keep else tmp / "landing"
+        root = Path(keep) if keep else tmp / "exports"
+        days = history(n_days)
+        landing = root / f"history-{n_days}x{lines}-{skus}x{regions}"
         written = write_history(landing, days, lines, skus, regions)
-        result = {"days": n_days, "lines_per_day": lines, "skus": skus, "regions": regions, **written}
-        if os.environ.get("BENCH_QUICK") != "1":
-            result["floor"] = json.loads(
-                _timed(
-                    [sys.executable, "-m", "benchmarks.landing", "--floor", str(landing), str(n_days)],
-                    os.environ.copy(),
-                )["stdout"].splitlines()[-1]
-            )
-        result["cli"] = cli_backfill(tmp / "cli", landing, days)
-        result["check"] = check(tmp / "cli" / "data", landing, days)
-        data = tmp / "cli" / "data" / "orders"
-        stored = sum(p.stat().st_size for p in data.rglob("*.parquet"))
-        result["orders_bytes_per_line"] = stored / written["lines"]
-        result["csv_bytes_per_line"] = written["bytes"] / written["lines"]
-    cli = result["cli"]
-    cli["orders_per_s"] = written["lines"] / cli["seconds"]
-    if "floor" in result:
-        result["cli_over_floor"] = cli["seconds"] / result["floor"]["seconds"]
-    return result
+        case = _history_case(tmp / "history", landing, days, floor_too=not quick)
+        case.update(written, days=n_days, lines_per_day=lines, skus=skus, regions=regions)
+        case["orders_per_s"] = written["lines"] / case["cli"]["seconds"]
+        case["orders_bytes_per_line"] = case.pop("orders_bytes") / written["lines"]
+        case["csv_bytes_per_line"] = written["bytes"] / written["lines"]
+        if "floor" in case:
+            case["cli_over_floor"] = case["cli"]["seconds"] / case["floor"]["seconds"]
+        out["history"] = case
+        if quick:  # the tests' variant: correctness of the history and its nightly run only
+            return out
+        # The nightly day at the issue's smaller catalog: a fortnight of history under it (the metrics'
+        # lookback), then the last day again.
+        small_days = days[-15:] if not quick else days
+        small = root / f"nightly-{len(small_days)}x{lines}-{nightly_skus}x{nightly_regions}"
+        write_history(small, small_days, lines, nightly_skus, nightly_regions)
+        night = _history_case(tmp / "nightly", small, small_days, floor_too=False)
+        out["nightly_small_catalog"] = {
+            "skus": nightly_skus,
+            "regions": nightly_regions,
+            "nightly": night["nightly"],
+            "check": night["check"],
+        }
+        out["startup"] = _startup(tmp)
+        if big_lines:
+            big = root / f"big-1x{big_lines}-{skus}x{regions}"
+            big_written = write_history(big, days[-1:], big_lines, skus, regions)
+            work = tmp / "big"
+            run = cli_backfill(work, big, days[-1:])
+            out["big_day"] = {**big_written, "cli": run, "check": check(work / "data", big, days[-1:])}
+    return out
 
 
 def main() -> int:
@@ -254,15 +327,15 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=1_000_000, help="order lines a day")
     parser.add_argument("--skus", type=int, default=5_000)
     parser.add_argument("--regions", type=int, default=20)
-    parser.add_argument(
-        "--keep", help="write (or reuse) the exports in this folder instead of a temporary one"
-    )
+    parser.add_argument("--big", type=int, default=10_000_000, help="order lines of the big day (0: skip)")
+    parser.add_argument("--keep", help="write (or reuse) the exports under this folder, not a temporary one")
     parser.add_argument("--floor", nargs=2, metavar=("LANDING", "DAYS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor:
         print(json.dumps(floor(Path(args.floor[0]), history(int(args.floor[1])))))
         return 0
-    print(json.dumps(measure(args)))
+    result = measure(args.days, args.orders, args.skus, args.regions, args.keep, big_lines=args.big)
+    print(json.dumps(result))
     return 0
 
 

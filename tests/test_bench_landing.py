@@ -1,0 +1,22 @@
+"""The landing scale benchmark's correctness part at a tiny size (``BENCH_QUICK=1``): a history of
+real-export-shaped CSV files backfilled through the Dagster CLI, then a nightly re-run, keeps every
+line (an order or a quarantined row) and revenue per day to the cent. No time is asserted: the
+figures are `make bench-landing`'s."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import landing
+
+pytestmark = pytest.mark.slow
+
+
+def test_landing_history_backfill_keeps_every_line_and_every_cent(monkeypatch) -> None:
+    monkeypatch.setenv("BENCH_QUICK", "1")
+    out = landing.measure(60, 1_000_000, 5_000, 20)
+    history = out["history"]
+    assert history["lines"] == 3 * 2_000
+    assert history["check"] == {"revenue_equal": True, "days_unequal": [], "lines_lost_days": []}
+    assert history["orders_bytes_per_line"] > 0
+    assert history["nightly"]["seconds"] > 0 and history["cli"]["peak_mb"] > 0
