@@ -55,6 +55,10 @@ class AssetFiles:
     days: tuple[dt.date, ...]
     files: tuple[str, ...]
     stamp: str
+    mtimes: tuple[int, ...] = ()  # of each file, as listed
+
+    def mtimes_between(self, start: dt.date, end: dt.date) -> dict[dt.date, int]:
+        return {d: m for d, m in zip(self.days, self.mtimes, strict=True) if start <= d <= end}
 
     def between(self, start: dt.date, end: dt.date) -> tuple[str, ...]:
         return tuple(f for d, f in zip(self.days, self.files, strict=True) if start <= d <= end)
@@ -71,7 +75,8 @@ def scan(root: str, asset: str) -> AssetFiles:
         with _LOCK:
             _SEEN.update((uri, (mtime, size)) for _, uri, mtime, size in found)
     stamp = hashlib.blake2b(repr(found).encode(), digest_size=10).hexdigest()
-    return AssetFiles(asset, tuple(f[0] for f in found), tuple(f[1] for f in found), stamp)
+    days, uris, mtimes = (tuple(f[i] for f in found) for i in range(3))
+    return AssetFiles(asset, days, uris, stamp, mtimes)
 
 
 def list_assets(root: str) -> list[str]:
@@ -114,6 +119,7 @@ def sql(query: str, params: dict[str, object]) -> pl.DataFrame:
     command that rebuilds it) instead of a stack trace."""
 
     files = list(params.get("files") or ())
+    query, params = with_selection(query, params)
 
     def run() -> pl.DataFrame:
         with _DB.cursor() as cur:
@@ -151,11 +157,27 @@ def report_damaged(message: str) -> NoReturn:
     raise AssertionError("st.stop() raises")  # keeps type checkers honest
 
 
-SEL = (
-    "($regions::VARCHAR[] IS NULL OR list_contains($regions, region))"
-    " AND ($categories::VARCHAR[] IS NULL OR list_contains($categories, category))"
-    " AND ($skus::VARCHAR[] IS NULL OR list_contains($skus, sku))"
-)
+SEL = "/*selection*/ TRUE"  # a query's selection filter: only the active filters' columns are read
+_SEL_CLAUSES = {
+    "regions": "list_contains($regions::VARCHAR[], region)",
+    "categories": "list_contains($categories::VARCHAR[], category)",
+    "skus": "list_contains($skus::VARCHAR[], sku)",
+}
+
+
+def with_selection(query: str, params: dict[str, object]) -> tuple[str, dict[str, object]]:
+    """The query with SEL replaced by the active filters only, and the parameters it then uses.
+
+    A filter left open must not name its column: DuckDB would read it from every file for nothing
+    (three string columns of 400,000 rows a day at catalog scale).
+    """
+    if SEL not in query:
+        return query, params
+    active = [k for k in _SEL_CLAUSES if params.get(k) is not None]
+    clause = " AND ".join(_SEL_CLAUSES[k] for k in active) or "TRUE"
+    return query.replace(SEL, clause), {
+        k: v for k, v in params.items() if k not in _SEL_CLAUSES or k in active
+    }
 
 
 def sel_params(sel: Selection) -> dict[str, object]:

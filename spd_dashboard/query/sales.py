@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import polars as pl
 import streamlit as st
 
@@ -17,7 +18,7 @@ from spd_assets.core.schema import CATALOG
 from spd_assets.core.storage import DayStore
 
 from ..selection import Period, Selection
-from .files import CACHE, SEL, days_frame, scan, sel_params, sql
+from .files import CACHE, SEL, AssetFiles, days_frame, scan, sel_params, sql
 
 
 @st.cache_data(**CACHE)
@@ -68,15 +69,28 @@ def bounds(root: str) -> Bounds | None:
 # ---- sales ----------------------------------------------------------------------------------------
 
 
+def rolled_up(root: str, start: dt.date, end: dt.date) -> AssetFiles | None:
+    """daily_metrics' files of start..end when their rows sum to what daily_agg's would: the same days,
+    each written after its daily_agg (none stale). Its roll-ups are a few rows a day where daily_agg
+    has one per SKU and region (400,000 a day at 20,000 SKUs x 20 regions), so pages read them first.
+    """
+    agg, metrics = scan(root, "daily_agg"), scan(root, "daily_metrics")
+    have, rolled = agg.mtimes_between(start, end), metrics.mtimes_between(start, end)
+    if have.keys() != rolled.keys() or any(rolled[d] < m for d, m in have.items()):
+        return None
+    return metrics
+
+
 @st.cache_data(**CACHE)
 def _daily_totals(
-    files: tuple[str, ...], stamp: str, sel: dict, start: dt.date, end: dt.date
+    files: tuple[str, ...], stamp: str, sel: dict, start: dt.date, end: dt.date, level: str | None
 ) -> pl.DataFrame:
     return sql(
         "SELECT date, sum(revenue) AS revenue, sum(orders)::BIGINT AS orders, sum(units)::BIGINT AS units"
         f" FROM read_parquet($files, union_by_name=true) WHERE date BETWEEN $start AND $end AND {SEL}"
-        " GROUP BY date",
-        {"files": list(files), "start": start, "end": end, **sel},
+        + (" AND level = $level" if level else "")
+        + " GROUP BY date",
+        {"files": list(files), "start": start, "end": end, **sel, **({"level": level} if level else {})},
     )
 
 
@@ -88,7 +102,9 @@ def daily_totals(root: str, sel: Selection, start: dt.date, end: dt.date) -> pl.
         schema={"date": pl.Date, "revenue": pl.Float64, "orders": pl.Int64, "units": pl.Int64}
     )
     if days:
-        sums = _daily_totals(files.between(start, end), files.stamp, sel_params(sel), start, end)
+        rolled = rolled_up(root, start, end)
+        source, level = (rolled, sel.metrics_level) if rolled else (files, None)
+        sums = _daily_totals(source.between(start, end), source.stamp, sel_params(sel), start, end, level)
     return (
         days_frame(days)
         .join(sums, on="date", how="left")
@@ -181,14 +197,28 @@ _BY_SKU = {
 }
 
 
-@st.cache_data(**CACHE)
-def _by_sku(files: tuple[str, ...], stamp: str, sel: dict, period: Period, days: tuple) -> pl.DataFrame:
-    daily = sql(
+def _sku_days_sql(level: str | None) -> str:
+    """Each SKU's days: daily_metrics' SKU rows as they are (one per SKU and day), its SKU x region
+    rows summed over the selected regions, or daily_agg's rows summed."""
+    if level == "sku":
+        return (
+            "SELECT sku, category, date, revenue, units, orders FROM read_parquet($files, union_by_name=true)"
+            f" WHERE level = 'sku' AND date <= $end AND {SEL}"
+        )
+    return (
         "SELECT sku, any_value(category) AS category, date, sum(revenue) AS revenue,"
         " sum(units)::BIGINT AS units, sum(orders)::BIGINT AS orders"
-        f" FROM read_parquet($files, union_by_name=true) WHERE date <= $end AND {SEL} GROUP BY sku, date",
-        {"files": list(files), "end": period.end, **sel},
+        " FROM read_parquet($files, union_by_name=true) WHERE date <= $end"
+        + (" AND level = 'sku_region'" if level else "")
+        + f" AND {SEL} GROUP BY sku, date"
     )
+
+
+@st.cache_data(**CACHE)
+def _by_sku(
+    files: tuple[str, ...], stamp: str, sel: dict, period: Period, days: tuple, level: str | None = None
+) -> pl.DataFrame:
+    daily = sql(_sku_days_sql(level), {"files": list(files), "end": period.end, **sel})
     now = pl.col("date") >= period.start
     totals = daily.group_by("sku").agg(
         pl.col("category").first(),
@@ -197,19 +227,23 @@ def _by_sku(files: tuple[str, ...], stamp: str, sel: dict, period: Period, days:
         pl.col("orders").filter(now).sum(),
         prev_revenue=pl.col("revenue").filter(~now).sum(),
     )
-    lists = (
-        totals.select("sku")
-        .join(days_frame(days), how="cross")
-        .join(daily.filter(now).select("sku", "date", "revenue"), on=["sku", "date"], how="left")
-        .sort("sku", "date")
-        .group_by("sku", maintain_order=True)
-        .agg(daily=pl.col("revenue").fill_null(0.0))
+    totals = totals.sort("revenue", "sku", descending=[True, False])
+    return totals.with_columns(daily=_daily_lists(totals["sku"], daily.filter(now), days)).select(
+        list(_BY_SKU)
     )
-    return (
-        totals.join(lists, on="sku", how="left")
-        .select(list(_BY_SKU))
-        .sort("revenue", "sku", descending=[True, False])
+
+
+def _daily_lists(skus: pl.Series, rows: pl.DataFrame, days: tuple) -> pl.Series:
+    """Each SKU's revenue on each of ``days`` (zero where it sold nothing), in the order of ``skus``:
+    filled into one array, since a join and sort per SKU and day took seconds at 20,000 SKUs."""
+    if not days:
+        return pl.Series("daily", [[] for _ in range(len(skus))], dtype=pl.List(pl.Float64))
+    grid = np.zeros((len(skus), len(days)))
+    at = rows.select(pl.col("sku").cast(pl.Enum(skus)).to_physical()).to_series().to_numpy()
+    grid[at, np.searchsorted(np.array(days, "datetime64[D]"), rows["date"].to_numpy())] = (
+        rows["revenue"].fill_null(0.0).to_numpy()
     )
+    return pl.Series("daily", grid).cast(pl.List(pl.Float64))
 
 
 def by_sku(root: str, sel: Selection, period: Period) -> pl.DataFrame:
@@ -219,6 +253,11 @@ def by_sku(root: str, sel: Selection, period: Period) -> pl.DataFrame:
     if not paths:
         return pl.DataFrame(schema=_BY_SKU)
     days = tuple(d for d in files.days if period.start <= d <= period.end)
+    rolled = rolled_up(root, period.prev_start, period.end)
+    if rolled is not None:
+        level = "sku_region" if sel.regions else "sku"
+        paths = rolled.between(period.prev_start, period.end)
+        return _by_sku(paths, rolled.stamp, sel_params(sel), period, days, level)
     return _by_sku(paths, files.stamp, sel_params(sel), period, days)
 
 

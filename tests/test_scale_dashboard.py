@@ -1,0 +1,85 @@
+"""The dashboard reads daily_metrics' roll-ups when they are current and daily_agg otherwise, with the
+same figures either way (catalog scale made daily_agg 400,000 rows a day: the roll-ups are the fast path)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from benchmarks.catalog_scale import CatalogShop
+from spd_assets.core.metrics import LOOKBACK_DAYS, rolling_metrics
+from spd_assets.core.storage import DayStore
+from spd_dashboard import query
+from spd_dashboard.query.sales import rolled_up
+from spd_dashboard.selection import Period, Selection
+from tests.conftest import recent_days
+
+DAYS = recent_days(70)
+
+
+@pytest.fixture(scope="module")
+def shop_dir(tmp_path_factory) -> str:
+    root = str(tmp_path_factory.mktemp("scale-dashboard"))
+    shop = CatalogShop(60, 4)
+    shop.write(root, DAYS)
+    store = DayStore(root)
+    agg = store.read_days("daily_agg", DAYS)
+    metrics = rolling_metrics(agg, DAYS, DAYS)
+    for (day,), part in metrics.partition_by("date", as_dict=True).items():
+        store.write("daily_metrics", day, part)
+    assert len(store.days("daily_metrics")) == len(DAYS) > LOOKBACK_DAYS
+    return root
+
+
+SELECTIONS = [
+    Selection(),
+    Selection(regions=("us-east",)),
+    Selection(regions=("us-east", "eu-west"), categories=("toys",)),
+    Selection(categories=("books", "home")),
+    Selection(skus=("SKU-0003", "SKU-0010")),
+    Selection(skus=()),
+]
+
+
+def _views(root: str, sel: Selection, period: Period) -> tuple[pl.DataFrame, pl.DataFrame]:
+    import streamlit as st
+
+    st.cache_data.clear()
+    totals = query.daily_totals(root, sel, period.start, period.end)
+    return totals, query.by_sku(root, sel, period).sort("sku")
+
+
+@pytest.mark.parametrize("sel", SELECTIONS, ids=range(len(SELECTIONS)))
+def test_roll_ups_and_daily_agg_give_the_same_totals_and_sku_table(shop_dir, sel):
+    period = Period(DAYS[-28], DAYS[-1])
+    assert rolled_up(shop_dir, period.prev_start, period.end) is not None
+    fast = _views(shop_dir, sel, period)
+    day = DAYS[-3]  # its daily_agg rewritten after its metrics: the roll-ups are stale, daily_agg is read
+    path = DayStore(shop_dir).path("daily_agg", day)
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**10))
+    try:
+        assert rolled_up(shop_dir, period.prev_start, period.end) is None
+        slow = _views(shop_dir, sel, period)
+    finally:
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert_frame_equal(fast[0], slow[0], check_exact=False, abs_tol=1e-6)
+    assert_frame_equal(fast[1], slow[1], check_exact=False, abs_tol=1e-6)
+    assert fast[1]["daily"].list.len().to_list() == [28] * fast[1].height
+
+
+def test_a_day_without_metrics_falls_back_to_daily_agg(shop_dir):
+    store, extra = DayStore(shop_dir), DAYS[-1] + dt.timedelta(days=1)
+    store.write("daily_agg", extra, CatalogShop(60, 4).day(extra))  # its metrics not materialized yet
+    try:
+        assert rolled_up(shop_dir, DAYS[-7], extra) is None
+        totals, table = _views(shop_dir, Selection(), Period(DAYS[-6], extra))
+        assert totals["date"].to_list()[-1] == extra
+        assert table["revenue"].sum() == pytest.approx(totals["revenue"].sum())
+    finally:
+        store.delete("daily_agg", extra)
+    assert rolled_up(shop_dir, DAYS[-7], DAYS[-1]) is not None
