@@ -363,3 +363,18 @@ def test_the_cusum_stops_alerting_the_day_a_drop_ends() -> None:
     frame = noisy_region_drop(start)
     after = [start + dt.timedelta(days=k) for k in range(3, 7)]
     assert detect_drops(frame, after).alerts.is_empty()
+
+
+def test_a_five_orders_a_day_sku_stopping_on_an_overdispersed_shop_is_caught_within_four_days() -> None:
+    # Its own 28 days understate its variance, the level's median over-dispersion does not: a week
+    # of zeros from day 1 is found on day 4 (it took five days with the series' own estimate alone).
+    start = TODAY - dt.timedelta(days=8)
+    stop = ShapeIncident(
+        "z", "low_volume_stop", "sku", start, start + dt.timedelta(days=6), 0.0, sku_index=(1,)
+    )
+    frame, shop = shape_series(NOISY, [stop], seed=4)
+    days = [start + dt.timedelta(days=k) for k in range(7)]
+    alerts = detect_drops(frame, days).alerts
+    found = alerts.filter(level="sku", sku=shop.catalog["sku"][1])
+    assert found["date"].min() <= days[3] and found["rule"][0] == "zero_run"
+    assert alerts.filter(rule="zero_run").height == found.height  # no other series' zero run

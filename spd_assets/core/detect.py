@@ -89,7 +89,7 @@ class DetectionConfig:
     window_today_drop: float = _knob(0.1, "... and the window's median day down this share.")
     min_window_orders: float = _knob(5.0, "window_mad: median orders a day below which it stays quiet.")
     min_rel_spread_window: float = _knob(0.03, "window_mad: spread floor, share of the window's baseline.")
-    zero_run_p: float = _knob(1e-6, "zero_run: alert when a run of zero days is this unlikely.")
+    zero_run_p: float = _knob(3e-6, "zero_run: alert when a run of zero days is this unlikely.")
     cusum_k: float = _knob(0.75, "cusum: allowance, in days' spreads, subtracted from each day's shortfall.")
     cusum_h: float = _knob(5.0, "cusum: alert when the accumulated shortfall reaches this many spreads ...")
     cusum_today_z: float = _knob(1.0, "... and the checked day's orders are down this many spreads ...")

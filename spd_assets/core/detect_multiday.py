@@ -5,12 +5,14 @@
   misses (1.4826 x their median absolute size over the 28 days before the window), so it carries
   whatever day-to-day correlation the series has, floored by the one-day rule's spreads of the
   window's days added as independent days (the series' own over-dispersion, which 28 days of
-  overlapping windows estimate poorly) and by Poisson noise of the window's orders. A slow decline or a sustained partial drop that no single day shows
-  accumulates here. The checked day and the window's median day must be down too, so the window
-  neither repeats a one-day drop on the days after it nor keeps alerting once a drop ends.
+  overlapping windows estimate poorly) and by Poisson noise of the window's orders. A slow decline
+  or a sustained partial drop that no single day shows accumulates here. The checked day and the
+  window's median day must be down too, so the window neither repeats a one-day drop on the days
+  after it nor keeps alerting once a drop ends.
 - ``zero_run``: a series that sold nothing for ``k`` days in a row, where its own history makes
-  that unlikely: P = p0^k with p0 the chance of a zero day, negative binomial when the series
-  varies more than Poisson (dispersion from its own mean and variance), Poisson otherwise. A SKU
+  that unlikely: P = p0^k with p0 the chance of a zero day, negative binomial with the series'
+  over-dispersion (from its own mean and variance, or its level's median that day when higher: 28
+  days of a heavy-tailed series often show too little variance), Poisson when there is none. A SKU
   with 5 orders a day that sells nothing for 3 days is an outage, though the volume gate keeps it
   quiet on ordinary days. ``robust_z`` of such an alert is the normal quantile of P.
 """
@@ -144,14 +146,22 @@ def zero_day_odds(base: pl.DataFrame) -> pl.DataFrame:
         _lam=past.rolling_mean(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SID),
         _var=past.rolling_var(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SID),
     )
-    over = (pl.col("_var") - pl.col("_lam")).clip(lower_bound=1e-9)
-    shape = pl.col("_lam") ** 2 / over
+    # Over-dispersion phi (variance = lam + phi lam^2): the series' own, or the median of its level's
+    # series that day when higher. 28 days of a heavy-tailed series often show too little variance,
+    # which would make its zero runs look rarer than they are.
+    phi = ((pl.col("_var") - pl.col("_lam")) / pl.col("_lam") ** 2).clip(lower_bound=0.0)
+    scored = scored.with_columns(_phi=phi)
+    busy = (
+        scored.filter(pl.col("_lam") >= 1.0).group_by("level", "date").agg(_phi_level=pl.col("_phi").median())
+    )
+    scored = scored.join(busy, on=["level", "date"], how="left", maintain_order="left")
+    phi = pl.max_horizontal("_phi", "_phi_level")
     log_p0 = (
-        pl.when(pl.col("_var") > pl.col("_lam") * 1.05)
-        .then(-shape * (pl.col("_lam") / shape).log1p())
+        pl.when(phi * pl.col("_lam") > 0.05)
+        .then(-(pl.col("_lam") * phi).log1p() / phi)
         .otherwise(-pl.col("_lam"))
     )
-    return scored.with_columns(_log_p0=log_p0)
+    return scored.with_columns(_log_p0=log_p0).drop("_phi", "_phi_level")
 
 
 def score_zero_run(base: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
