@@ -329,6 +329,7 @@ def main() -> int:
     parser.add_argument("--regions", type=int, default=20)
     parser.add_argument("--big", type=int, default=10_000_000, help="order lines of the big day (0: skip)")
     parser.add_argument("--keep", help="write (or reuse) the exports under this folder, not a temporary one")
+    parser.add_argument("--write", action="store_true", help="store the figures in benchmarks/results.json")
     parser.add_argument("--floor", nargs=2, metavar=("LANDING", "DAYS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor:
@@ -336,6 +337,12 @@ def main() -> int:
         return 0
     result = measure(args.days, args.orders, args.skus, args.regions, args.keep, big_lines=args.big)
     print(json.dumps(result))
+    if args.write:  # beside make bench's figures, in the same file
+        results = ROOT / "benchmarks" / "results.json"
+        merged = {**(json.loads(results.read_text()) if results.exists() else {}), "landing": result}
+        tmp = results.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(merged, indent=2) + "\n")
+        tmp.rename(results)
     return 0
 
 
