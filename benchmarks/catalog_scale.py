@@ -16,7 +16,12 @@ equals the written daily_agg's and that a re-run gives the same alerts (what the
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from spd_assets.core.run_tags import DEFINITIONS
 from spd_assets.core.schema import DAILY_AGG, REGIONS, conform
 from spd_assets.core.storage import DayStore
 from spd_assets.core.synthetic.catalog import generate_catalog
@@ -106,3 +112,148 @@ class CatalogShop:
             store.write("daily_agg", day, frame)
             rows += frame.height
         return rows
+
+
+def _timed(args: list[str], env: dict[str, str]) -> dict:
+    """One `dagster` CLI command in a fresh process: wall seconds and peak RSS (it must succeed)."""
+    started = time.perf_counter()
+    out = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", DAGSTER, *args],
+        env=env,
+        cwd=HERE.parent,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if out.returncode != 0:
+        raise RuntimeError(f"dagster {' '.join(args[:5])} failed:\n{out.stderr[-3000:]}")
+    return {"seconds": round(seconds, 2), "peak_mb": round(int(out.stderr.strip().splitlines()[-1]) / 1024)}
+
+
+def _materialize(asset: str, first: dt.date, last: dt.date, env: dict[str, str]) -> dict:
+    select = ["asset", "materialize", "-m", DEFINITIONS, "--select", asset]
+    return _timed([*select, "--partition-range", f"{first}...{last}"], env)
+
+
+def _env(work: Path, start: dt.date) -> dict[str, str]:
+    home = work / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    return {**os.environ, "DAGSTER_HOME": str(home), "SPD_DATA_DIR": str(work / "data"),
+            "SPD_START_DATE": start.isoformat()}  # fmt: skip
+
+
+def _day_sums(root: str, asset: str, days: list[dt.date], level: str | None = None) -> dict:
+    """Revenue per day in cents (the figure nothing may change), from daily_agg or a metrics level."""
+    store, out = DayStore(root), {}
+    for day in days:
+        frame = store.read(asset, day, ["level", "revenue"] if level else ["revenue"])
+        frame = frame.filter(level=level) if level else frame
+        out[day] = int((frame["revenue"] * 100).round().cast(pl.Int64).sum())
+    return out
+
+
+def _core_metrics(root: str, days: list[dt.date]) -> float:
+    """The asset's work without Dagster: read each 31-day chunk's daily_agg (and the 13 days before),
+    rolling_metrics; nothing written. Seconds (Dagster's per-day cost would hide a per-row one)."""
+    from spd_assets.assets.sales import METRICS_CHUNK_DAYS
+    from spd_assets.core.metrics import LOOKBACK_DAYS, rolling_metrics
+
+    store, started = DayStore(root), time.perf_counter()
+    for i in range(0, len(days), METRICS_CHUNK_DAYS):
+        chunk = days[i : i + METRICS_CHUNK_DAYS]
+        need = [d for d in days if chunk[0] - dt.timedelta(days=LOOKBACK_DAYS) <= d <= chunk[-1]]
+        rolling_metrics(store.read_days("daily_agg", need), need, chunk)
+    return time.perf_counter() - started
+
+
+def shop_run(shop: CatalogShop, work: Path, days: int, detect_days: int, last: dt.date) -> dict:
+    """daily_agg written for ``days`` days; daily_metrics over all of them and alerts over the last
+    ``detect_days`` (with the history before them), each one CLI run; seconds and peak per row."""
+    from spd_assets.core.detect import HISTORY_DAYS
+
+    every = [last - dt.timedelta(days=days - 1 - i) for i in range(days)]
+    env = _env(work, every[0])
+    started = time.perf_counter()
+    rows = shop.write(env["SPD_DATA_DIR"], every)
+    written = time.perf_counter() - started
+    metrics = _materialize("daily_metrics", every[0], last, env)
+    root = env["SPD_DATA_DIR"]
+    if _day_sums(root, "daily_agg", every) != _day_sums(root, "daily_metrics", every, "total"):
+        raise AssertionError("daily_metrics' total revenue differs from daily_agg's on some day")
+    core = _core_metrics(root, every)
+    out = {
+        "skus": shop.n_skus,
+        "regions": shop.n_regions,
+        "days": days,
+        "daily_agg_rows": rows,
+        "daily_agg_rows_per_day": round(rows / days),
+        "write_daily_agg_s": round(written, 2),
+        "daily_metrics": metrics,
+        "metrics_us_per_row": round(metrics["seconds"] / rows * 1e6, 3),
+        "core_metrics_s": round(core, 2),
+        "core_metrics_us_per_row": round(core / rows * 1e6, 3),
+    }
+    if detect_days:
+        checked = every[-detect_days:]
+        if days - detect_days < HISTORY_DAYS:
+            raise ValueError(f"detection needs {HISTORY_DAYS} days of history before the days it checks")
+        checked_rows = sum(DayStore(root).read("daily_agg", d, ["orders"]).height for d in checked)
+        alerts = _materialize("alerts", checked[0], last, env)
+        found = DayStore(root).read_days("alerts", checked)
+        out |= {
+            "detect_days": detect_days,
+            "alerts": alerts,
+            "alerts_found": found.height,
+            "alerts_us_per_row": round(alerts["seconds"] / checked_rows * 1e6, 3),
+        }
+    return out
+
+
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+DAYS = int(os.environ.get("BENCH_CATALOG_DAYS", 365))
+DETECT_DAYS = int(os.environ.get("BENCH_CATALOG_DETECT_DAYS", 31))
+# Detection at 20,000 x 20 needs more memory than this machine has (README): it is measured per row
+# on a 5,000-SKU x 20-region shop, a quarter of the cells, against the 500 x 6 baseline.
+DETECT_SKUS = int(os.environ.get("BENCH_CATALOG_DETECT_SKUS", 5_000))
+
+
+def run(work: Path) -> dict:
+    """The baseline (500 x 6) and the big shop (20,000 x 20) side by side; ratios per daily_agg row."""
+    from spd_assets.core.detect import HISTORY_DAYS
+
+    last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    if QUICK:
+        base = shop_run(CatalogShop(40, 3), work / "base", HISTORY_DAYS + 3, 3, last)
+        big = shop_run(CatalogShop(400, 8), work / "big", HISTORY_DAYS + 3, 3, last)
+        return {"quick": True, "base": base, "big": big}
+    base = shop_run(CatalogShop(500, 6), work / "base", DAYS, DETECT_DAYS, last)
+    big = shop_run(CatalogShop(20_000, 20), work / "big", DAYS, 0, last)
+    wide = shop_run(
+        CatalogShop(DETECT_SKUS, 20), work / "wide", HISTORY_DAYS + DETECT_DAYS, DETECT_DAYS, last
+    )
+    from benchmarks import dashboard
+
+    board = dashboard.run(work / "big" / "data", baseline=False)
+    return {
+        "base": base,
+        "big": big,
+        "detect_wide": wide,
+        "dashboard_big_year": board,
+        "ratios": {
+            "metrics_per_row_big_over_base": round(big["metrics_us_per_row"] / base["metrics_us_per_row"], 3),
+            "alerts_per_row_wide_over_base": round(wide["alerts_us_per_row"] / base["alerts_us_per_row"], 3),
+            "alerts_peak_wide_over_base": round(wide["alerts"]["peak_mb"] / base["alerts"]["peak_mb"], 2),
+        },
+        "targets": {"per_row_ratio": 2.0, "first_load_s": 1.0, "filter_change_s": 0.2},
+    }
+
+
+def main() -> int:
+    kept = os.environ.get("BENCH_CATALOG_DIR")  # keep the shops' files there (to profile the dashboard)
+    with tempfile.TemporaryDirectory(prefix="spd-bench-catalog-") as tmp:
+        print(json.dumps(run(Path(kept or tmp))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
