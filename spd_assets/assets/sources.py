@@ -10,7 +10,8 @@ import polars as pl
 
 from ..core import schema
 from ..core.landing.folder import check_unchanged, requested_hashes
-from ..core.landing.validate import LandingFileError, ValidationReport
+from ..core.landing.validate import LandingFileError, ValidatedDay, ValidationReport
+from ..core.read_ahead import read_ahead
 from ..core.storage import DayStore, WrittenDays, parse_day
 from ..io_manager import DayParquetIOManager, markdown_preview
 from ..partitions import backfill_policy, dated_asset, dated_out, partition_days
@@ -68,9 +69,11 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
             raise _failure(exc) from None
         progress = Progress("orders", len(days), context.log.info, unit="orders")
         written = {name: WrittenDays(name) for name in ("quarantine", "orders") if name in selected}
-        for day in days:
+        loaded = read_ahead(days, lambda day: _loaded(source, day, catalog), size=_size)
+        for day, checked in loaded:
             try:
-                checked = source.load_day(day, catalog)
+                if isinstance(checked, LandingFileError):
+                    raise checked
                 check_unchanged(checked.report.source_file, checked.report.sha256, requested.get(day))
             except LandingFileError as exc:
                 raise _failure(exc) from None
@@ -95,6 +98,18 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
         return pl.concat(frames) if frames else schema.empty(schema.INJECTED_DROPS)
 
     return [catalog, orders_and_quarantine, injected_drops, *_checks(daily)]
+
+
+def _loaded(source: OrderSource, day: dt.date, catalog: pl.DataFrame) -> ValidatedDay | LandingFileError:
+    """A day as loaded, or its whole-file problem as a value: raised at its own day, in order."""
+    try:
+        return source.load_day(day, catalog)
+    except LandingFileError as exc:
+        return exc
+
+
+def _size(checked: ValidatedDay | LandingFileError) -> int:
+    return checked.orders.estimated_size() if isinstance(checked, ValidatedDay) else 1 << 62  # none after a failure
 
 
 def _record(context: dg.AssetExecutionContext, report: ValidationReport, selected: set[str]) -> None:
