@@ -91,7 +91,8 @@ class DetectionConfig:
     min_rel_spread_window: float = _knob(0.03, "window_mad: spread floor, share of the window's baseline.")
     zero_run_p: float = _knob(3e-6, "zero_run: alert when a run of zero days is this unlikely.")
     cusum_k: float = _knob(0.75, "cusum: allowance, in days' spreads, subtracted from each day's shortfall.")
-    cusum_h: float = _knob(5.0, "cusum: alert when the accumulated shortfall reaches this many spreads ...")
+    cusum_h: float = _knob(4.0, "cusum: alert when the accumulated shortfall reaches this many spreads ...")
+    cusum_h_items: float = _knob(5.0, "cusum: the same threshold on SKUs and SKU x region cells.")
     cusum_today_z: float = _knob(1.0, "... and the checked day's orders are down this many spreads ...")
     cusum_pct: float = _knob(0.1, "... and the run's revenue is down this share of its baseline.")
     cusum_day_pct: float = _knob(

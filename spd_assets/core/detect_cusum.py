@@ -3,7 +3,8 @@
 A slow decline (a category losing half its revenue over ten days) or a partial drop lasting a few
 days moves no single day far enough for the one-day test, on a noisy shop least of all. The CUSUM
 adds up each day's shortfall in units of the series' own spread, less an allowance ``cusum_k``,
-and alerts once the sum reaches ``cusum_h`` (S_t = max(0, S_{t-1} - e_t - k)).
+and alerts once the sum reaches ``cusum_h`` (S_t = max(0, S_{t-1} - e_t - k); ``cusum_h_items`` on SKUs
+and cells, which are many more series, so each must be stricter for the same false alerts a day).
 
 - It runs on **orders**, not revenue: an incident cuts demand, and the price mix of a few dear SKUs
   only adds noise to the revenue of a region or a category. The baseline is the one-day rule's:
@@ -72,13 +73,15 @@ def _grid(sid: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     return group, pos, (int(group[-1]) + 1, int(pos.max()) + 1)
 
 
-def _accumulate(x: np.ndarray, sid: np.ndarray, cap: float) -> tuple[np.ndarray, np.ndarray]:
+def _accumulate(x: np.ndarray, sid: np.ndarray, cap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """S_t = min(max(0, S_{t-1} + x_t), cap) per series (rows by series, then day) and the run length
-    behind S. Held at ``cap`` (the alert threshold), an alert ends as soon as the days stop falling
-    short, instead of the sum of a big drop keeping the days after it alerting."""
+    behind S. Held at ``cap`` (the alert threshold, per row, the same within a series), an alert ends
+    as soon as the days stop falling short, instead of the sum of a big drop keeping the days after
+    it alerting."""
     group, pos, shape = _grid(sid)
     steps = np.full(shape, np.nan)
     steps[group, pos] = x
+    cap = np.zeros(shape[0]) if not len(sid) else np.bincount(group, weights=cap) / np.bincount(group)
     total, run = np.zeros(shape), np.zeros(shape, dtype=np.int64)
     s, r = np.zeros(shape[0]), np.zeros(shape[0], dtype=np.int64)
     for t in range(shape[1]):
@@ -154,7 +157,11 @@ def score_cusum(base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame)
     scored = scored.with_columns(_e=pl.when(pl.col("_ob") > 0).then(pl.col("_omiss") / pl.col("_orel")))
     step = pl.when(pl.col("_explained")).then(0.0).otherwise(-pl.col("_e") - config.cusum_k)
     steps = scored.select(step.cast(pl.Float64)).to_series().to_numpy()
-    total, run = _accumulate(steps, scored.get_column(SID).to_numpy(), config.cusum_h)
+    # SKUs and their cells are far more series than the aggregates: each needs a stricter threshold.
+    h = pl.when(pl.col("level").is_in(["sku", "sku_region"])).then(config.cusum_h_items)
+    scored = scored.with_columns(_h=h.otherwise(config.cusum_h))
+    cap = scored.get_column("_h").to_numpy()
+    total, run = _accumulate(steps, scored.get_column(SID).to_numpy(), cap)
     scored = scored.with_columns(_s=pl.Series(total), _run=pl.Series(run).clip(1, MAX_RUN).cast(pl.Int32))
     # Revenue over the run, for the severity: the run's observed and baseline sums.
     # A day not read counts at its baseline.
@@ -169,11 +176,7 @@ def score_cusum(base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame)
         pl.min_horizontal(-pl.col("_omiss"), "_day_pct") >= config.cusum_day_pct
     )
     flag = (
-        (
-            (pl.col("_s") >= config.cusum_h)
-            & (pl.col("_e") <= -config.cusum_today_z)
-            & (pct >= config.cusum_pct)
-        )
+        ((pl.col("_s") >= pl.col("_h")) & (pl.col("_e") <= -config.cusum_today_z) & (pct >= config.cusum_pct))
         | day
     ) & ~pl.col("_explained")
     status = (
