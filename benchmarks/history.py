@@ -9,7 +9,8 @@ windows read; the ratio long / short is the figure (target <= 1.1).
 
 ``python -m benchmarks.history`` prints one JSON line and writes nothing to results.json
 (``BENCH_HISTORY_DAYS``, ``BENCH_HISTORY_SHORT_DAYS``, ``BENCH_HISTORY_ORDERS``,
-``BENCH_HISTORY_REPEATS`` to change sizes; ``BENCH_HISTORY_DIR`` keeps the histories there, built once, to profile or re-measure).
+``BENCH_HISTORY_REPEATS`` to change sizes; ``BENCH_HISTORY_DIR`` keeps the histories there, built
+once, to profile or re-measure).
 ``BENCH_QUICK=1``: 3 vs 12 days of 200 orders, one nightly run each, asserting only correctness
 (yesterday's revenue equal in both histories and to its orders, a re-run leaves its alerts unchanged).
 """
