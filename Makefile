@@ -51,6 +51,13 @@ evaluate: setup ## detection quality over a synthetic year, written to benchmark
 bench-landing: setup ## a big shop's CSV exports: 60 days x 1M lines, nightly days, a 10M-line day -> results.json
 	$(VENV)/bin/python -m benchmarks.landing --write --keep $${BENCH_EXPORTS:-.bench-exports}
 
+.PHONY: bench-catalog bench-history
+bench-catalog: setup ## 20,000 SKUs x 20 regions vs 500 x 6: metrics and detection per row, the dashboard on the big year (printed)
+	$(VENV)/bin/python -m benchmarks.catalog_scale
+
+bench-history: setup ## the nightly CLI run after 3 years of history vs after 30 days (printed)
+	$(VENV)/bin/python -m benchmarks.history
+
 .PHONY: bench-instance
 bench-instance: setup ## Dagster's instance on SQLite vs Postgres (Debian's server on loopback), printed
 	$(VENV)/bin/python -m benchmarks.instance
