@@ -109,7 +109,9 @@ def _loaded(source: OrderSource, day: dt.date, catalog: pl.DataFrame) -> Validat
 
 
 def _size(checked: ValidatedDay | LandingFileError) -> int:
-    return checked.orders.estimated_size() if isinstance(checked, ValidatedDay) else 1 << 62  # none after a failure
+    return (
+        checked.orders.estimated_size() if isinstance(checked, ValidatedDay) else 1 << 62
+    )  # none after a failure
 
 
 def _record(context: dg.AssetExecutionContext, report: ValidationReport, selected: set[str]) -> None:
