@@ -9,7 +9,8 @@ and an (order_id, sku) pair repeated in a later batch, which is quarantined like
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from .money import check_one_currency
 from .statuses import DEFAULT_EXCLUDED
 from .validate import (
     LINE,
+    PAIR_HASH,
     LandingFileError,
     OtherDays,
     ValidatedDay,
@@ -50,7 +52,7 @@ def _digest_and_newlines(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), newlines - last.endswith(b"\n")
 
 
-def _batches(path: Path, exact: bool, expected_rows: int) -> Iterator[pl.DataFrame]:
+def _batches(path: Path, exact: bool, expected_rows: Callable[[], int]) -> Iterator[pl.DataFrame]:
     """The file's rows as text with their lines, a batch at a time, blank rows dropped."""
     cols, line, rows = read_header(path), 2, 0
     for batch in pl.scan_csv(path, infer_schema=False).collect_batches(chunk_size=BIG_BATCH_ROWS):
@@ -60,27 +62,39 @@ def _batches(path: Path, exact: bool, expected_rows: int) -> Iterator[pl.DataFra
             batch = batch.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + rows + 2).alias(LINE))
         rows += batch.height
         yield _drop_blank(batch, cols)
-    if not exact and rows != expected_rows:
+    if not exact and rows != expected_rows():
         raise _LinesMoved
 
 
 def load_big_day(path: Path, day, mapping: Mapping | None, timezone: str | None) -> ValidatedDay:
     """``files.load_day`` for a CSV day file over ``files.WHOLE_FILE_BYTES``: the same result."""
-    digest, expected_rows = _digest_and_newlines(path)
-    try:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spd-digest") as pool:
+        scanned = pool.submit(_digest_and_newlines, path)  # on the other core, while batches parse
+
+        def expected_rows() -> int:
+            return scanned.result()[1]
+
         try:
-            checked = _load(path, day, mapping, timezone, exact=False, expected_rows=expected_rows)
-        except _LinesMoved:
-            checked = _load(path, day, mapping, timezone, exact=True, expected_rows=expected_rows)
-    except pl.exceptions.ComputeError:  # ragged rows or bad bytes: the whole-file reader names them
-        raw, _ = read_orders_file(path, whole=True)
-        return validate_file(raw, day, path, mapping, timezone, digest)
-    except LandingFileError as exc:
-        raise LandingFileError(str(path), exc.problem) from None
-    return replace(checked, report=replace(checked.report, sha256=digest))
+            try:
+                checked = _load(path, day, mapping, timezone, exact=False, expected_rows=expected_rows)
+            except _LinesMoved:
+                checked = _load(path, day, mapping, timezone, exact=True, expected_rows=expected_rows)
+        except pl.exceptions.ComputeError:  # ragged rows or bad bytes: the whole-file reader names them
+            raw, _ = read_orders_file(path, whole=True)
+            return validate_file(raw, day, path, mapping, timezone, scanned.result()[0])
+        except LandingFileError as exc:
+            raise LandingFileError(str(path), exc.problem) from None
+        return replace(checked, report=replace(checked.report, sha256=scanned.result()[0]))
 
 
-def _load(path: Path, day, mapping: Mapping | None, timezone: str | None, exact: bool, expected_rows: int):
+def _load(
+    path: Path,
+    day,
+    mapping: Mapping | None,
+    timezone: str | None,
+    exact: bool,
+    expected_rows: Callable[[], int],
+):
     orders, quarantines, other_days = [], [], OtherDays()
     rows_in, carry, decimal, currencies = 0, None, None, set()
     excluded = mapping.exclude_status if mapping is not None else DEFAULT_EXCLUDED
@@ -102,17 +116,15 @@ def _load(path: Path, day, mapping: Mapping | None, timezone: str | None, exact:
         other_days = other_days + checked.other_days
     check_one_currency(currencies, str(path))
     other_days.check(day, path.name)
-    kept = (
-        pl.concat(orders)
-        if orders
-        else schema.empty({**schema.ORDERS, **schema.ORDER_STATUS, LINE: pl.Int64})
-    )
-    later = repeated_pairs(kept, "order_id", "sku")  # a pair repeated in a later batch
+    working = {LINE: pl.Int64, PAIR_HASH: pl.UInt64}
+    empty = schema.empty({**schema.ORDERS, **schema.ORDER_STATUS, **working})
+    kept = pl.concat(orders) if orders else empty
+    later = repeated_pairs(kept, "order_id", "sku", hashes=kept[PAIR_HASH])  # repeated in a later batch
     if later.any():
         quarantines.append(_repeats(path, day, kept.filter(later), exact, expected_rows))
         kept = kept.filter(~later)
     quarantine = schema.conform(pl.concat(quarantines).sort("line"), schema.QUARANTINE)
-    kept = kept.drop(LINE)
+    kept = kept.drop(LINE, PAIR_HASH)
     if kept.height + quarantine.height != rows_in:  # a bug, never bad input
         raise AssertionError(f"{path}: {rows_in} in != {kept.height} + {quarantine.height}")
     report = ValidationReport(
@@ -127,7 +139,9 @@ def _load(path: Path, day, mapping: Mapping | None, timezone: str | None, exact:
     return ValidatedDay(orders=kept, quarantine=quarantine, report=report, other_days=other_days)
 
 
-def _repeats(path: Path, day, repeated: pl.DataFrame, exact: bool, expected_rows: int) -> pl.DataFrame:
+def _repeats(
+    path: Path, day, repeated: pl.DataFrame, exact: bool, expected_rows: Callable[[], int]
+) -> pl.DataFrame:
     """Quarantine rows for pairs first seen in an earlier batch, with the file's own row as raw."""
     lines = repeated[LINE]
     rows = pl.concat(

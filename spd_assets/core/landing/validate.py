@@ -18,6 +18,7 @@ from .statuses import DEFAULT_EXCLUDED, is_excluded
 from .timestamps import trimmed_text, with_when
 
 LINE = "__line"  # 1-based line (CSV, header = line 1) or row number (Parquet), added by the reader
+PAIR_HASH = "__pair_hash"  # on a big file's batch orders only: the hash of (order_id, sku)
 MALFORMED = "__malformed"  # optional: a reason the reader found the row malformed (too many fields)
 REQUIRED = ("order_id", "sku", "region", "qty", "price")  # plus `date` or `ts`
 OPTIONAL = ("date", "ts", "revenue", "status")
@@ -171,7 +172,8 @@ def validate_orders(
         c.fill_null(False).alias(f) for f, (_, c, _) in zip(flags, checks, strict=True)
     )
     failed = frame.select(pl.any_horizontal(flags)).to_series()
-    repeated = _repeated_lines(frame, failed)
+    hashes = pair_hashes(frame, f"{_P}order_id", f"{_P}sku")
+    repeated = repeated_pairs(frame, f"{_P}order_id", f"{_P}sku", valid=~failed, hashes=hashes)
     duplicates = frame[repeated.arg_true()].with_columns(  # gathered: rare rows, not a filter of all
         pl.lit("order_id").alias(f"{_P}field"), pl.lit("duplicate order_id and sku").alias(f"{_P}reason")
     )
@@ -187,7 +189,10 @@ def validate_orders(
             f"{_P}reason"
         ),
     )
-    orders = _orders(frame, ~(failed | repeated), names, excluded_status, keep_line=not whole_file)
+    keep = ~(failed | repeated)
+    orders = _orders(frame, keep, names, excluded_status)
+    if not whole_file:  # what the file's judgement across batches needs: each row's line and pair hash
+        orders = orders.with_columns(frame[LINE].filter(keep), hashes.filter(keep))
     quarantine = (
         pl.concat([bad, duplicates])
         .sort(LINE)
@@ -222,20 +227,26 @@ def _listed(items: list[tuple[pl.Expr, str]], separator: str) -> pl.Expr:
     return pl.concat_str(labels, separator=separator, ignore_nulls=True)
 
 
-def _repeated_lines(frame: pl.DataFrame, failed: pl.Series) -> pl.Series:
-    """Valid rows whose (order_id, sku) an earlier valid row already has."""
-    return repeated_pairs(frame, f"{_P}order_id", f"{_P}sku", valid=~failed)
+def pair_hashes(frame: pl.DataFrame, order_col: str, sku_col: str) -> pl.Series:
+    """A 64-bit hash of each row's (order_id, sku): kept with a big file's batches, so the repeats
+    across batches are found without hashing ten million pairs again."""
+    return frame.select(pl.struct(order_col, sku_col).hash().alias(PAIR_HASH)).to_series()
 
 
 def repeated_pairs(
-    frame: pl.DataFrame, order_col: str, sku_col: str, valid: pl.Series | None = None
+    frame: pl.DataFrame,
+    order_col: str,
+    sku_col: str,
+    valid: pl.Series | None = None,
+    hashes: pl.Series | None = None,
 ) -> pl.Series:
     """Rows whose (order_id, sku) an earlier (valid) row already has: an order line is the pair (a
     line-item export repeats the order_id, never the pair). Hashes find the few candidates; the
     pairs themselves decide, so a hash collision never quarantines a row."""
     pair = pl.struct(order_col, sku_col)
     valid = pl.repeat(True, frame.height, dtype=pl.Boolean, eager=True) if valid is None else valid
-    shared = frame.select(pl.when(valid).then(pair.hash()).is_duplicated() & valid).to_series()
+    hashes = pair_hashes(frame, order_col, sku_col) if hashes is None else hashes
+    shared = pl.select(pl.when(valid).then(hashes).is_duplicated() & valid).to_series()
     repeated = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
     if shared.any():
         rows = shared.arg_true()
@@ -300,7 +311,6 @@ def _orders(
     keep: pl.Series,
     names: dict[str, str],
     excluded: tuple[str, ...],
-    keep_line: bool = False,
 ) -> pl.DataFrame:
     """The ``keep`` rows in schema.ORDERS + ORDER_STATUS: ts from `ts` when given (else the date's own
     time); the columns are picked before the rows, so the wide working frame is never filtered."""
@@ -325,8 +335,7 @@ def _orders(
     )
     if not keep.all():
         out = out.filter(keep)
-    out = schema.conform(out, {**schema.ORDERS, **schema.ORDER_STATUS})
-    return out.with_columns(frame[LINE].filter(keep) if not keep.all() else frame[LINE]) if keep_line else out
+    return schema.conform(out, {**schema.ORDERS, **schema.ORDER_STATUS})
 
 
 def problem_counts(quarantine: pl.DataFrame) -> dict[str, int]:
