@@ -184,22 +184,30 @@ def floor(landing: Path, days: list[dt.date]) -> dict:
 
     started = time.perf_counter()
     catalog = landing_catalog(landing)
-    aggs = {}
+    aggs, stages = {}, {"read_validate": 0.0, "aggregate": 0.0}
     for day in days:
+        t0 = time.perf_counter()
         checked = load_day(landing, day)
+        t1 = time.perf_counter()
         aggs[day] = aggregate_daily(checked.orders, catalog)
+        stages["read_validate"] += t1 - t0
+        stages["aggregate"] += time.perf_counter() - t1
+    t_metrics = time.perf_counter()
     metrics = {}
     for i in range(0, len(days), 31):
         chunk = days[i : i + 31]
         need = [d for d in days if chunk[0] - dt.timedelta(days=LOOKBACK_DAYS) <= d <= chunk[-1]]
         frame = rolling_metrics(pl.concat([aggs[d] for d in need]), days=need, output_days=chunk)
         metrics.update({day: part for (day,), part in frame.partition_by("date", as_dict=True).items()})
+    t_detect = time.perf_counter()
+    stages["metrics"] = t_detect - t_metrics
     for i in range(0, len(days), 31):
         chunk = days[i : i + 31]
         need = [d for d in days if chunk[0] - dt.timedelta(days=HISTORY_DAYS) <= d <= chunk[-1]]
         detect_drops(pl.concat([metrics[d] for d in need if d in metrics]), chunk, available=need)
+    stages["detect"] = time.perf_counter() - t_detect
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": time.perf_counter() - started, "peak_mb": peak}
+    return {"seconds": time.perf_counter() - started, "peak_mb": peak, "stages_s": stages}
 
 
 def check(data_dir: Path, landing: Path, days: list[dt.date]) -> dict:
