@@ -109,9 +109,8 @@ def _loaded(source: OrderSource, day: dt.date, catalog: pl.DataFrame) -> Validat
 
 
 def _size(checked: ValidatedDay | LandingFileError) -> int:
-    return (
-        checked.orders.estimated_size() if isinstance(checked, ValidatedDay) else 1 << 62
-    )  # none after a failure
+    """How much a loaded day holds; a failure counts as huge, so nothing is read after it."""
+    return checked.orders.estimated_size() if isinstance(checked, ValidatedDay) else 1 << 62
 
 
 def _record(context: dg.AssetExecutionContext, report: ValidationReport, selected: set[str]) -> None:

@@ -140,7 +140,7 @@ def validate_orders(
     Raises LandingFileError when the file as a whole is wrong: a required column is missing, or most
     rows are dated another day than ``day`` (the day in the file's name). With ``whole_file=False``
     (one batch of a big file) that judgement is left to the caller, through ``other_days``, and the
-    orders keep their LINE so repeats across batches can be found.
+    orders keep their LINE and PAIR_HASH so repeats across batches can be found.
     """
     if LINE not in raw.columns:
         raw = raw.with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
@@ -177,9 +177,8 @@ def validate_orders(
     duplicates = frame[repeated.arg_true()].with_columns(  # gathered: rare rows, not a filter of all
         pl.lit("order_id").alias(f"{_P}field"), pl.lit("duplicate order_id and sku").alias(f"{_P}reason")
     )
-    bad = frame[
-        failed.arg_true()
-    ].with_columns(  # only the (usually few) failed rows get their reasons spelled
+    # Only the (usually few) failed rows get their reasons spelled.
+    bad = frame[failed.arg_true()].with_columns(
         _listed([(pl.col(f), field) for f, (field, _, _) in zip(flags, checks, strict=True)], ",")
         .str.split(",")
         .list.unique(maintain_order=True)
@@ -290,9 +289,8 @@ class OtherDays:
 
 def _other_days(frame: pl.DataFrame, day: dt.date, when_col: str) -> OtherDays:
     date = pl.col(f"{_P}date")
-    n_dated, n_other = frame.select(date.is_not_null().sum().alias("n"), (date != day).sum().alias("o")).row(
-        0
-    )
+    counts = frame.select(date.is_not_null().sum().alias("dated"), (date != day).sum().alias("other"))
+    n_dated, n_other = counts.row(0)
     if not n_other:
         return OtherDays(dated=n_dated)
     other = frame.filter(date.is_not_null() & (date != day))
