@@ -41,10 +41,42 @@ def trimmed_text(col: str, dtype: pl.DataType) -> pl.Expr:
     return text.replace("", None)
 
 
+FEW_VALUES = 1024  # a text column with at most this many values in its first SAMPLE_ROWS cells ...
+SAMPLE_ROWS = 4096  # ... is worked out once per distinct value (SKUs, regions, statuses, prices)
+
+
+def has_few_values(column: pl.Series) -> bool:
+    """Whether a per-value shortcut pays: few distinct values in the first cells (only speed
+    depends on it, never a result)."""
+    return column.dtype == pl.String and column.head(SAMPLE_ROWS).n_unique() <= FEW_VALUES
+
+
+def trimmed_column(frame: pl.DataFrame, col: str) -> pl.Series:
+    """``trimmed_text`` of one column, exactly: a column of few values is trimmed once per distinct
+    value, and is returned as it is (no copy) when no value changes, the usual case."""
+    column = frame[col]
+    if not has_few_values(column):
+        return frame.select(trimmed_text(col, column.dtype)).to_series()
+    values = column.unique()
+    trimmed = values.str.strip_chars().replace("", None)
+    changed = values.is_not_null() & (trimmed != values).fill_null(True)
+    if not changed.any():
+        return column
+    return column.replace(values.filter(changed), trimmed.filter(changed))
+
+
 def with_when(
-    frame: FrameT, col: str, dtype: pl.DataType, prefix: str, timezone: str | None = None
+    frame: FrameT,
+    col: str,
+    dtype: pl.DataType,
+    prefix: str,
+    timezone: str | None = None,
+    trimmed: bool = False,
 ) -> FrameT:
-    """Add ``{prefix}date`` and ``{prefix}ts`` (UTC) parsed from ``col``; nulls where it does not parse."""
+    """Add ``{prefix}date`` and ``{prefix}ts`` (UTC) parsed from ``col``; nulls where it does not parse.
+
+    ``trimmed``: text ``col`` is already ``trimmed_text`` (validation has it), so it is not trimmed again.
+    """
     date, ts = f"{prefix}date", f"{prefix}ts"
     local_zone = timezone or "UTC"
     if dtype == pl.Date:
@@ -58,7 +90,7 @@ def with_when(
         utc = local.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
         return frame.with_columns(local.dt.date().alias(date), utc.alias(ts))
     if isinstance(frame, pl.DataFrame):
-        return _with_when_text(frame, col, dtype, prefix, timezone)
+        return _with_when_text(frame, col, dtype, prefix, timezone, trimmed)
     return _parsed_text(frame, col, dtype, prefix, timezone)
 
 
@@ -66,23 +98,22 @@ _PLAIN = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$"  # what most exports write:
 
 
 def _with_when_text(
-    frame: pl.DataFrame, col: str, dtype: pl.DataType, prefix: str, timezone: str | None
+    frame: pl.DataFrame, col: str, dtype: pl.DataType, prefix: str, timezone: str | None, trimmed: bool
 ) -> pl.DataFrame:
     """Text timestamps: the plain ``YYYY-MM-DD HH:MM:SS`` rows by one fixed format, the rest by the
     general rules, which give a plain row the same date and instant at many times the cost."""
     text = f"{prefix}when_text"
-    trimmed = frame.with_columns(trimmed_text(col, dtype).alias(text))
-    plain = trimmed.select(pl.col(text).str.contains(_PLAIN).fill_null(False)).to_series()
+    texts = frame.with_columns((pl.col(col) if trimmed else trimmed_text(col, dtype)).alias(text))
+    plain = texts.select(pl.col(text).str.contains(_PLAIN).fill_null(False)).to_series()
     if not plain.any():
         return _parsed_text(frame, col, dtype, prefix, timezone)
-    stamp = (
-        pl.col(text)
-        .str.replace("T", " ", literal=True)
-        .str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
-    )
+    stamp = pl.col(text)
+    if texts.select(stamp.str.contains("T", literal=True).any()).item():
+        stamp = stamp.str.replace("T", " ", literal=True)
+    stamp = stamp.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
     local = stamp.dt.replace_time_zone(timezone or "UTC", non_existent="null", ambiguous="earliest")
     fast = (
-        trimmed.filter(plain)
+        (texts if plain.all() else texts.filter(plain))
         .with_columns(local.alias(text))  # the shop's local time: its date is the day of the order
         .with_columns(
             pl.col(text).dt.date().alias(f"{prefix}date"),

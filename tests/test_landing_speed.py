@@ -1,0 +1,213 @@
+"""The per-value and sort-based shortcuts of the landing path give exactly what the general rules give.
+
+Each shortcut (a column trimmed once per distinct value, statuses normalized once per value, repeated
+pairs found by sorting the pair hashes, the timestamp text not trimmed twice) is compared with the
+general rule on messy values, and a whole messy day file is validated both ways: the orders, the
+quarantined rows (lines, fields, reasons, raw) and the report must be equal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import numpy as np
+import polars as pl
+import pytest
+
+from spd_assets.core.landing import files, statuses, timestamps, validate
+from spd_assets.core.landing.statuses import DEFAULT_EXCLUDED, excluded_rows, is_excluded
+from spd_assets.core.landing.timestamps import trimmed_column, trimmed_text, with_when
+
+DAY = dt.date(2026, 3, 2)
+PADDED = [
+    "S1",
+    " S1",
+    "S1 ",
+    "\tS1\t",
+    "S1\u00a0",  # a non-breaking space
+    "\u3000S1",  # an ideographic space
+    "",
+    "   ",
+    None,
+    "Köln",
+    " Köln ",
+    "北京",
+    "a\nb",  # a quoted newline inside, not at the end
+    "a\n",
+    "S 1",
+]
+STATUSES = [
+    "paid",
+    "Cancelled",
+    " cancelled ",
+    "CANCELED",
+    "wc-refunded",
+    "WC-Refunded",
+    "voided",
+    "Failed",
+    "partially refunded",
+    "partially-refunded",
+    "refunded partial",
+    "",
+    " ",
+    None,
+    "fulfilled",
+    "annulé",
+    "cancelled\n",
+]
+WHEN = [
+    "2026-03-02 10:15:00",
+    "2026-03-02T23:59:59",
+    " 2026-03-02 10:15:00 ",
+    "2026-03-02",
+    "2026-03-02 10:15:00 -0500",
+    "2026-03-02T10:15:00Z",
+    "2026-03-02 10:15:00 Europe/Berlin",
+    "2026-03-01 23:00:00",
+    "2026-02-30 10:00:00",
+    "",
+    " ",
+    None,
+    "garbage",
+    "2026-03-02 10:15",
+]
+
+
+def _general_trim(frame: pl.DataFrame, col: str) -> pl.Series:
+    return frame.select(trimmed_text(col, frame.schema[col])).to_series()
+
+
+@pytest.mark.parametrize("distinct", [10, 5_000])  # few values: once per value; many: row by row
+def test_a_column_is_trimmed_as_the_general_rule_trims_it(distinct) -> None:
+    rng = random.Random(distinct)
+    pool = PADDED + [f" v{i} " if i % 3 else f"v{i}" for i in range(distinct)]
+    frame = pl.DataFrame({"c": [rng.choice(pool) for _ in range(20_000)]}, schema={"c": pl.String})
+    assert trimmed_column(frame, "c").equals(_general_trim(frame, "c"))
+    clean = frame.filter(pl.col("c").str.strip_chars() == pl.col("c"), pl.col("c") != "")
+    assert trimmed_column(clean, "c").equals(_general_trim(clean, "c"))
+
+
+def test_a_typed_column_is_trimmed_as_its_text() -> None:
+    frame = pl.DataFrame({"n": [1, None, 3], "f": [1.5, 2.0, None], "d": [DAY, None, DAY]})
+    for col in frame.columns:
+        assert trimmed_column(frame, col).equals(_general_trim(frame, col))
+
+
+@pytest.mark.parametrize("excluded", [DEFAULT_EXCLUDED, ("partially_refunded", "annulé"), ()])
+def test_statuses_are_excluded_as_the_general_rule_excludes_them(excluded) -> None:
+    rng = random.Random(7)
+    for pool in (STATUSES, STATUSES + [f"status {i}" for i in range(3_000)]):
+        status = pl.Series("s", [rng.choice(pool) for _ in range(10_000)], dtype=pl.String)
+        general = pl.select(is_excluded(pl.lit(status), excluded)).to_series()
+        assert excluded_rows(status, excluded).equals(general)
+    assert excluded_rows(pl.Series("s", [], dtype=pl.String), excluded).to_list() == []
+
+
+def _general_shared(hashes: pl.Series, valid: pl.Series) -> pl.Series:
+    return pl.select(pl.when(valid).then(hashes).is_duplicated() & valid).to_series()
+
+
+def test_shared_pair_hashes_are_found_by_sorting_as_by_is_duplicated() -> None:
+    rng = np.random.default_rng(3)
+    for n, space in ((0, 10), (1, 10), (5_000, 1_000), (5_000, 1 << 62)):
+        hashes = pl.Series(rng.integers(0, space, n, dtype=np.uint64), dtype=pl.UInt64)
+        for valid in (
+            pl.Series(rng.random(n) < 0.8),
+            pl.Series([True] * n, dtype=pl.Boolean),
+            pl.Series([False] * n, dtype=pl.Boolean),
+        ):
+            assert validate._shared(hashes, valid).equals(_general_shared(hashes, valid))
+
+
+@pytest.mark.parametrize("timezone", [None, "America/New_York"])
+def test_timestamps_from_trimmed_text_parse_as_from_the_cell(timezone) -> None:
+    rng = random.Random(11)
+    frame = pl.DataFrame({"w": [rng.choice(WHEN) for _ in range(3_000)]}, schema={"w": pl.String})
+    text = frame.with_columns(trimmed_column(frame, "w").alias("t"))
+    fast = with_when(text, "t", pl.String, "x_", timezone, trimmed=True).drop("w", "t")
+    assert fast.equals(with_when(frame, "w", pl.String, "x_", timezone).drop("w"))
+    no_t = frame.filter(~pl.col("w").str.contains("T", literal=True))  # the separator replace skipped
+    text = no_t.with_columns(trimmed_column(no_t, "w").alias("t"))
+    fast = with_when(text, "t", pl.String, "x_", timezone, trimmed=True).drop("w", "t")
+    assert fast.equals(with_when(no_t, "w", pl.String, "x_", timezone).drop("w"))
+
+
+def _messy_rows(n: int, seed: int) -> list[list[str | None]]:
+    """Mostly plain order lines; one in ten or so has a messy field of some kind."""
+    rng = random.Random(seed)
+    qty = ["1", "2", " 3 ", "two", "", "1.5", "-1", "0", "1e0", " ", None]
+    price = ["2.50", " 2.50", "19.99 ", "abc", "", "-1", "nan", "inf", "1e3", "0", None]
+
+    def messy(pool: list, plain: str | None, rate: float = 0.05) -> str | None:
+        return rng.choice(pool) if rng.random() < rate else plain
+
+    rows = []
+    for i in range(n):
+        order = messy(["", " ", None, f" SO-{i // 3} "], f"SO-{i // 3}", 0.02)
+        sku = messy(PADDED[:12], f"SKU-{rng.randrange(40)}")
+        region = messy(PADDED[:12], rng.choice(["North", "Süd", "East"]))
+        q, p = messy(qty, rng.choice(["1", "2"])), messy(price, rng.choice(["2.50", "19.99", "7"]))
+        revenue = f"{float(q) * float(p):.2f}" if _num(q, p) else "1"
+        revenue = rng.choice([None, "", "5.00", "x", revenue, revenue, revenue])
+        when = messy(WHEN, f"2026-03-02 {rng.randrange(24):02d}:{rng.randrange(60):02d}:00", 0.1)
+        rows.append([order, when, sku, region, q, p, revenue, rng.choice(STATUSES), rng.choice(PADDED)])
+    for i in rng.sample(range(n), n // 50):  # repeated (order_id, sku) pairs, some of them bad rows
+        rows.append(list(rows[i]))
+    return rows
+
+
+def _num(*values: str | None) -> bool:
+    try:
+        return all(np.isfinite(float(v)) for v in values)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def _general(monkeypatch) -> None:
+    """The general rules everywhere: no per-value trimming or statuses, is_duplicated for pairs."""
+    monkeypatch.setattr(timestamps, "has_few_values", lambda _: False)
+    monkeypatch.setattr(statuses, "has_few_values", lambda _: False)
+    monkeypatch.setattr(validate, "_shared", _general_shared)
+
+
+def _validated_both_ways(monkeypatch, run) -> tuple:
+    fast = run()
+    with monkeypatch.context() as patch:
+        _general(patch)
+        general = run()
+    return fast, general
+
+
+def _assert_same(fast: validate.ValidatedDay, general: validate.ValidatedDay) -> None:
+    assert fast.orders.equals(general.orders)
+    assert fast.quarantine.equals(general.quarantine)
+    assert fast.report == general.report
+
+
+@pytest.mark.parametrize("timezone", [None, "Europe/Berlin"])
+def test_a_messy_frame_validates_as_by_the_general_rules(monkeypatch, timezone) -> None:
+    cols = ["order_id", "ts", "sku", "region", "qty", "price", "revenue", "status", "note"]
+    raw = pl.DataFrame(_messy_rows(6_000, 1), schema=dict.fromkeys(cols, pl.String), orient="row")
+    fast, general = _validated_both_ways(
+        monkeypatch, lambda: validate.validate_orders(raw, DAY, "orders_2026-03-02.csv", timezone=timezone)
+    )
+    _assert_same(fast, general)
+    expected = {"duplicate order_id and sku", "qty is not a number", "price is negative", "ts does not parse"}
+    assert expected <= set(fast.report.problems)  # not vacuous: each kind of problem is there
+    assert fast.report.rows_kept > 1_000 and fast.report.rows_cancelled > 100
+
+
+def test_a_messy_day_file_with_a_date_and_a_ts_loads_as_by_the_general_rules(monkeypatch, tmp_path) -> None:
+    cols = ["order_id", "ts", "sku", "region", "qty", "price", "revenue", "status", "note"]
+    frame = pl.DataFrame(_messy_rows(8_000, 2), schema=dict.fromkeys(cols, pl.String), orient="row")
+    frame = frame.with_columns(
+        Date=pl.when(pl.int_range(pl.len()) % 7 == 0)
+        .then(pl.lit(" 2026-03-02"))
+        .otherwise(pl.lit("2026-03-02"))
+    )
+    frame.write_csv(tmp_path / "orders_2026-03-02.csv")
+    fast, general = _validated_both_ways(monkeypatch, lambda: files.load_day(tmp_path, DAY))
+    _assert_same(fast, general)
+    assert fast.report.rows_in == 8_000 + 8_000 // 50
+    assert fast.quarantine["line"].is_sorted() and fast.quarantine["line"].max() > 8_000
