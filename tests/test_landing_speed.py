@@ -9,6 +9,7 @@ quarantined rows (lines, fields, reasons, raw) and the report must be equal.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 
 import numpy as np
@@ -211,3 +212,45 @@ def test_a_messy_day_file_with_a_date_and_a_ts_loads_as_by_the_general_rules(mon
     _assert_same(fast, general)
     assert fast.report.rows_in == 8_000 + 8_000 // 50
     assert fast.quarantine["line"].is_sorted() and fast.quarantine["line"].max() > 8_000
+
+
+HEADER = "order_id,ts,sku,region,qty,price\n"
+FILE_BODIES = {
+    "plain": HEADER + "A1,2026-03-02 09:00:00,S1,West,1,2.50\nA2,2026-03-02 09:01:00,S2,East,2,1.00\n",
+    "no final newline": HEADER + "A1,2026-03-02 09:00:00,S1,West,1,2.50",
+    "crlf": HEADER.replace("\n", "\r\n") + "A1,2026-03-02 09:00:00,S1,West,1,2.50\r\n",
+    "quoted newline and blank lines": HEADER
+    + 'A1,2026-03-02 09:00:00,S1,"North\nEast",1,2.5\n\n,,,,,\nA2,x,S1,W,1,1\n',
+    "utf-8 bom": "\ufeff" + HEADER + "A1,2026-03-02 09:00:00,Süd,West,1,2.50\n",
+    "ragged": HEADER + "A1,2026-03-02 09:00:00,S1,West,1,2.50,extra\nA2,2026-03-02 09:00:00,S1,West,1,2.50\n",
+    "header only": HEADER,
+    "whitespace only": " \n\t\n",
+}
+BAD_BYTES = {
+    "latin-1": (HEADER + "A1,2026-03-02 09:00:00,S\xfcd,West,1,2.50\n").encode("latin-1"),
+    "utf-16": (HEADER + "A1,2026-03-02,S1,West,1,2.50\n").encode("utf-16"),
+    "nul": HEADER.encode() + b"A1,2026-03-02,S1\x00,West,1,2.50\n",
+    "parquet magic": b"PAR1" + HEADER.encode(),
+    "semicolons": b"order_id;ts;sku;region;qty;price\nA1;2026-03-02;S1;West;1;2.50\n",
+}
+
+
+def _outcome(run) -> tuple:
+    try:
+        return ("ok", *run())
+    except validate.LandingFileError as exc:
+        return ("error", str(exc))
+
+
+@pytest.mark.parametrize("name", [*FILE_BODIES, *BAD_BYTES])
+def test_a_mapped_day_file_reads_as_its_bytes_do(tmp_path, name) -> None:
+    path = tmp_path / "orders_2026-03-02.csv"
+    path.write_bytes(BAD_BYTES[name] if name in BAD_BYTES else FILE_BODIES[name].encode())
+    data = path.read_bytes()
+    mapped = _outcome(lambda: files.read_orders_file(path))
+    from_bytes = _outcome(lambda: (files._parse_csv(data, str(path)), hashlib.sha256(data).hexdigest()))
+    assert mapped[0] == from_bytes[0]
+    if mapped[0] == "ok":
+        assert mapped[1].equals(from_bytes[1]) and mapped[2] == from_bytes[2]
+    else:
+        assert mapped[1] == from_bytes[1]

@@ -12,10 +12,15 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
+import mmap
+import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 import polars as pl
 
 from .exports import map_file
@@ -25,6 +30,7 @@ from .statuses import DEFAULT_EXCLUDED
 from .validate import LINE, MALFORMED, LandingFileError, ValidatedDay, resolve_columns, validate_orders
 
 BATCH_ROWS = 200_000  # rows held in memory at a time when a file is streamed
+_BLOCK = 1 << 22  # bytes scanned at a time by the whole-file checks (stays in cache)
 # A day file up to this size is parsed in one piece; a bigger one in batches (big_files.py).
 WHOLE_FILE_BYTES = 256 << 20
 DAILY_NAME = re.compile(r"^orders_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
@@ -75,16 +81,18 @@ def find_day_file(landing_dir: str | Path, day: dt.date) -> Path:
     return found[0]
 
 
-def _guard_text(data: bytes, file: str) -> None:
+def _guard_text(data: bytes | mmap.mmap, file: str) -> None:
     """Reject what cannot be UTF-8 CSV before polars tries: empty, UTF-16/32, Parquet, binary."""
-    if not data or data.isspace():  # isspace stops at the first other byte; strip() would copy the file
+    blocks = (data[i : i + _BLOCK] for i in range(0, len(data), _BLOCK))
+    if not data or all(block.isspace() for block in blocks):  # stops at the first block with text
         raise LandingFileError(file, "is empty")
+    head = data[:4]
     for bom, encoding in _BOMS.items():
-        if data.startswith(bom):
+        if head.startswith(bom):
             raise LandingFileError(file, f"is {encoding} text, not UTF-8; save the export as UTF-8")
-    if data.startswith(b"PAR1"):
+    if head.startswith(b"PAR1"):
         raise LandingFileError(file, "is a Parquet file, not CSV; give it the .parquet extension")
-    if b"\x00" in data:
+    if data.find(b"\x00") >= 0:
         raise LandingFileError(
             file, "contains NUL bytes: not CSV text (a binary file, or UTF-16 without BOM?)"
         )
@@ -130,13 +138,24 @@ def _check_header(columns: list[str], file: str) -> list[str]:
     return columns
 
 
-def _parse_csv(data: bytes, file: str) -> pl.DataFrame:
-    """Every column as text, with the line of each row; blank lines are dropped (they are not rows)."""
+def _newlines(data: bytes | mmap.mmap) -> int:
+    """The newline bytes in ``data``, counted by numpy a block at a time (a quarter of bytes.count)."""
+    view = np.frombuffer(data, np.uint8)
+    return sum(int(np.count_nonzero(view[i : i + _BLOCK] == 10)) for i in range(0, len(view), _BLOCK))
+
+
+def _parse_csv(data: bytes | mmap.mmap, file: str, handle: BinaryIO | None = None) -> pl.DataFrame:
+    """Every column as text, with the line of each row; blank lines are dropped (they are not rows).
+
+    ``data`` may be the file mapped, with ``handle`` open on it: polars then reads the same file
+    through the handle, not a copy of its bytes.
+    """
     _guard_text(data, file)
     marks = None
     try:
-        frame = pl.read_csv(data, infer_schema=False)
+        frame = pl.read_csv(data if handle is None else handle, infer_schema=False)
     except pl.exceptions.ComputeError as exc:
+        data = bytes(data)  # the rare broken file: the rules below take bytes
         error = _encoding_error(data, file)
         if error:
             raise error from None
@@ -149,7 +168,7 @@ def _parse_csv(data: bytes, file: str) -> pl.DataFrame:
     cols = _check_header(frame.columns, file)
     if marks is not None:
         frame = frame.with_columns(pl.Series(LINE, lines, pl.Int64), pl.Series(MALFORMED, marks, pl.String))
-    elif frame.height == data.count(b"\n") - data.endswith(b"\n"):
+    elif frame.height == _newlines(data) - (data[-1:] == b"\n"):
         # One line per row, so no field holds a newline: line = row + 2, without scanning every field.
         frame = frame.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias(LINE))
     else:
@@ -204,10 +223,31 @@ def _parse_parquet(data: bytes, file: str) -> pl.DataFrame:
     return frame.with_columns((pl.int_range(pl.len()) + 1).cast(pl.Int64).alias(LINE))
 
 
+def _read_mapped_csv(path: Path) -> tuple[pl.DataFrame, str] | None:
+    """A CSV day file up to WHOLE_FILE_BYTES, mapped rather than copied, its SHA-256 taken on the
+    other core while polars parses it; None for a file this path does not take (empty, big)."""
+    try:
+        with path.open("rb") as handle:
+            if not 0 < os.fstat(handle.fileno()).st_size <= WHOLE_FILE_BYTES:
+                return None
+            with (  # the pool is left first: the hashing ends before the map is closed
+                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="spd-digest") as pool,
+            ):
+                digest = pool.submit(lambda: hashlib.sha256(data).hexdigest())
+                return _parse_csv(data, str(path), handle), digest.result()
+    except OSError as exc:
+        raise LandingFileError(str(path), f"cannot be read ({exc.strerror})") from None
+
+
 def read_orders_file(path: str | Path, whole: bool = False) -> tuple[pl.DataFrame, str]:
     """(rows as read, with their line numbers; SHA-256 of the file's bytes); ``whole``: parse a big
     file in one piece too (for the exact error of a broken one)."""
     path = Path(path)
+    if path.suffix != ".parquet" and not whole:
+        mapped = _read_mapped_csv(path)
+        if mapped is not None:
+            return mapped
     try:
         data = path.read_bytes()
     except OSError as exc:
