@@ -32,15 +32,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
 
-from .detect_cusum import score_cusum
-from .detect_level import LEVEL_DAYS, change_column, row_median, shop_change
-from .detect_multiday import score_window_mad, score_zero_run, zero_day_odds
+from .detect_cusum import add_blocks, score_cusum
+from .detect_level import (
+    LEVEL_DAYS,
+    ShopLevels,
+    cell_orders,
+    change_column,
+    row_median,
+    shop_change,
+    shop_levels,
+)
+from .detect_multiday import busy_dispersion, dispersion, score_window_mad, score_zero_run, zero_day_odds
 from .episodes import assign_episodes
 from .metrics import WINDOW, calendar_grid, rolling_7d, window_days
 from .schema import ALERTS, conform, empty
@@ -121,36 +130,53 @@ class DetectionConfig:
 
 @dataclass(frozen=True)
 class Detection:
-    """Alerts found, and every scored series-day with the reason it could or could not alert."""
+    """Alerts found, the scored series-days kept (every one by default) with the reason each could or
+    could not alert, and the count of every scored series-day per reason."""
 
     alerts: pl.DataFrame
     scored: pl.DataFrame
+    counts: dict[str, int] = field(default_factory=dict)
 
     def reasons(self) -> dict[str, int]:
         """Series-days per status (alert, normal, short_history, low_volume, no_data): alert if any rule
-        alerts, otherwise the status of the first rule run."""
-        per_day = self.scored.group_by("date", *SERIES, maintain_order=True).agg(
-            status=pl.when((pl.col("status") == "alert").any())
-            .then(pl.lit("alert"))
-            .otherwise(pl.col("status").first())
-        )
-        counts = per_day.group_by("status").len().sort("status")
-        return dict(zip(counts["status"].to_list(), counts["len"].to_list(), strict=True))
+        alerts, otherwise the status of the first rule run (every series-day, whatever was kept)."""
+        return dict(self.counts)
 
 
-def dense_series(frame: pl.DataFrame, available: Sequence[dt.date]) -> pl.DataFrame:
+def _status_counts(scored: pl.DataFrame) -> Counter[str]:
+    """``Detection.reasons`` of one shard's rows (rule after rule, so the first is the first rule's)."""
+    per_day = scored.group_by("date", SID, maintain_order=True).agg(
+        status=pl.when((pl.col("status") == "alert").any())
+        .then(pl.lit("alert"))
+        .otherwise(pl.col("status").first())
+    )
+    counts = per_day.group_by("status").len()
+    return Counter(dict(zip(counts["status"].to_list(), counts["len"].to_list(), strict=True)))
+
+
+def series_ids(frame: pl.DataFrame) -> pl.DataFrame:
+    """One integer per series, in series order: the grid is built and every rolling window grouped on
+    it instead of on four string keys (and a shop scored in shards keeps the shop's order)."""
+    return frame.select(SERIES).unique().sort(SERIES, nulls_last=False).with_row_index(SID)
+
+
+def dense_series(
+    frame: pl.DataFrame, available: Sequence[dt.date], ids: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Every series on every calendar day: zero on an available day with no row, null on a day not read.
 
     ``frame`` holds daily ``revenue`` and ``orders`` per series (daily_metrics rows); a series missing
-    on an available day sold nothing that day.
+    on an available day sold nothing that day. ``ids``: ``series_ids`` of the whole shop when
+    ``frame`` is one shard of it.
     """
+    ids = series_ids(frame) if ids is None else ids
+    return _dense(frame.join(ids, on=list(SERIES), how="left", nulls_equal=True), available, ids)
+
+
+def _dense(rows: pl.DataFrame, available: Sequence[dt.date], ids: pl.DataFrame) -> pl.DataFrame:
+    """``dense_series`` of rows that carry their series id (``ids`` brings back the keys)."""
     days = sorted(set(available))
-    # One integer per series (in series order): the grid is built and every rolling window below
-    # grouped on it instead of on four string keys.
-    ids = frame.select(SERIES).unique().sort(SERIES, nulls_last=False).with_row_index(SID)
-    rows = frame.join(ids, on=list(SERIES), how="left", nulls_equal=True).select(
-        "date", SID, pl.col("revenue").cast(pl.Float64), pl.col("orders").cast(pl.Float64)
-    )
+    rows = rows.select("date", SID, pl.col("revenue").cast(pl.Float64), pl.col("orders").cast(pl.Float64))
     return (
         calendar_grid(rows, [SID], days[0], days[-1], days)
         .with_columns(
@@ -191,11 +217,24 @@ def _status(flag: pl.Expr, comparable: pl.Expr, min_comparable: int, config: Det
     )
 
 
-def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
-    """Same-weekday median baseline, level-adjusted, with a robust z and percent drop per series-day."""
+@dataclass(frozen=True)
+class ShopContext:
+    """What scoring one shard of a shop needs from the whole shop (``detect_drops`` in shards)."""
+
+    levels: ShopLevels  # the rest of the shop's change (detect_level)
+    dispersion: pl.DataFrame  # (level, date) -> _phi_level (detect_multiday.level_dispersion)
+    blocks: pl.DataFrame | None = None  # every cell's pooled sums, for the aggregates' shard (cusum)
+
+
+def score_weekday_mad(
+    dense: pl.DataFrame, config: DetectionConfig, shop: ShopContext | None = None
+) -> pl.DataFrame:
+    """Same-weekday median baseline, level-adjusted, with a robust z and percent drop per series-day.
+
+    ``shop``: the whole shop's tables when ``dense`` is one shard of it (default: from ``dense``)."""
     by_weekday = [SID, "_weekday"]
     # The same weekday of each of the last `weeks` weeks, scaled by the shop's change since.
-    leveled = shop_change(dense, config.level_adjust, config.weeks)
+    leveled = shop_change(dense, config.level_adjust, config.weeks, shop.levels if shop else None)
     scaled = leveled.select(
         (_lag("revenue", 7 * k) * pl.col(change_column(k))).alias(str(k)) for k in range(1, config.weeks + 1)
     )
@@ -232,7 +271,7 @@ def score_weekday_mad(dense: pl.DataFrame, config: DetectionConfig) -> pl.DataFr
     # A day with no orders at all is an outage whatever the spread when the series' own history makes
     # it as unlikely as a zero run must be (Poisson: e^-20 at 20 orders a day; an over-dispersed cell
     # of 20 orders a day sells nothing one day in a few hundred, and that is no outage).
-    scored = zero_day_odds(scored)
+    scored = zero_day_odds(scored, shop.dispersion if shop else None)
     unlikely = pl.coalesce("_log_p0", -pl.col("baseline_orders")) <= math.log(config.zero_run_p)
     outage = (pl.col("orders") == 0) & pl.lit(config.zero_is_outage) & unlikely
     flag = ((pl.col("robust_z") <= -config.z_threshold) | outage) & (
@@ -345,34 +384,146 @@ SCORED = {  # what every rule reports per series-day (``mad``: unscaled, before 
 ON_WEEKDAY_BASE = ("zero_run", "window_mad", "cusum")  # rules scored on the one-day rule's baselines
 
 
+SHARD_ROWS = 1_000_000  # series-days scored at once: bounds detection's memory on a big catalog
+ITEM_LEVELS = ("sku", "sku_region")  # the many series, sharded by SKU; the aggregates score last
+
+
 def detect_drops(
     frame: pl.DataFrame,
     days: Sequence[dt.date],
     available: Sequence[dt.date] | None = None,
     config: DetectionConfig | None = None,
+    keep: pl.Expr | None = None,
+    shard_rows: int = SHARD_ROWS,
 ) -> Detection:
     """Alerts on ``days`` from daily revenue and orders per series (history included in ``frame``).
 
     ``available`` are the days whose data was read (default: the dates in ``frame``); a calendar day
-    between them that is not available counts as unknown, not as zero revenue.
+    between them that is not available counts as unknown, not as zero revenue. ``keep`` selects the
+    scored rows returned (default: every one; a big shop's are many). A shop of more than
+    ``shard_rows`` series-days is scored a few SKUs at a time (``_score_in_shards``, the same result).
     """
     config = config or DetectionConfig()
     available = sorted(set(frame["date"].to_list())) if available is None else available
     if frame.is_empty() or not available:
         return Detection(alerts=empty(ALERTS), scored=pl.DataFrame(schema=SCORED))
-    dense = dense_series(frame, available)
     wanted = sorted(set(days))
-    base = score_weekday_mad(dense, config) if set(config.rules) & {"weekday_mad", *ON_WEEKDAY_BASE} else None
-    zero = score_zero_run(base, config) if set(config.rules) & set(ON_WEEKDAY_BASE) else None
-    parts = []
+    ids = series_ids(frame)
+    calendar_days = (max(available) - min(available)).days + 1
+    items = ids.filter(pl.col("level").is_in(ITEM_LEVELS))
+    if ids.height * calendar_days <= shard_rows or items.is_empty():
+        shards = [_score(dense_series(frame, available, ids), config, wanted)[0]]
+    else:
+        shards = _score_in_shards(frame, available, ids, config, wanted, shard_rows // calendar_days)
+    counts: Counter[str] = Counter()
+    found, shop, kept = [], [], []
+    for scored in shards:
+        counts.update(_status_counts(scored))
+        found.append(scored.filter(pl.col("status") == "alert"))
+        shop.append(scored.filter(pl.col("level") == "total", pl.col("status") != "alert"))
+        kept.append(scored if keep is None else scored.filter(keep))
+    order = ["_rank", SID, "date"]  # one call's order: rule after rule, series after series
+    alerts = _to_alerts(pl.concat([pl.concat(found).sort(order), *shop]).select(list(SCORED)), config)
+    scored = pl.concat(kept)
+    scored = (scored if len(kept) == 1 else scored.sort(order)).select(list(SCORED))
+    return Detection(alerts=alerts, scored=scored, counts=dict(sorted(counts.items())))
+
+
+def _score(
+    dense: pl.DataFrame, config: DetectionConfig, wanted: list[dt.date], shop: ShopContext | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Every rule's rows on the ``wanted`` days (series order, rule after rule; with the series id)
+    and the cusum's cell sums (None when it does not run)."""
+    rules = set(config.rules)
+    base = score_weekday_mad(dense, config, shop) if rules & {"weekday_mad", *ON_WEEKDAY_BASE} else None
+    zero = score_zero_run(base, config) if rules & set(ON_WEEKDAY_BASE) else None
+    parts, blocks = [], None
     for rule in sorted(config.rules, key=RULES.index):
         if rule == "seed_wow":
             frame = score_seed_wow(dense, config)
         elif rule == "cusum":
-            frame = score_cusum(base, config, zero)
+            frame, blocks = score_cusum(base, config, zero, shop.blocks if shop else None)
         else:
             frame = {"weekday_mad": base, "zero_run": zero}.get(rule)
             frame = score_window_mad(base, config, zero) if frame is None else frame
-        parts.append(frame.filter(pl.col("date").is_in(wanted)).select(list(SCORED)).cast(SCORED))
-    scored = pl.concat(parts) if parts else pl.DataFrame(schema=SCORED)
-    return Detection(alerts=_to_alerts(scored, config), scored=scored)
+        kept = frame.filter(pl.col("date").is_in(wanted)).select(SID, *SCORED)
+        parts.append(kept.cast(SCORED).with_columns(_rank=pl.lit(RULES.index(rule), dtype=pl.Int8)))
+    empty_scored = pl.DataFrame(schema={SID: pl.UInt32, **SCORED, "_rank": pl.Int8})
+    return (pl.concat(parts) if parts else empty_scored), blocks
+
+
+def _score_in_shards(
+    frame: pl.DataFrame,
+    available: Sequence[dt.date],
+    ids: pl.DataFrame,
+    config: DetectionConfig,
+    wanted: list[dt.date],
+    shard_series: int,
+) -> Iterator[pl.DataFrame]:
+    """``_score`` over the shop a few SKUs at a time, their (sku, region) cells with them, then the
+    total, regions and categories: the same rows as one call, in the same order.
+
+    What crosses series is summed or gathered from every shard first (a first pass over them): the
+    cells' orders per category and region (the rest of the shop's change), each level's
+    over-dispersion per day (a median, so every busy series' value), and, for the aggregates' pooled
+    cusum, the cells' sums that scoring each shard yields.
+    """
+    # SKUs in order, as many to a shard as make shard_series series (ids is sorted by level, then sku).
+    item = ids.get_column("level").is_in(ITEM_LEVELS)
+    per_sku = ids.filter(item).group_by("sku").len().sort("sku")
+    shards = per_sku.select(
+        "sku", _shard=((pl.col("len").cum_sum() - 1) // max(shard_series, 1)).cast(pl.Int32)
+    )
+    of_id = ids.select(pl.when(item).then(pl.col("sku"))).to_series()
+    of_id = of_id.replace_strict(
+        shards["sku"], shards["_shard"], default=-1, return_dtype=pl.Int32
+    ).fill_null(-1)
+    # Each row's series id once (one join on the four keys); shards are then gathered on integers.
+    sid = frame.select(SERIES).join(ids, on=list(SERIES), how="left", nulls_equal=True, maintain_order="left")
+    sid = sid.get_column(SID)
+    row_shard = of_id.gather(sid)
+    numbers = frame.select("date", "revenue", "orders")
+    n_shards = int(shards["_shard"].max()) + 1
+
+    def dense(i: int, keys: pl.DataFrame = ids) -> pl.DataFrame:
+        mask = row_shard == i
+        return _dense(numbers.filter(mask).with_columns(sid.filter(mask)), available, keys)
+
+    top = dense(-1)
+    cells, busy = [], [busy_dispersion(dispersion(top))]
+    without_sku = ids.drop("sku")  # what the first pass reads of the keys
+    for i in range(n_shards):
+        part = dense(i, without_sku)
+        cells.append(cell_orders(part))
+        busy.append(busy_dispersion(dispersion(part)))
+        del part
+    total = top.filter(pl.col("level") == "total").select("date", "revenue")
+    shop = ShopContext(
+        levels=shop_levels(pl.concat(cells), total, config.weeks), dispersion=_level_dispersion(busy)
+    )
+    del cells, busy
+    blocks = []
+    for i in range(n_shards):
+        scored, sums = _score(dense(i), config, wanted, shop)
+        if sums is not None:
+            blocks.append(sums)
+        yield scored
+    shop = replace(shop, blocks=add_blocks(blocks) if blocks else None)
+    yield _score(top, config, wanted, shop)[0]
+
+
+def _level_dispersion(busy: list[pl.DataFrame]) -> pl.DataFrame:
+    """``level_dispersion`` of the shards' busy rows, a level at a time (no string column per row)."""
+    by_level: dict[str, list[pl.DataFrame]] = {}
+    for part in busy:
+        for (level,), rows in part.partition_by("level", as_dict=True).items():
+            by_level.setdefault(str(level), []).append(rows.select("date", "_phi"))
+    medians = [
+        pl.concat(rows)
+        .group_by("date")
+        .agg(_phi_level=pl.col("_phi").median())
+        .select(level=pl.lit(level, dtype=pl.String), date="date", _phi_level="_phi_level")
+        for level, rows in by_level.items()
+    ]
+    schema = {"level": pl.String, "date": pl.Date, "_phi_level": pl.Float64}
+    return pl.concat(medians) if medians else pl.DataFrame(schema=schema)

@@ -105,10 +105,14 @@ def _with_spread(scored: pl.DataFrame, config: DetectionConfig, weight: str | No
     )
 
 
-def _pooled(scored: pl.DataFrame) -> pl.DataFrame:
+def _pooled(scored: pl.DataFrame, blocks: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per (date, series) above the cells: its cells' orders against their expected orders, each cell
     weighted by 1 / (1 + phi x expected), phi its own over-dispersion (the optimal weights for one
-    factor common to every cell: noise of a few big, over-dispersed cells weighs less)."""
+    factor common to every cell: noise of a few big, over-dispersed cells weighs less).
+
+    Also the (date, region, category) sums of this frame's cells, which total, region and category
+    add up: ``blocks`` replaces them when the frame is one shard of the shop (the sums of every shard).
+    """
     phi = ((pl.col("_var") - pl.col("_lam")).clip(lower_bound=0.0) / pl.col("_lam") ** 2).fill_null(0.0)
     cells = scored.filter(pl.col("level") == "sku_region", pl.col("_obmean").is_not_null()).select(
         "date", "sku", "category", "region", _o=pl.col("orders"), _x=pl.col("_obmean"),
@@ -119,21 +123,31 @@ def _pooled(scored: pl.DataFrame) -> pl.DataFrame:
         "_pw": (pl.col("_w") * pl.col("_x")).sum(),
     }
     # The region x category sums once; total, region and category add them up.
-    blocks = cells.group_by("date", "region", "category").agg(**sums)
+    own = cells.group_by("date", "region", "category").agg(**sums)
     parts = [cells.group_by("date", "sku", "category").agg(**sums).with_columns(level=pl.lit("sku"))]
     for level, keys in (("total", ()), ("region", ("region",)), ("category", ("category",))):
-        part = blocks.group_by("date", *keys).agg(pl.col("_num", "_pw").sum())
+        part = (own if blocks is None else blocks).group_by("date", *keys).agg(pl.col("_num", "_pw").sum())
         parts.append(part.with_columns(level=pl.lit(level)))
     parts = [
         p.with_columns(_pm=pl.when(pl.col("_pw") > 0).then(pl.col("_num") / pl.col("_pw"))) for p in parts
     ]
     pooled = pl.concat(parts, how="diagonal_relaxed")
-    return pooled.select("date", *(pl.col(c).cast(pl.String) for c in SERIES), "_pm", "_pw")
+    return pooled.select("date", *(pl.col(c).cast(pl.String) for c in SERIES), "_pm", "_pw"), own
 
 
-def score_cusum(base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame) -> pl.DataFrame:
-    """The CUSUM of orders shortfalls per series-day; ``base`` is score_weekday_mad's frame, ``zero``
-    score_zero_run's (their alerts explain a day)."""
+def add_blocks(blocks: list[pl.DataFrame]) -> pl.DataFrame:
+    """The shards' (date, region, category) cell sums as the whole shop's (``score_cusum``'s ``blocks``)."""
+    return pl.concat(blocks).group_by("date", "region", "category").agg(pl.col("_num", "_pw").sum())
+
+
+def score_cusum(
+    base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame, blocks: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The CUSUM of orders shortfalls per series-day, and the cell sums its aggregates pooled.
+
+    ``base`` is score_weekday_mad's frame, ``zero`` score_zero_run's (their alerts explain a day);
+    ``blocks``: ``add_blocks`` of every shard's cell sums when ``base`` is the shard of the shop's
+    total, regions and categories (default: its own cells)."""
     explained = (base.get_column("status") == "alert") | (zero.get_column("status") == "alert")
     comparable = _comparable_orders(base, config.weeks)
     mean = comparable.mean_horizontal().alias("_obmean")
@@ -142,7 +156,7 @@ def score_cusum(base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame)
     )
     # An aggregate's miss is its cells' misses pooled with optimal weights: noise concentrated in a
     # few big, over-dispersed cells weighs less than a drop every cell shares.
-    pooled = _pooled(every)
+    pooled, own = _pooled(every, blocks)
     # Series that never reach the volume gate are not accumulated at all (and have no cusum rows).
     busy = every.filter(pl.col("baseline_orders") >= config.min_baseline_orders)[SID].unique()
     keep = every.get_column(SID).is_in(busy.implode())
@@ -200,7 +214,7 @@ def score_cusum(base: pl.DataFrame, config: DetectionConfig, zero: pl.DataFrame)
     )
     fixed = {"mad": pl.lit(None, dtype=pl.Float64), "spread": pl.lit(None, dtype=pl.Float64),
              "metric": pl.lit("orders"), "rule": pl.lit("cusum")}  # fmt: skip
-    return out.with_columns(**fixed).select(OUT_COLUMNS)
+    return out.with_columns(**fixed).select(SID, *OUT_COLUMNS), own
 
 
 def _run_sums(scored: pl.DataFrame, column: str) -> pl.Series:

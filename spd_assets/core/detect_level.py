@@ -18,6 +18,8 @@ inflating every spread).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
@@ -30,13 +32,21 @@ def change_column(k: int) -> str:
     return f"_change_{k}"
 
 
-def _rest_of_category(dense: pl.DataFrame) -> pl.DataFrame:
-    """(date, category, region) -> the category's orders outside that region (and in all, ALL)."""
-    cells = (
+def cell_orders(dense: pl.DataFrame) -> pl.DataFrame:
+    """(date, category, region) -> the (sku, region) cells' orders and whether the day was read.
+
+    Summable: a shop scored in shards adds up its shards' tables (``rest_of_category`` re-groups).
+    """
+    return (
         dense.filter(pl.col("level") == "sku_region")
         .group_by("date", "category", "region")
         .agg(pl.col("orders").sum(), _read=pl.col("orders").is_not_null().any())
     )
+
+
+def _rest_of_category(cells: pl.DataFrame) -> pl.DataFrame:
+    """(date, category, region) -> the category's orders outside that region (and in all, ALL)."""
+    cells = cells.group_by("date", "category", "region").agg(pl.col("orders").sum(), pl.col("_read").any())
     whole = cells.group_by("date", "category").agg(_whole=pl.col("orders").sum(), _read=pl.col("_read").any())
     outside = cells.join(whole.drop("_read"), on=["date", "category"]).select(
         "date", "category", "region", rest=pl.when("_read").then(pl.col("_whole") - pl.col("orders"))
@@ -45,9 +55,9 @@ def _rest_of_category(dense: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([outside, every])
 
 
-def _category_changes(dense: pl.DataFrame, weeks: int) -> pl.DataFrame:
+def _category_changes(cells: pl.DataFrame, weeks: int) -> pl.DataFrame:
     """(date, category, region) -> rest today over rest on the same weekday k weeks before, k=1..weeks."""
-    rest = _rest_of_category(dense)
+    rest = _rest_of_category(cells)
     table = rest
     for k in range(1, weeks + 1):
         before = rest.select(
@@ -65,21 +75,21 @@ def _category_changes(dense: pl.DataFrame, weeks: int) -> pl.DataFrame:
     return table
 
 
-def shop_change(dense: pl.DataFrame, how: str, weeks: int) -> pl.DataFrame:
-    """``dense`` with ``_change_1.._change_{weeks}`` per series-day (1.0 everywhere for ``none``)."""
+@dataclass(frozen=True)
+class ShopLevels:
+    """The rest of the shop's change per (date, region or ALL, own category), and the total's own."""
+
+    levels: pl.DataFrame  # date, _region, _own, _change_1.._change_k
+    total: pl.DataFrame  # date, _total_change_1..: the total's trailing median against k weeks before
+
+
+def shop_levels(cells: pl.DataFrame, total: pl.DataFrame, weeks: int) -> ShopLevels:
+    """From ``cell_orders`` of every cell and the total's dense rows (date, revenue): the tables
+    ``shop_change`` joins, for every own category (null: a series with none) and region."""
     columns = [change_column(k) for k in range(1, weeks + 1)]
-    if how == "none":
-        return dense.with_columns(pl.lit(1.0).alias(c) for c in columns)
-    changes = _category_changes(dense, weeks)
+    changes = _category_changes(cells, weeks)
     categories = changes["category"].unique().drop_nulls().sort().to_list()
     wide = {c: changes.pivot(on="category", index=["date", "region"], values=c) for c in columns}
-    keys = dense.select(
-        "date",
-        _region=pl.when(pl.col("level").is_in(["region", "sku_region"]))
-        .then("region")
-        .otherwise(pl.lit(ALL)),
-        _own=pl.col("category"),
-    ).unique()
     parts = []
     for own in [None, *categories]:
         # A shop of one category has no other: it is measured against itself (the total still alerts).
@@ -90,25 +100,41 @@ def shop_change(dense: pl.DataFrame, how: str, weeks: int) -> pl.DataFrame:
             median = pl.concat_list(present).list.drop_nulls().list.median() if present else pl.lit(1.0)
             one = wide[c].select("date", "region", median.alias(c))
             level = one if level is None else level.join(one, on=["date", "region"], how="left")
-        part = keys.filter(pl.col("_own").eq_missing(own)).join(
-            level, left_on=["date", "_region"], right_on=["date", "region"], how="left"
-        )
-        parts.append(part)
-    levels = pl.concat(parts)
+        assert level is not None  # weeks >= 1
+        parts.append(level.select("date", *columns, _region="region", _own=pl.lit(own, dtype=pl.String)))
     trailing = pl.col("revenue").shift(1).rolling_median(LEVEL_DAYS, min_samples=LEVEL_DAYS // 2 + 1)
-    total = dense.filter(pl.col("level") == "total").sort("date").select("date", _trailing=trailing)
-    total = total.with_columns(
-        pl.when(pl.col("_trailing").shift(7 * k) > 0)
-        .then(pl.col("_trailing") / pl.col("_trailing").shift(7 * k))
-        .alias(f"_total{c}")
-        for k, c in enumerate(columns, start=1)
+    total = total.sort("date").select("date", _trailing=trailing)
+    total = total.select(
+        "date",
+        *(
+            pl.when(pl.col("_trailing").shift(7 * k) > 0)
+            .then(pl.col("_trailing") / pl.col("_trailing").shift(7 * k))
+            .alias(f"_total{c}")
+            for k, c in enumerate(columns, start=1)
+        ),
     )
+    return ShopLevels(levels=pl.concat(parts), total=total)
+
+
+def shop_change(dense: pl.DataFrame, how: str, weeks: int, levels: ShopLevels | None = None) -> pl.DataFrame:
+    """``dense`` with ``_change_1.._change_{weeks}`` per series-day (1.0 everywhere for ``none``).
+
+    ``levels``: the shop's tables when ``dense`` is one shard of it (default: from ``dense``).
+    """
+    columns = [change_column(k) for k in range(1, weeks + 1)]
+    if how == "none":
+        return dense.with_columns(pl.lit(1.0).alias(c) for c in columns)
+    if levels is None:
+        total = dense.filter(pl.col("level") == "total").select("date", "revenue")
+        levels = shop_levels(cell_orders(dense), total, weeks)
     region = pl.when(pl.col("level").is_in(["region", "sku_region"])).then("region").otherwise(pl.lit(ALL))
     is_total = pl.col("level") == "total"
     return (
         dense.with_columns(_region=region, _own=pl.col("category"))
-        .join(levels, on=["date", "_region", "_own"], how="left", nulls_equal=True, maintain_order="left")
-        .join(total.drop("_trailing"), on="date", how="left", maintain_order="left")
+        .join(
+            levels.levels, on=["date", "_region", "_own"], how="left", nulls_equal=True, maintain_order="left"
+        )
+        .join(levels.total, on="date", how="left", maintain_order="left")
         .with_columns(pl.when(is_total).then(f"_total{c}").otherwise(c).alias(c) for c in columns)
         .drop("_region", "_own", *(f"_total{c}" for c in columns))
     )

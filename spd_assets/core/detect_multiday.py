@@ -137,24 +137,42 @@ def score_window_mad(
     )
 
 
-def zero_day_odds(base: pl.DataFrame) -> pl.DataFrame:
-    """``base`` with ``_lam``, ``_var`` (daily orders over ZERO_LOOKBACK days ending ZERO_GAP days back)
-    and ``_log_p0``: the log chance of a zero day, negative binomial when the series varies more than
-    Poisson, Poisson otherwise. One estimate for the one-day outage test and for zero runs."""
+def dispersion(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (a dense grid) with ``_lam``, ``_var``: the mean and variance of daily orders over
+    ZERO_LOOKBACK days ending ZERO_GAP days back, and ``_phi``, the over-dispersion they show
+    (variance = lam + phi lam^2)."""
     past = pl.col("orders").shift(ZERO_GAP)
-    scored = base.with_columns(
+    scored = frame.with_columns(
         _lam=past.rolling_mean(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SID),
         _var=past.rolling_var(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SID),
     )
-    # Over-dispersion phi (variance = lam + phi lam^2): the series' own, or the median of its level's
-    # series that day when higher. 28 days of a heavy-tailed series often show too little variance,
-    # which would make its zero runs look rarer than they are.
-    phi = ((pl.col("_var") - pl.col("_lam")) / pl.col("_lam") ** 2).clip(lower_bound=0.0)
-    scored = scored.with_columns(_phi=phi)
-    busy = (
-        scored.filter(pl.col("_lam") >= 1.0).group_by("level", "date").agg(_phi_level=pl.col("_phi").median())
+    return scored.with_columns(
+        _phi=((pl.col("_var") - pl.col("_lam")) / pl.col("_lam") ** 2).clip(lower_bound=0.0)
     )
-    scored = scored.join(busy, on=["level", "date"], how="left", maintain_order="left")
+
+
+def busy_dispersion(scored: pl.DataFrame) -> pl.DataFrame:
+    """The (level, date, _phi) of series-days selling at least an order a day: what ``level_dispersion``
+    takes the median of (a shop scored in shards concatenates its shards' rows)."""
+    return scored.filter(pl.col("_lam") >= 1.0).select("level", "date", "_phi")
+
+
+def level_dispersion(busy: pl.DataFrame) -> pl.DataFrame:
+    """(level, date) -> ``_phi_level``, the median over-dispersion of the level's busy series that day."""
+    return busy.group_by("level", "date").agg(_phi_level=pl.col("_phi").median())
+
+
+def zero_day_odds(base: pl.DataFrame, levels: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``base`` with ``dispersion``'s ``_lam`` and ``_var`` and ``_log_p0``: the log chance of a zero
+    day, negative binomial when the series varies more than Poisson, Poisson otherwise. One estimate
+    for the one-day outage test and for zero runs. ``levels``: ``level_dispersion`` of the whole shop
+    when ``base`` is one shard of it (default: of ``base``)."""
+    # Over-dispersion phi: the series' own, or the median of its level's series that day when
+    # higher. 28 days of a heavy-tailed series often show too little variance, which would make its
+    # zero runs look rarer than they are.
+    scored = dispersion(base)
+    levels = level_dispersion(busy_dispersion(scored)) if levels is None else levels
+    scored = scored.join(levels, on=["level", "date"], how="left", maintain_order="left")
     phi = pl.max_horizontal("_phi", "_phi_level")
     log_p0 = (
         pl.when(phi * pl.col("_lam") > 0.05)

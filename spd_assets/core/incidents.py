@@ -29,6 +29,7 @@ ROOT_KEYS: dict[str, tuple[str, ...]] = {**LEVEL_KEYS, COMBINED: ("category", "r
 TOP_DRIVERS = 3
 EXPLAINED = 0.5  # a wider alert joins a root inside it that carries at least this share of its drop
 LEAF_RULE = "weekday_mad"  # its baseline is the leaves' expected revenue
+LEAF_ROWS = (pl.col("level") == "sku_region") & (pl.col("rule") == LEAF_RULE)  # detection's rows leaves reads
 DRIVER_COLUMNS = ("date", "region", "category", "sku", "orders", "units", "revenue")
 DASHBOARD_URL_VAR = "SPD_DASHBOARD_URL"  # where people open the dashboard, for links in messages
 Segment = dict[str, str]
@@ -39,7 +40,7 @@ def leaves(scored: pl.DataFrame) -> pl.DataFrame:
 
     A leaf without a baseline (short history) counts as expected, so it explains nothing.
     """
-    rows = scored.filter((pl.col("level") == "sku_region") & (pl.col("rule") == LEAF_RULE))
+    rows = scored.filter(LEAF_ROWS)
     return rows.select("date", *DIMENSIONS, "observed", expected=pl.coalesce("baseline", "observed")).filter(
         pl.col("observed").is_not_null()
     )
