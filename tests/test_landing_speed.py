@@ -134,7 +134,7 @@ def test_timestamps_from_trimmed_text_parse_as_from_the_cell(timezone) -> None:
     assert fast.equals(with_when(no_t, "w", pl.String, "x_", timezone).drop("w"))
 
 
-def _messy_rows(n: int, seed: int) -> list[list[str | None]]:
+def _messy_rows(n: int, seed: int, when_rate: float = 0.1) -> list[list[str | None]]:
     """Mostly plain order lines; one in ten or so has a messy field of some kind."""
     rng = random.Random(seed)
     qty = ["1", "2", " 3 ", "two", "", "1.5", "-1", "0", "1e0", " ", None]
@@ -151,7 +151,7 @@ def _messy_rows(n: int, seed: int) -> list[list[str | None]]:
         q, p = messy(qty, rng.choice(["1", "2"])), messy(price, rng.choice(["2.50", "19.99", "7"]))
         revenue = f"{float(q) * float(p):.2f}" if _num(q, p) else "1"
         revenue = rng.choice([None, "", "5.00", "x", revenue, revenue, revenue])
-        when = messy(WHEN, f"2026-03-02 {rng.randrange(24):02d}:{rng.randrange(60):02d}:00", 0.1)
+        when = messy(WHEN, f"2026-03-02 {rng.randrange(24):02d}:{rng.randrange(60):02d}:00", when_rate)
         rows.append([order, when, sku, region, q, p, revenue, rng.choice(STATUSES), rng.choice(PADDED)])
     for i in rng.sample(range(n), n // 50):  # repeated (order_id, sku) pairs, some of them bad rows
         rows.append(list(rows[i]))
@@ -170,6 +170,7 @@ def _general(monkeypatch) -> None:
     monkeypatch.setattr(timestamps, "has_few_values", lambda _: False)
     monkeypatch.setattr(statuses, "has_few_values", lambda _: False)
     monkeypatch.setattr(validate, "_shared", _general_shared)
+    monkeypatch.setattr(validate, "when_text", lambda frame, col: (_general_trim(frame, col), None))
 
 
 def _validated_both_ways(monkeypatch, run) -> tuple:
@@ -197,6 +198,22 @@ def test_a_messy_frame_validates_as_by_the_general_rules(monkeypatch, timezone) 
     expected = {"duplicate order_id and sku", "qty is not a number", "price is negative", "ts does not parse"}
     assert expected <= set(fast.report.problems)  # not vacuous: each kind of problem is there
     assert fast.report.rows_kept > 1_000 and fast.report.rows_cancelled > 100
+
+
+@pytest.mark.parametrize("timezone", [None, "America/New_York"])
+def test_a_day_of_plain_timestamps_validates_as_by_the_general_rules(monkeypatch, timezone) -> None:
+    cols = ["order_id", "ts", "sku", "region", "qty", "price", "revenue", "status", "note"]
+    rows = _messy_rows(5_000, 3, when_rate=0.0)
+    raw = pl.DataFrame(rows, schema=dict.fromkeys(cols, pl.String), orient="row")
+    assert timestamps.when_text(raw, "ts")[1] is not None  # the plain path is the one taken
+    with_date = raw.with_columns(date=pl.col("ts").str.slice(0, 10), ts=pl.col("ts").str.replace(" ", "T"))
+    for frame in (raw, with_date):
+        fast, general = _validated_both_ways(
+            monkeypatch,
+            lambda f=frame: validate.validate_orders(f, DAY, "orders_2026-03-02.csv", timezone=timezone),
+        )
+        _assert_same(fast, general)
+        assert fast.report.rows_kept > 3_000
 
 
 def test_a_messy_day_file_with_a_date_and_a_ts_loads_as_by_the_general_rules(monkeypatch, tmp_path) -> None:

@@ -75,10 +75,12 @@ def with_when(
     prefix: str,
     timezone: str | None = None,
     trimmed: bool = False,
+    plain: pl.Series | None = None,
 ) -> FrameT:
     """Add ``{prefix}date`` and ``{prefix}ts`` (UTC) parsed from ``col``; nulls where it does not parse.
 
-    ``trimmed``: text ``col`` is already ``trimmed_text`` (validation has it), so it is not trimmed again.
+    ``trimmed``: text ``col`` is already ``trimmed_text`` (validation has it), so it is not trimmed
+    again; ``plain``: which of those rows match ``_PLAIN``, when the caller knows (``when_text``).
     """
     date, ts = f"{prefix}date", f"{prefix}ts"
     local_zone = timezone or "UTC"
@@ -93,47 +95,62 @@ def with_when(
         utc = local.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
         return frame.with_columns(local.dt.date().alias(date), utc.alias(ts))
     if isinstance(frame, pl.DataFrame):
-        return _with_when_text(frame, col, dtype, prefix, timezone, trimmed)
+        return _with_when_text(frame, col, dtype, prefix, timezone, trimmed, plain)
     return _parsed_text(frame, col, dtype, prefix, timezone)
 
 
 _PLAIN = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$"  # what most exports write: a naive local time
 
 
+def when_text(frame: pl.DataFrame, col: str) -> tuple[pl.Series, pl.Series | None]:
+    """(``trimmed_column`` of a date/time column; which rows are plain, when that is known): a column
+    of plain ``YYYY-MM-DD HH:MM:SS`` cells, digits at both ends, has nothing to trim and is not copied."""
+    column = frame[col]
+    if column.dtype == pl.String:
+        plain = column.str.contains(_PLAIN).fill_null(False)
+        if plain.all():
+            return column, plain
+    return trimmed_column(frame, col), None
+
+
 def _with_when_text(
-    frame: pl.DataFrame, col: str, dtype: pl.DataType, prefix: str, timezone: str | None, trimmed: bool
+    frame: pl.DataFrame,
+    col: str,
+    dtype: pl.DataType,
+    prefix: str,
+    timezone: str | None,
+    trimmed: bool,
+    plain: pl.Series | None,
 ) -> pl.DataFrame:
     """Text timestamps: the plain ``YYYY-MM-DD HH:MM:SS`` rows by one fixed format, the rest by the
-    general rules, which give a plain row the same date and instant at many times the cost."""
-    text = f"{prefix}when_text"
-    texts = frame.with_columns((pl.col(col) if trimmed else trimmed_text(col, dtype)).alias(text))
-    plain = texts.select(pl.col(text).str.contains(_PLAIN).fill_null(False)).to_series()
+    general rules, which give a plain row the same date and instant at many times the cost. Only the
+    text column is worked on, never the (perhaps wide) frame."""
+    text, date, ts = f"{prefix}when_text", f"{prefix}date", f"{prefix}ts"
+    texts = frame.select((pl.col(col) if trimmed else trimmed_text(col, dtype)).alias(text))
+    if plain is None:
+        plain = texts.select(pl.col(text).str.contains(_PLAIN).fill_null(False)).to_series()
     if not plain.any():
         return _parsed_text(frame, col, dtype, prefix, timezone)
+    every = plain.all()
     stamp = pl.col(text)
     if texts.select(stamp.str.contains("T", literal=True).any()).item():
         stamp = stamp.str.replace("T", " ", literal=True)
     stamp = stamp.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
     local = stamp.dt.replace_time_zone(timezone or "UTC", non_existent="null", ambiguous="earliest")
     fast = (
-        (texts if plain.all() else texts.filter(plain))
-        .with_columns(local.alias(text))  # the shop's local time: its date is the day of the order
-        .with_columns(
-            pl.col(text).dt.date().alias(f"{prefix}date"),
-            pl.col(text).dt.convert_time_zone("UTC").alias(f"{prefix}ts"),
-        )
-        .drop(text)
+        (texts if every else texts.filter(plain))
+        .select(local.alias(text))  # the shop's local time: its date is the day of the order
+        .select(pl.col(text).dt.date().alias(date), pl.col(text).dt.convert_time_zone("UTC").alias(ts))
     )
-    if plain.all():
-        return fast
-    order = f"{prefix}row"
-    parts = [
-        fast.with_columns(pl.Series(order, plain.arg_true())),
-        _parsed_text(frame.filter(~plain), col, dtype, prefix, timezone).with_columns(
-            pl.Series(order, (~plain).arg_true())
-        ),
-    ]
-    return pl.concat(parts).sort(order).drop(order)
+    if not every:
+        order = f"{prefix}row"
+        general = _parsed_text(frame.select(col).filter(~plain), col, dtype, prefix, timezone)
+        parts = [
+            fast.with_columns(pl.Series(order, plain.arg_true())),
+            general.select(date, ts, pl.Series(order, (~plain).arg_true())),
+        ]
+        fast = pl.concat(parts).sort(order).drop(order)
+    return frame.with_columns(fast.get_columns())
 
 
 def _parsed_text(frame: FrameT, col: str, dtype: pl.DataType, prefix: str, timezone: str | None) -> FrameT:

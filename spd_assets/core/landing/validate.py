@@ -16,7 +16,7 @@ import polars as pl
 
 from .. import schema
 from .statuses import DEFAULT_EXCLUDED, excluded_rows
-from .timestamps import trimmed_column, with_when
+from .timestamps import trimmed_column, when_text, with_when
 
 LINE = "__line"  # 1-based line (CSV, header = line 1) or row number (Parquet), added by the reader
 PAIR_HASH = "__pair_hash"  # on a big file's batch orders only: the hash of (order_id, sku)
@@ -149,7 +149,11 @@ def validate_orders(
     names = resolve_columns(data_cols, source_file)
     types = {k: raw.schema[c] for k, c in names.items()}
     when = "date" if "date" in names else "ts"
-    frame = raw.with_columns(trimmed_column(raw, c).alias(f"{_P}t_{k}") for k, c in names.items())
+    texts = {
+        k: when_text(raw, c) if k in ("date", "ts") else (trimmed_column(raw, c), None)
+        for k, c in names.items()
+    }
+    frame = raw.with_columns(text.alias(f"{_P}t_{k}") for k, (text, _) in texts.items())
     frame = frame.with_columns(
         *[
             _number(names[k], types[k], k).alias(f"{_P}{k}")
@@ -158,9 +162,10 @@ def validate_orders(
         ],
         *[pl.col(f"{_P}t_{k}").alias(f"{_P}{k}") for k in ("order_id", "sku", "region")],
     )
-    frame = _with_when(frame, names, types, when, _P, timezone)
+    frame = _with_when(frame, names, types, when, _P, timezone, texts[when][1])
     if "ts" in names and "date" in names:
-        frame = _with_when(frame, names, types, "ts", f"{_P}own_", timezone).drop(f"{_P}own_date")
+        frame = _with_when(frame, names, types, "ts", f"{_P}own_", timezone, texts["ts"][1])
+        frame = frame.drop(f"{_P}own_date")
     other_days = _other_days(frame, day, names[when])
     if whole_file:
         other_days.check(day, source_file)
@@ -228,10 +233,11 @@ def _with_when(
     key: str,
     prefix: str,
     timezone: str | None,
+    plain: pl.Series | None,
 ) -> pl.DataFrame:
     """``with_when`` of the file's ``key`` column; text from the trimmed copy already made, not again."""
     if types[key] == pl.String:
-        return with_when(frame, f"{_P}t_{key}", pl.String, prefix, timezone, trimmed=True)
+        return with_when(frame, f"{_P}t_{key}", pl.String, prefix, timezone, trimmed=True, plain=plain)
     return with_when(frame, names[key], types[key], prefix, timezone)
 
 
