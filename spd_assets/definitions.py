@@ -6,6 +6,8 @@ status and intervals, resources), so tests can point it at a temporary directory
 
 from __future__ import annotations
 
+import atexit
+import gc
 import warnings
 
 import dagster as dg
@@ -70,4 +72,20 @@ def build_defs(settings: Settings) -> dg.Definitions:
     )
 
 
+def keep_loaded_objects_out_of_gc() -> None:
+    """Spare each process that loads the definitions the collector's walks over what it loaded.
+
+    Python's cyclic collector walks every tracked object at each full collection, and again several
+    times as the interpreter exits. After Dagster, Polars and these definitions are loaded that is
+    about 230,000 objects (modules, classes, functions), all alive until the process ends: a nightly
+    CLI run spent about 1.5 s of its wall time walking them, 1 s of it after the run had finished.
+    ``gc.freeze`` moves them out of the collector's sight (objects made later are still collected);
+    at exit it is called again: the process is ending, its files are closed and the logging module
+    flushes its handlers in its own exit handler, so nothing is lost by leaving the rest to the OS.
+    """
+    gc.freeze()
+    atexit.register(gc.freeze)
+
+
 defs = build_defs(load_settings())
+keep_loaded_objects_out_of_gc()
