@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+
+import dagster as dg
+from conftest import materialize_range, recent_days
+
+from spd_assets.core import schema
+from spd_assets.core.storage import DayStore
+from spd_assets.definitions import build_defs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,3 +56,31 @@ def test_the_process_freezes_what_is_left_at_exit(tmp_path) -> None:
     left, frozen = _python(code, tmp_path)  # the handler registered first runs last
     assert int(left) < 1_000
     assert frozen == "True"
+
+
+def test_a_landing_day_writes_empty_ground_truth_without_loading_the_catalog(settings, instance) -> None:
+    """A landing source injects nothing: its injected_drops day is an empty file in the schema, written
+    without an input (the catalog is not even materialized here)."""
+    defs = build_defs(replace(settings, source="landing"))
+    (day,) = recent_days(1)
+    result = dg.materialize(
+        [defs.get_assets_def("injected_drops")],
+        partition_key=day.isoformat(),
+        instance=instance,
+        resources=defs.resources,
+    )
+    assert result.success
+    assert not [e for e in result.all_events if e.event_type_value == "LOADED_INPUT"]
+    stored = DayStore(settings.data_dir).read("injected_drops", day)
+    assert stored.is_empty()
+    assert stored.schema == schema.empty(schema.INJECTED_DROPS).schema
+
+
+def test_synthetic_ground_truth_is_the_sources_truth_of_each_day(defs, settings, instance) -> None:
+    days = recent_days(20)
+    result = materialize_range(defs, instance, days[0], days[-1])
+    assert result.success
+    store = DayStore(settings.data_dir)
+    catalog, source = store.read("catalog"), defs.resources["source"]
+    for day in days:
+        assert store.read("injected_drops", day).equals(source.truth(day, catalog))

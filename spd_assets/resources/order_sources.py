@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import ClassVar
 
 import dagster as dg
 import polars as pl
@@ -22,6 +23,7 @@ class OrderSource(dg.ConfigurableResource):
     """What the `catalog`, `orders` and `quarantine` assets read, whichever source is configured."""
 
     quarantine_max_rate: float = 0.05  # the WARN check on `quarantine` fails above this share of rows
+    injects_drops: ClassVar[bool] = False  # whether ``truth`` can be anything but empty
 
     def catalog(self) -> pl.DataFrame:
         raise NotImplementedError
@@ -45,6 +47,7 @@ class SyntheticSource(OrderSource):
     orders_per_day: int = 20_000
     n_skus: int = 200
     seed: int = 7
+    injects_drops: ClassVar[bool] = True
 
     def catalog(self) -> pl.DataFrame:
         return generate_catalog(self.n_skus, self.seed)
