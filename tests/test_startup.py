@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from conftest import materialize_range, recent_days
 
 from spd_assets.core import schema
@@ -84,3 +85,19 @@ def test_synthetic_ground_truth_is_the_sources_truth_of_each_day(defs, settings,
     catalog, source = store.read("catalog"), defs.resources["source"]
     for day in days:
         assert store.read("injected_drops", day).equals(source.truth(day, catalog))
+
+
+@pytest.mark.slow
+def test_the_startup_benchmark_splits_a_nightly_cli_run_into_its_phases(monkeypatch) -> None:
+    """``benchmarks.startup`` at a tiny size: the phases, read from the run's own events, follow one
+    another and add up to the command's wall time; no time is asserted."""
+    from benchmarks import startup
+
+    monkeypatch.setenv("BENCH_QUICK", "1")
+    out = startup.measure()
+    nightly = out["nightly"]
+    phases = ["to_first_event_s", "planned_events_s", "to_first_step_s", "steps_s", "after_steps_s", "exit_s"]
+    assert all(nightly[p] >= 0 for p in phases), nightly
+    assert sum(nightly[p] for p in phases) == pytest.approx(nightly["wall_s"], abs=0.01)
+    assert nightly["events"] > 50 and nightly["steps_s"] > 0
+    assert set(out["imports"]) == {"dagster_cli_s", "import_dagster_and_polars_s", "import_definitions_s"}
