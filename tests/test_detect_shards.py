@@ -1,4 +1,5 @@
-"""Detection in shards (a big catalog scored a few SKUs at a time) gives what one call gives."""
+"""Detection at scale gives what the plain rules give: in shards (a big catalog scored a few SKUs at a
+time), and the array shortcuts (the dense grid, zero runs, the shop's change per row) against joins."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
+from polars.testing import assert_frame_equal, assert_series_equal
 
 from spd_assets.core import detect
 from spd_assets.core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
+from spd_assets.core.detect_level import ALL, cell_orders, change_column, shop_change, shop_levels
+from spd_assets.core.detect_multiday import zero_runs
 from spd_assets.core.incidents import LEAF_ROWS
-from spd_assets.core.metrics import daily_series
+from spd_assets.core.metrics import calendar_grid, daily_series
 from spd_assets.core.synthetic.shapes import FAMILY, Shape, generate_shop
 
 TODAY = dt.date.today()
@@ -89,3 +92,74 @@ def test_a_shop_of_one_category_in_shards(shop) -> None:
         detect_drops(one_category, checked, days),
         detect_drops(one_category, checked, days, shard_rows=TINY_SHARDS),
     )
+
+
+def test_the_dense_grid_is_the_calendar_grid(shop) -> None:
+    """``dense_series`` places rows in an array; ``metrics.calendar_grid`` (the one rule of the grid,
+    which the metrics use) joins them: the same frame, on days read, not read, and out of range."""
+    frame, days = shop
+    frame = frame.filter(
+        pl.col("sku").is_null()
+        | (pl.col("sku") != frame["sku"].drop_nulls()[0])
+        | (pl.col("date") < days[40])
+    )
+    ids = detect.series_ids(frame)
+    keyed = frame.join(ids, on=list(detect.SERIES), how="left", nulls_equal=True)
+    numbers = keyed.select("date", detect.SID, pl.col("revenue", "orders").cast(pl.Float64))
+    for have in (days, [d for i, d in enumerate(days) if i % 9], days[5:-3]):
+        expected = (
+            calendar_grid(numbers, [detect.SID], min(have), max(have), have)
+            .with_columns(
+                pl.when("available").then(pl.col(c).fill_null(0.0)).alias(c) for c in ("revenue", "orders")
+            )
+            .sort(detect.SID, "date")
+            .join(ids, on=detect.SID, how="left", maintain_order="left")
+            .with_columns(_pos=(pl.col("date") - min(have)).dt.total_days())
+        )
+        assert_frame_equal(detect.dense_series(frame, have), expected, check_exact=True)
+
+
+def test_zero_runs_are_the_per_series_cumulative_counts(shop) -> None:
+    frame, days = shop
+    have = [d for i, d in enumerate(days) if i % 11]
+    dense = detect.dense_series(frame.filter(pl.col("date").is_in(have)), have)
+    zero = pl.col("orders") == 0
+    expected = dense.with_columns(
+        _group=(~zero).fill_null(True).cast(pl.Int32).cum_sum().over(detect.SID)
+    ).select(run=zero.fill_null(False).cast(pl.Int32).cum_sum().over(detect.SID, "_group"))
+    assert dense.filter(zero).height > 100 and expected["run"].max() >= 3  # runs to count
+    assert_series_equal(zero_runs(dense), expected["run"])
+
+
+def test_the_shops_change_per_row_is_the_join_on_region_and_category(shop) -> None:
+    frame, days = shop
+    dense = detect.dense_series(frame, days)
+    levels = shop_levels(cell_orders(dense), dense.filter(level="total").select("date", "revenue"), 8)
+    columns = [change_column(k) for k in range(1, 9)]
+    region = pl.when(pl.col("level").is_in(["region", "sku_region"])).then("region").otherwise(pl.lit(ALL))
+    joined = (
+        dense.with_columns(_region=region, _own=pl.col("category"))
+        .join(
+            levels.levels, on=["date", "_region", "_own"], how="left", nulls_equal=True, maintain_order="left"
+        )
+        .join(levels.total, on="date", how="left", maintain_order="left")
+        .with_columns(
+            pl.when(pl.col("level") == "total").then(f"_total{c}").otherwise(c).alias(c) for c in columns
+        )
+        .drop("_region", "_own", *(f"_total{c}" for c in columns))
+    )
+    placed = shop_change(dense, "shop", 8, levels)
+    assert placed.select(columns).null_count().sum_horizontal().item() > 0  # early days have no change
+    assert_frame_equal(placed, joined, check_exact=True)
+
+
+def test_each_rows_series_id_by_hash_and_when_hashes_collide(shop, monkeypatch) -> None:
+    frame, _ = shop
+    ids = detect.series_ids(frame)
+    joined = frame.join(ids, on=list(detect.SERIES), how="left", nulls_equal=True, maintain_order="left")
+    for collide in (False, True):
+        if collide:  # every series one hash: the check finds it and the plain join decides
+            monkeypatch.setattr(detect, "key_hash", lambda: pl.lit(7, dtype=pl.UInt64))
+        found, sid = detect.row_series(frame)
+        assert_frame_equal(found, ids)
+        assert_series_equal(sid, joined.get_column(detect.SID))

@@ -127,17 +127,48 @@ def shop_change(dense: pl.DataFrame, how: str, weeks: int, levels: ShopLevels | 
     if levels is None:
         total = dense.filter(pl.col("level") == "total").select("date", "revenue")
         levels = shop_levels(cell_orders(dense), total, weeks)
+    return _with_changes(dense, levels, columns)
+
+
+def _with_changes(dense: pl.DataFrame, levels: ShopLevels, columns: list[str]) -> pl.DataFrame:
+    """The change columns placed per row from (series key, day) arrays: what joining the tables on
+    (date, region or ALL, own category) gives, without a join on strings over every series-day.
+    Rows are one per calendar day, series after series, each from ``_pos`` 0."""
+    firsts = dense.filter(pl.col("_pos") == 0)  # one row per series, in order
     region = pl.when(pl.col("level").is_in(["region", "sku_region"])).then("region").otherwise(pl.lit(ALL))
-    is_total = pl.col("level") == "total"
-    return (
-        dense.with_columns(_region=region, _own=pl.col("category"))
-        .join(
-            levels.levels, on=["date", "_region", "_own"], how="left", nulls_equal=True, maintain_order="left"
-        )
-        .join(levels.total, on="date", how="left", maintain_order="left")
-        .with_columns(pl.when(is_total).then(f"_total{c}").otherwise(c).alias(c) for c in columns)
-        .drop("_region", "_own", *(f"_total{c}" for c in columns))
+    series = firsts.select(_region=region, _own=pl.col("category"), _total=pl.col("level") == "total")
+    table = levels.levels
+    pairs = table.select("_region", "_own").unique(maintain_order=True).with_row_index("_key")
+    key = series.join(pairs, on=["_region", "_own"], how="left", nulls_equal=True, maintain_order="left")
+    if dense.is_empty():
+        return dense.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in columns)
+    first, n_days = firsts.get_column("date")[0], dense.height // firsts.height  # rows per series
+    placed = (
+        table.join(pairs, on=["_region", "_own"], nulls_equal=True)
+        .with_columns(_day=(pl.col("date") - first).dt.total_days())
+        .filter(pl.col("_day").is_between(0, n_days - 1))
     )
+    total = levels.total.with_columns(_day=(pl.col("date") - first).dt.total_days()).filter(
+        pl.col("_day").is_between(0, n_days - 1)
+    )
+    # Row r of the grid is series r // n_days on day _pos; key -1 (no table rows) reads null.
+    per_series = key.get_column("_key").fill_null(-1).cast(pl.Int64).to_numpy()
+    is_total = series.get_column("_total").to_numpy()
+    row_key, row_total = np.repeat(per_series, n_days), np.repeat(is_total, n_days)
+    pos = dense.get_column("_pos").to_numpy()
+    out = []
+    for c in columns:
+        grid = np.full((pairs.height + 1, n_days), np.nan)  # the last row: no key
+        grid[placed.get_column("_key").to_numpy(), placed.get_column("_day").to_numpy()] = (
+            placed.get_column(c).cast(pl.Float64).fill_null(np.nan).to_numpy()
+        )
+        shop = np.full(n_days, np.nan)
+        shop[total.get_column("_day").to_numpy()] = (
+            total.get_column(f"_total{c}").fill_null(np.nan).to_numpy()
+        )
+        value = np.where(row_total, shop[pos], grid[row_key, pos])
+        out.append(pl.Series(c, value, nan_to_null=True))
+    return dense.with_columns(out)
 
 
 def row_median(values: pl.DataFrame) -> tuple[pl.Series, pl.Series]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 if TYPE_CHECKING:
@@ -182,15 +183,27 @@ def zero_day_odds(base: pl.DataFrame, levels: pl.DataFrame | None = None) -> pl.
     return scored.with_columns(_log_p0=log_p0).drop("_phi", "_phi_level")
 
 
+def zero_runs(dense: pl.DataFrame) -> pl.Series:
+    """Per row, the zero-order days in a row ending that day in its series (0 on a day that sold or
+    was not read). Rows are one per calendar day, series after series, each from ``_pos`` 0: the runs
+    are found on the whole column at once, not per series."""
+    zero = (dense.get_column("orders") == 0).fill_null(False).to_numpy()
+    row = np.arange(len(zero))
+    starts = dense.get_column("_pos").to_numpy() == 0
+    # The last row before each run that was no zero day (a series' first zero counts from before it).
+    breaks = np.where(~zero, row, np.where(starts, row - 1, -1))
+    last = np.maximum.accumulate(breaks) if len(zero) else breaks
+    return pl.Series("run", np.where(zero, row - last, 0), dtype=pl.Int32)
+
+
 def score_zero_run(base: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
     """Runs of zero-order days whose probability under the series' own history is below zero_run_p.
 
     ``base`` carries ``zero_day_odds``' columns (score_weekday_mad adds them)."""
-    zero = pl.col("orders") == 0
     scored = base.with_columns(
-        _run_group=(~zero).fill_null(True).cast(pl.Int32).cum_sum().over(SID),
         _rev=pl.col("revenue").shift(ZERO_GAP).rolling_mean(ZERO_LOOKBACK, min_samples=1).over(SID),
-    ).with_columns(run=zero.fill_null(False).cast(pl.Int32).cum_sum().over(SID, "_run_group"))
+        run=zero_runs(base),
+    )
     log_p = pl.col("run") * pl.col("_log_p0")
     limit = math.log(config.zero_run_p)
     z = -(-2.0 * pl.col("_log_p")).clip(lower_bound=0.0).sqrt()
