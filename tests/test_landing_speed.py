@@ -16,7 +16,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from spd_assets.core.landing import files, statuses, timestamps, validate
+from spd_assets.core.landing import distinct, exports, files, statuses, timestamps, validate
+from spd_assets.core.landing import mapping as maps
+from spd_assets.core.landing.money import detect_decimal
 from spd_assets.core.landing.statuses import DEFAULT_EXCLUDED, excluded_rows, is_excluded
 from spd_assets.core.landing.timestamps import trimmed_column, trimmed_text, with_when
 
@@ -167,7 +169,7 @@ def _num(*values: str | None) -> bool:
 
 def _general(monkeypatch) -> None:
     """The general rules everywhere: no per-value trimming or statuses, is_duplicated for pairs."""
-    monkeypatch.setattr(timestamps, "has_few_values", lambda _: False)
+    monkeypatch.setattr(distinct, "has_few_values", lambda _: False)
     monkeypatch.setattr(statuses, "has_few_values", lambda _: False)
     monkeypatch.setattr(validate, "_shared", _general_shared)
     monkeypatch.setattr(validate, "when_text", lambda frame, col: (_general_trim(frame, col), None))
@@ -271,3 +273,135 @@ def test_a_mapped_day_file_reads_as_its_bytes_do(tmp_path, name) -> None:
         assert mapped[1].equals(from_bytes[1]) and mapped[2] == from_bytes[2]
     else:
         assert mapped[1] == from_bytes[1]
+
+
+MONEY_TEXT = [
+    "24.89",
+    " 24.89 ",
+    "$1,234.50",
+    "1,234.50 USD",
+    "USD 12.00",
+    "$ 7",
+    "-3.10",
+    "abc",
+    "",
+    "   ",
+    None,
+    "1.2.3",
+    "12,00",  # a decimal comma among decimal points: the file fails, both ways alike
+    "1,234",  # ambiguous alone
+    "€5.00",
+    "5\u00a0000.00",
+    "1'234.50",
+]
+
+
+def _general_fill_down(frame: pl.DataFrame, fields: list[str], carry: pl.DataFrame | None) -> pl.DataFrame:
+    """The fill-down rule on every field, empty or not (the rule before fields never empty were skipped)."""
+    marker = "__spd_carry"
+    parts = [frame.with_columns(pl.lit(False).alias(marker))]
+    if carry is not None and not carry.is_empty():
+        parts.insert(0, carry.select("order_id", *fields).with_columns(pl.lit(True).alias(marker)))
+    both = pl.concat(parts, how="diagonal_relaxed")
+    filled = both.with_columns(pl.col(f).forward_fill().over("order_id") for f in fields)
+    return filled.filter(~pl.col(marker)).drop(marker).select(frame.columns)
+
+
+def _export_rows(n: int, seed: int, money: list[str | None]) -> pl.DataFrame:
+    """A Shopify-like export: order-level fields on an order's first line only, money as written."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        first = i % 3 == 0
+        rows.append(
+            {
+                "Name": f"#{i // 3}",
+                "Created at": "2026-03-02 10:00:00"
+                if first
+                else rng.choice(["", None, "2026-03-02 11:00:00"]),
+                "Lineitem sku": rng.choice(PADDED[:12])
+                if rng.random() < 0.05
+                else f"SKU-{rng.randrange(30)}",
+                "Shipping Country": (rng.choice(["DE", " FR ", "Köln"]) if first else rng.choice(["", None])),
+                "Lineitem quantity": rng.choice(["1", "2", " 3", "x"]),
+                "Lineitem price": rng.choice(money) if rng.random() < 0.2 else rng.choice(["24.89", "7.00"]),
+                "Financial Status": rng.choice(STATUSES) if first else None,
+            }
+        )
+    return pl.DataFrame(rows, schema=dict.fromkeys(rows[0], pl.String))
+
+
+ONE_FORMAT = [
+    "$1,234.50",
+    "$ 7",
+    " 24.89 ",
+    "-3.10",
+    "abc",
+    "",
+    "   ",
+    None,
+    "USD 12.00",
+    "1'234.50",
+    "9.999",
+]
+
+
+@pytest.mark.parametrize("money", [["24.89", "7.00", ""], ONE_FORMAT, MONEY_TEXT])
+def test_a_mapped_export_loads_as_by_the_general_rules(monkeypatch, tmp_path, money) -> None:
+    maps.save(
+        maps.Mapping(
+            columns={
+                "order_id": "Name",
+                "date": "Created at",
+                "sku": "Lineitem sku",
+                "region": "Shipping Country",
+                "qty": "Lineitem quantity",
+                "price": "Lineitem price",
+                "status": "Financial Status",
+            }
+        ),
+        tmp_path / "mapping.toml",
+    )
+    _export_rows(6_000, 4, money).write_csv(tmp_path / "orders_2026-03-02.csv")
+    fast, general = _validated_both_ways(
+        monkeypatch, lambda: _outcome(lambda: (files.load_day(tmp_path, DAY),))
+    )
+    assert fast[0] == general[0]
+    if fast[0] == "error":
+        assert fast[1] == general[1] and "decimal" in fast[1]
+    else:
+        _assert_same(fast[1], general[1])
+        assert fast[1].report.rows_kept > 3_000 and fast[1].report.rows_quarantined > 100
+
+
+def test_the_decimal_separator_is_detected_on_distinct_values_as_on_every_row() -> None:
+    rng = random.Random(9)
+    mapping = maps.Mapping(columns={"price": "p", "revenue": "r"})
+    pools = [MONEY_TEXT, ["1,234", "2,500", None], ["1.234,50 €", "12,00", "3,5"], ["7", "", None], []]
+    for pool in pools:
+        for _ in range(5):
+            frame = pl.DataFrame(
+                {c: [rng.choice(pool) if pool else None for _ in range(200)] for c in "pr"},
+                schema={"p": pl.String, "r": pl.String},
+            )
+            every_row = frame["p"].drop_nulls().to_list() + frame["r"].drop_nulls().to_list()
+            general = _outcome(lambda rows=every_row: (detect_decimal(rows, "f.csv"),))
+            assert _outcome(lambda f=frame: (exports.file_decimal(f, mapping, "f.csv"),)) == general
+
+
+def test_fields_are_filled_down_as_by_the_general_rule() -> None:
+    rng = random.Random(13)
+    frame = pl.DataFrame(
+        {
+            "order_id": [f"#{i // 4}" for i in range(400)],
+            "date": [rng.choice(["d1", "d2", None]) for _ in range(400)],
+            "region": [rng.choice(["DE", "FR"]) for _ in range(400)],  # never empty: skipped
+            "status": [None] * 400,
+        }
+    )
+    carry = pl.DataFrame({"order_id": ["#0"], "date": ["d0"], "region": ["NL"], "status": ["paid"]})
+    fields = ["date", "region", "status"]
+    for c in (None, carry):
+        assert exports._fill_down(frame, fields, c).equals(_general_fill_down(frame, fields, c))
+        no_empty = frame.with_columns(date=pl.lit("d1"), status=pl.lit("paid"))
+        assert exports._fill_down(no_empty, fields, c).equals(_general_fill_down(no_empty, fields, c))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from .distinct import per_value
 from .mapping import ORDER_LEVEL, Mapping
 from .money import check_one_currency, currencies, detect_decimal, parse_money
 from .validate import LINE, MALFORMED
@@ -57,17 +58,19 @@ def to_spd(
         if c not in sources and c.strip().lower() not in cols and c not in (LINE, MALFORMED)
     ]
     out = frame.select(
-        *[_blank_null(pl.col(c).cast(pl.String)).alias(f) for f, c in cols.items()],
+        *[_text(frame[c]).alias(f) for f, c in cols.items()],
         *keep,
         *[c for c in (LINE, MALFORMED) if c in frame.columns],
     )
     found: set[str] = set()
     for name in (*MONEY, "currency"):
-        if name in out.columns:
-            expr = pl.col(name)
-            codes = out.select(currencies(expr).explode().drop_nulls().unique()).to_series()
+        if name in out.columns:  # the codes the distinct values name are the codes the rows name
+            values = pl.lit(out[name].unique())
+            codes = pl.select(currencies(values).explode().drop_nulls().unique()).to_series()
             found.update(s.upper() for s in codes.to_list())
-    out = out.with_columns(parse_money(pl.col(m), decimal).alias(m) for m in MONEY if m in out.columns)
+    out = out.with_columns(
+        per_value(out[m], lambda text: parse_money(text, decimal)).alias(m) for m in MONEY if m in out.columns
+    )
     if "order_id" in out.columns:
         out = _fill_down(out, [f for f in ORDER_LEVEL if f in out.columns], carry)
     else:
@@ -78,15 +81,22 @@ def to_spd(
 
 
 def file_decimal(frame: pl.DataFrame, mapping: Mapping, file: str) -> str:
-    """The decimal separator of a file's money columns: given in the mapping, else detected on ``frame``."""
+    """The decimal separator of a file's money columns: given in the mapping, else detected on ``frame``.
+
+    Detected on the distinct values in the order they first appear: the same verdict and the same
+    example values as on every row (each value votes alike every time), without a million Python strings.
+    """
     if mapping.decimal:
         return mapping.decimal
-    values: list[str | None] = []
-    for name in MONEY:
-        col = mapping.columns.get(name)
-        if col in frame.columns:
-            values += frame[col].cast(pl.String).drop_nulls().to_list()
-    return detect_decimal(values, file)
+    columns = [
+        frame[col].cast(pl.String).drop_nulls()
+        for col in (mapping.columns.get(name) for name in MONEY)
+        if col in frame.columns
+    ]
+    if not columns:
+        return detect_decimal([], file)
+    values = pl.concat(columns).unique(maintain_order=True)
+    return detect_decimal(values.to_list(), file)
 
 
 def map_file(frame: pl.DataFrame, mapping: Mapping, source_id: str, file: str) -> pl.DataFrame:
@@ -100,7 +110,15 @@ def _blank_null(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.str.strip_chars().str.len_bytes() > 0).then(expr)
 
 
+def _text(column: pl.Series) -> pl.Series:
+    """A mapped column as text, a blank cell as null (once per distinct value when it repeats few)."""
+    if column.dtype != pl.String:
+        return pl.select(_blank_null(pl.lit(column).cast(pl.String))).to_series()
+    return per_value(column, _blank_null)
+
+
 def _fill_down(frame: pl.DataFrame, fields: list[str], carry: pl.DataFrame | None) -> pl.DataFrame:
+    fields = [f for f in fields if frame[f].null_count()]  # a field never left empty is filled already
     if not fields or frame.is_empty():
         return frame
     marker = "__spd_carry"

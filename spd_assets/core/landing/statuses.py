@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from .timestamps import has_few_values
+from .distinct import has_few_values
 
 DEFAULT_EXCLUDED: tuple[str, ...] = ("cancelled", "canceled", "refunded", "voided", "failed")
 

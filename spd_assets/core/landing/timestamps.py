@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
+from .distinct import per_value
+
 FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M")
 _OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"
 _ZONE = r"\s+([A-Za-z]+/[A-Za-z_]+(?:/[A-Za-z_]+)?)$"  # an IANA zone name after the time: Europe/Berlin
@@ -41,31 +43,13 @@ def trimmed_text(col: str, dtype: pl.DataType) -> pl.Expr:
     return text.replace("", None)
 
 
-FEW_VALUES = 2048  # a text column with at most this many values in SAMPLE_ROWS cells spread over it ...
-SAMPLE_ROWS = 4096  # ... is worked out once per distinct value (SKUs, regions, statuses, prices)
-
-
-def has_few_values(column: pl.Series) -> bool:
-    """Whether a per-value shortcut pays: few distinct values in cells spread over the column (a
-    sorted column's first cells would understate it); only speed depends on it, never a result."""
-    if column.dtype != pl.String:
-        return False
-    sample = column.gather_every(max(1, len(column) // SAMPLE_ROWS))
-    return sample.n_unique() <= FEW_VALUES
-
-
 def trimmed_column(frame: pl.DataFrame, col: str) -> pl.Series:
     """``trimmed_text`` of one column, exactly: a column of few values is trimmed once per distinct
     value, and is returned as it is (no copy) when no value changes, the usual case."""
     column = frame[col]
-    if not has_few_values(column):
+    if column.dtype != pl.String:
         return frame.select(trimmed_text(col, column.dtype)).to_series()
-    values = column.unique()
-    trimmed = values.str.strip_chars().replace("", None)
-    changed = values.is_not_null() & (trimmed != values).fill_null(True)
-    if not changed.any():
-        return column
-    return column.replace(values.filter(changed), trimmed.filter(changed))
+    return per_value(column, lambda text: text.str.strip_chars().replace("", None))
 
 
 def with_when(
