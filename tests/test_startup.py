@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 from conftest import materialize_range, recent_days
 
+from benchmarks.landing import check, write_history
 from spd_assets.core import schema
 from spd_assets.core.storage import DayStore
 from spd_assets.definitions import build_defs
@@ -75,6 +76,28 @@ def test_a_landing_day_writes_empty_ground_truth_without_loading_the_catalog(set
     stored = DayStore(settings.data_dir).read("injected_drops", day)
     assert stored.is_empty()
     assert stored.schema == schema.empty(schema.INJECTED_DROPS).schema
+
+
+def test_a_landing_run_loads_the_catalog_only_where_it_is_used(settings, instance, tmp_path) -> None:
+    """Validating a landing file needs no catalog: orders and injected_drops skip loading it, daily_agg
+    joins it as before; every line is an order or a quarantined row and revenue equals to the cent."""
+    days = recent_days(2)
+    landing_dir = tmp_path / "exports"
+    write_history(landing_dir, days, lines=3_000, skus=30, regions=3)
+    defs = build_defs(replace(settings, source="landing", landing_dir=str(landing_dir)))
+    result = materialize_range(defs, instance, days[0], days[-1])
+    assert result.success
+    catalog_loads = {
+        e.step_key
+        for e in result.all_events
+        if e.event_type_value == "LOADED_INPUT" and e.event_specific_data.input_name == "catalog"
+    }
+    assert catalog_loads == {"daily_agg"}
+    assert check(Path(settings.data_dir), landing_dir, days) == {
+        "revenue_equal": True,
+        "days_unequal": [],
+        "lines_lost_days": [],
+    }
 
 
 def test_synthetic_ground_truth_is_the_sources_truth_of_each_day(defs, settings, instance) -> None:

@@ -43,13 +43,13 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
                 "sources", "Rows that failed validation: file, line, field, reason and the row as JSON."
             ),
         },
+        deps=[catalog],
         partitions_def=daily,
         backfill_policy=policy or backfill_policy(),
         can_subset=True,
     )
     def orders_and_quarantine(
         context: dg.AssetExecutionContext,
-        catalog: pl.DataFrame,
         source: OrderSource,
         io_manager: dg.ResourceParam[DayParquetIOManager],
     ):
@@ -67,6 +67,7 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
             source.check_days(days, requested)
         except LandingFileError as exc:
             raise _failure(exc) from None
+        catalog = _catalog_for(source, io_manager)
         progress = Progress("orders", len(days), context.log.info, unit="orders")
         written = {name: WrittenDays(name) for name in ("quarantine", "orders") if name in selected}
         loaded = read_ahead(days, lambda day: _loaded(source, day, catalog), size=_size)
@@ -95,18 +96,18 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
         source: OrderSource,
         io_manager: dg.ResourceParam[DayParquetIOManager],
     ) -> pl.DataFrame:
-        """Ground truth: the drops the synthetic source injected on each day, to score detection against.
-
-        Only the synthetic source injects any, so only it reads the catalog: a landing day writes its
-        empty file without loading an input (two fewer events in every nightly run's log).
-        """
-        days = partition_days(context)
-        if not source.injects_drops or not days:
-            return schema.empty(schema.INJECTED_DROPS)
-        catalog = io_manager.store.read("catalog")  # what the IO manager would load as an input
-        return pl.concat([source.truth(day, catalog) for day in days])
+        """Ground truth: the drops the synthetic source injected on each day, to score detection against."""
+        catalog = _catalog_for(source, io_manager)
+        frames = [source.truth(day, catalog) for day in partition_days(context)]
+        return pl.concat(frames) if frames else schema.empty(schema.INJECTED_DROPS)
 
     return [catalog, orders_and_quarantine, injected_drops, *_checks(daily)]
+
+
+def _catalog_for(source: OrderSource, io_manager: DayParquetIOManager) -> pl.DataFrame:
+    """The catalog for a source that uses it, read as the IO manager would load it as an input; an
+    empty one for a source that does not (a landing folder): two events and a read fewer a step."""
+    return io_manager.store.read("catalog") if source.uses_catalog else schema.empty(schema.CATALOG)
 
 
 def _loaded(source: OrderSource, day: dt.date, catalog: pl.DataFrame) -> ValidatedDay | LandingFileError:

@@ -23,7 +23,9 @@ class OrderSource(dg.ConfigurableResource):
     """What the `catalog`, `orders` and `quarantine` assets read, whichever source is configured."""
 
     quarantine_max_rate: float = 0.05  # the WARN check on `quarantine` fails above this share of rows
-    injects_drops: ClassVar[bool] = False  # whether ``truth`` can be anything but empty
+    # Whether ``load_day`` and ``truth`` use the catalog they are given: the synthetic shop generates
+    # from it; a landing folder's files stand alone, so its steps do not load the catalog at all.
+    uses_catalog: ClassVar[bool] = False
 
     def catalog(self) -> pl.DataFrame:
         raise NotImplementedError
@@ -47,7 +49,7 @@ class SyntheticSource(OrderSource):
     orders_per_day: int = 20_000
     n_skus: int = 200
     seed: int = 7
-    injects_drops: ClassVar[bool] = True
+    uses_catalog: ClassVar[bool] = True
 
     def catalog(self) -> pl.DataFrame:
         return generate_catalog(self.n_skus, self.seed)
