@@ -185,7 +185,7 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
             window = {d: f for d, f in window.items() if d in have}
             for d in have:
                 if d not in window:
-                    window[d] = store.read(asset, d).select(METRIC_COLUMNS)
+                    window[d] = store.read(asset, d, list(METRIC_COLUMNS))
             read.update(have)
             checked = [d for d in chunk if d in have]
             if checked:

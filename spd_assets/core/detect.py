@@ -476,10 +476,8 @@ def detect_drops(
 def _in_order(scored: pl.DataFrame) -> pl.DataFrame:
     """The rows in one call's order: rule after rule, series after series, day after day (shards
     that each hold one rule's rows of later series, the leaves, are in order already: no sort)."""
-    key = (
-        (pl.col("_rank").cast(pl.Int64) * 2**32 + pl.col(SID).cast(pl.Int64)) * 2** 20
-        + pl.col("date").cast(pl.Int32)  # days since 1970: below 2**20 until the year 4840
-    )
+    days = pl.col("date").cast(pl.Int64)  # since 1970: below 2**20 until the year 4840
+    key = pl.col("_rank").cast(pl.Int64) * 2**52 + pl.col(SID).cast(pl.Int64) * 2**20 + days
     at = scored.select(key).to_series()
     return scored if at.is_sorted() else scored[at.arg_sort()]
 
