@@ -13,7 +13,7 @@ from spd_assets.core import detect
 from spd_assets.core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
 from spd_assets.core.detect_level import ALL, cell_orders, change_column, shop_change, shop_levels
 from spd_assets.core.detect_multiday import zero_runs
-from spd_assets.core.incidents import LEAF_ROWS
+from spd_assets.core.incidents import LEAF_COLUMNS, LEAF_ROWS
 from spd_assets.core.metrics import calendar_grid, daily_series
 from spd_assets.core.synthetic.shapes import FAMILY, Shape, generate_shop
 
@@ -75,9 +75,10 @@ def test_shards_agree_on_days_not_read_and_on_kept_rows(shop) -> None:
     checked = days[-45:]
     one = detect_drops(frame, checked, have)
     _same(one, detect_drops(frame, checked, have, shard_rows=TINY_SHARDS))
-    kept = detect_drops(frame, checked, have, keep=LEAF_ROWS, shard_rows=TINY_SHARDS)
+    kept = detect_drops(frame, checked, have, keep=LEAF_ROWS, columns=LEAF_COLUMNS, shard_rows=TINY_SHARDS)
     assert kept.scored.height > 0 and kept.scored.filter(~LEAF_ROWS).is_empty()
-    assert_frame_equal(kept.scored, one.scored.filter(LEAF_ROWS), rel_tol=1e-9, abs_tol=1e-9)
+    expected = one.scored.filter(LEAF_ROWS).select(LEAF_COLUMNS)
+    assert_frame_equal(kept.scored, expected, rel_tol=1e-9, abs_tol=1e-9)
     assert kept.reasons() == one.reasons()  # counted over every row, not only the kept ones
     assert_frame_equal(kept.alerts, one.alerts)
 

@@ -190,7 +190,9 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
             checked = [d for d in chunk if d in have]
             if checked:
                 history = pl.concat([window[d] for d in have])
-                result = detect_drops(history, checked, have, detection, keep=grouping.LEAF_ROWS)
+                result = detect_drops(
+                    history, checked, have, detection, keep=grouping.LEAF_ROWS, columns=grouping.LEAF_COLUMNS
+                )
                 chained = assign_episodes(learned.apply(result.alerts, checked), prior, gap)
                 alert_days = chained["date"].unique().implode()
                 leaves = grouping.leaves(result.scored.filter(pl.col("date").is_in(alert_days)))

@@ -30,6 +30,7 @@ TOP_DRIVERS = 3
 EXPLAINED = 0.5  # a wider alert joins a root inside it that carries at least this share of its drop
 LEAF_RULE = "weekday_mad"  # its baseline is the leaves' expected revenue
 LEAF_ROWS = (pl.col("level") == "sku_region") & (pl.col("rule") == LEAF_RULE)  # detection's rows leaves reads
+LEAF_COLUMNS = ("date", "level", "rule", *DIMENSIONS, "observed", "baseline")  # ... and their columns
 DRIVER_COLUMNS = ("date", "region", "category", "sku", "orders", "units", "revenue")
 DASHBOARD_URL_VAR = "SPD_DASHBOARD_URL"  # where people open the dashboard, for links in messages
 Segment = dict[str, str]
