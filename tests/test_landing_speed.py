@@ -405,3 +405,18 @@ def test_fields_are_filled_down_as_by_the_general_rule() -> None:
         assert exports._fill_down(frame, fields, c).equals(_general_fill_down(frame, fields, c))
         no_empty = frame.with_columns(date=pl.lit("d1"), status=pl.lit("paid"))
         assert exports._fill_down(no_empty, fields, c).equals(_general_fill_down(no_empty, fields, c))
+
+
+def test_a_day_file_that_cannot_be_mapped_is_read_as_bytes(monkeypatch, tmp_path) -> None:
+    path = tmp_path / "orders_2026-03-02.csv"
+    path.write_text(FILE_BODIES["plain"])
+    expected = files.read_orders_file(path)
+
+    def no_map(*_args, **_kwargs):
+        raise OSError(19, "No such device")
+
+    monkeypatch.setattr(files.mmap, "mmap", no_map)
+    frame, digest = files.read_orders_file(path)
+    assert (
+        frame.equals(expected[0]) and digest == expected[1] == hashlib.sha256(path.read_bytes()).hexdigest()
+    )

@@ -225,19 +225,28 @@ def _parse_parquet(data: bytes, file: str) -> pl.DataFrame:
 
 def _read_mapped_csv(path: Path) -> tuple[pl.DataFrame, str] | None:
     """A CSV day file up to WHOLE_FILE_BYTES, mapped rather than copied, its SHA-256 taken on the
-    other core while polars parses it; None for a file this path does not take (empty, big)."""
+    other core while polars parses it; None for a file this path does not take (empty, big, or one
+    that cannot be mapped: it is read as bytes, which names any read error)."""
     try:
-        with path.open("rb") as handle:
+        handle = path.open("rb")
+    except OSError:
+        return None
+    with handle:
+        try:
             if not 0 < os.fstat(handle.fileno()).st_size <= WHOLE_FILE_BYTES:
                 return None
-            with (  # the pool is left first: the hashing ends before the map is closed
-                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="spd-digest") as pool,
-            ):
-                digest = pool.submit(lambda: hashlib.sha256(data).hexdigest())
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return None
+        with (  # the pool is left first: the hashing ends before the map is closed
+            data,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="spd-digest") as pool,
+        ):
+            digest = pool.submit(lambda: hashlib.sha256(data).hexdigest())
+            try:
                 return _parse_csv(data, str(path), handle), digest.result()
-    except OSError as exc:
-        raise LandingFileError(str(path), f"cannot be read ({exc.strerror})") from None
+            except OSError as exc:
+                raise LandingFileError(str(path), f"cannot be read ({exc.strerror})") from None
 
 
 def read_orders_file(path: str | Path, whole: bool = False) -> tuple[pl.DataFrame, str]:
