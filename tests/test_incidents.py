@@ -8,6 +8,7 @@ import json
 import polars as pl
 import pytest
 from conftest import SMALL, materialize_range, recent_days
+from polars.testing import assert_frame_equal
 from test_house_rules import _with_resources
 
 from spd_assets.core import incidents
@@ -235,3 +236,18 @@ def test_a_region_outage_in_synthetic_data_is_one_incident_and_one_webhook_messa
     assert len(about) == 1 and len(posted) == found.height  # one message per incident, not per alert
     assert about[0]["text"].startswith(f"[spd] 1 revenue drop (critical) on {outage}: region {region}")
     assert "Top drivers:" in about[0]["blocks"][1]["text"]["text"]
+
+
+def test_the_cells_of_day_frames_are_their_sku_region_rows_in_order() -> None:
+    """A day file's levels come one after the other (a slice); any other order is filtered."""
+    day = dt.date(2026, 3, 2)
+    rows = [("total", None), ("sku", "A"), ("sku_region", "A"), ("sku_region", "B"), ("region", None)]
+    frame = pl.DataFrame(
+        {"date": [day] * 5, "level": [r[0] for r in rows], "sku": [r[1] for r in rows],
+         "category": ["c"] * 5, "region": ["us", "us", "us", "eu", "eu"],
+         "orders": [9, 5, 3, 2, 4], "units": [9, 5, 3, 2, 4], "revenue": [9.0, 5.0, 3.0, 2.0, 4.0]}
+    )  # fmt: skip
+    mixed = frame[[2, 0, 3, 1, 4]]  # the cells not next to each other
+    for frames in ([frame], [frame, mixed], [mixed], [frame.filter(pl.col("level") != "sku_region")]):
+        expected = pl.concat(frames).filter(level="sku_region").select(incidents.DRIVER_COLUMNS)
+        assert_frame_equal(incidents.cell_rows(frames), expected)

@@ -196,7 +196,7 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
                 chained = assign_episodes(learned.apply(result.alerts, checked), prior, gap)
                 alert_days = chained["date"].unique().implode()
                 leaves = grouping.leaves(result.scored.filter(pl.col("date").is_in(alert_days)))
-                rows = history.filter(level="sku_region").select(grouping.DRIVER_COLUMNS)
+                rows = grouping.cell_rows([window[d] for d in have])
                 chained, day_incidents = grouping.group(chained, leaves, rows)
                 chained = expected_by_incident(chained)
                 found.append(chained)

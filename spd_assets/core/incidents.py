@@ -32,8 +32,24 @@ LEAF_RULE = "weekday_mad"  # its baseline is the leaves' expected revenue
 LEAF_ROWS = (pl.col("level") == "sku_region") & (pl.col("rule") == LEAF_RULE)  # detection's rows leaves reads
 LEAF_COLUMNS = ("date", "level", "rule", *DIMENSIONS, "observed", "baseline")  # ... and their columns
 DRIVER_COLUMNS = ("date", "region", "category", "sku", "orders", "units", "revenue")
+CELL_SCHEMA = {"date": pl.Date, **dict.fromkeys(("region", "category", "sku"), pl.String),
+               "orders": pl.Int64, "units": pl.Int64, "revenue": pl.Float64}  # fmt: skip
 DASHBOARD_URL_VAR = "SPD_DASHBOARD_URL"  # where people open the dashboard, for links in messages
 Segment = dict[str, str]
+
+
+def cell_rows(day_frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """The SKU x region rows (DRIVER_COLUMNS) of daily_metrics day frames, for the drivers.
+
+    A day file holds its levels one after the other, so each day's cells are a slice of it, not a
+    copy (a month's history at 5,000 x 20 is 12 M rows: a filter copied 0.9 GB of them)."""
+    parts = []
+    for frame in day_frames:
+        at = (frame.get_column("level") == "sku_region").arg_true()
+        whole = at.len() > 0 and at[-1] - at[0] + 1 == at.len()
+        cells = frame.slice(at[0], at.len()) if whole else frame.filter(pl.col("level") == "sku_region")
+        parts.append(cells.select(DRIVER_COLUMNS))
+    return pl.concat(parts) if parts else pl.DataFrame(schema=CELL_SCHEMA)
 
 
 def leaves(scored: pl.DataFrame) -> pl.DataFrame:
