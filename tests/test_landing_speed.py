@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from spd_assets.core.landing import distinct, exports, files, statuses, timestamps, validate
+from spd_assets.core.landing import distinct, exports, files, pairs, statuses, timestamps, validate
 from spd_assets.core.landing import mapping as maps
 from spd_assets.core.landing.money import detect_decimal
 from spd_assets.core.landing.statuses import DEFAULT_EXCLUDED, excluded_rows, is_excluded
@@ -120,7 +120,7 @@ def test_shared_pair_hashes_are_found_by_sorting_as_by_is_duplicated() -> None:
             pl.Series([True] * n, dtype=pl.Boolean),
             pl.Series([False] * n, dtype=pl.Boolean),
         ):
-            assert validate._shared(hashes, valid).equals(_general_shared(hashes, valid))
+            assert pairs._shared(hashes, valid).equals(_general_shared(hashes, valid))
 
 
 @pytest.mark.parametrize("timezone", [None, "America/New_York"])
@@ -171,7 +171,7 @@ def _general(monkeypatch) -> None:
     """The general rules everywhere: no per-value trimming or statuses, is_duplicated for pairs."""
     monkeypatch.setattr(distinct, "has_few_values", lambda _: False)
     monkeypatch.setattr(statuses, "has_few_values", lambda _: False)
-    monkeypatch.setattr(validate, "_shared", _general_shared)
+    monkeypatch.setattr(pairs, "_shared", _general_shared)
     monkeypatch.setattr(validate, "when_text", lambda frame, col: (_general_trim(frame, col), None))
 
 

@@ -21,16 +21,15 @@ from .exports import file_decimal, to_spd
 from .files import _drop_blank, _numbered, read_header, read_orders_file, validate_file
 from .mapping import Mapping, check_columns, resolve
 from .money import check_one_currency
+from .pairs import PAIR_HASH, repeated_pairs
 from .statuses import DEFAULT_EXCLUDED
 from .validate import (
     LINE,
-    PAIR_HASH,
     LandingFileError,
     OtherDays,
     ValidatedDay,
     ValidationReport,
     problem_counts,
-    repeated_pairs,
     validate_orders,
 )
 

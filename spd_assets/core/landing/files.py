@@ -7,7 +7,6 @@ ever read: spd never modifies or deletes a landing file.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import hashlib
@@ -20,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
 import polars as pl
 
+from .csv_text import check_header, count_newlines, encoding_error, guard_text, ragged_lines
 from .exports import map_file
 from .mapping import Mapping, check_columns, landing_mapping, resolve
 from .remote import local_folder, named_as_given
@@ -30,17 +29,10 @@ from .statuses import DEFAULT_EXCLUDED
 from .validate import LINE, MALFORMED, LandingFileError, ValidatedDay, resolve_columns, validate_orders
 
 BATCH_ROWS = 200_000  # rows held in memory at a time when a file is streamed
-_BLOCK = 1 << 22  # bytes scanned at a time by the whole-file checks (stays in cache)
 # A day file up to this size is parsed in one piece; a bigger one in batches (big_files.py).
 WHOLE_FILE_BYTES = 256 << 20
 DAILY_NAME = re.compile(r"^orders_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
 CATALOG_FILE = "catalog.csv"
-_BOMS = {
-    b"\xff\xfe\x00\x00": "UTF-32",
-    b"\x00\x00\xfe\xff": "UTF-32",
-    b"\xff\xfe": "UTF-16",
-    b"\xfe\xff": "UTF-16",
-}
 
 
 def daily_file_name(day: dt.date, ext: str = "csv") -> str:
@@ -81,94 +73,31 @@ def find_day_file(landing_dir: str | Path, day: dt.date) -> Path:
     return found[0]
 
 
-def _guard_text(data: bytes | mmap.mmap, file: str) -> None:
-    """Reject what cannot be UTF-8 CSV before polars tries: empty, UTF-16/32, Parquet, binary."""
-    blocks = (data[i : i + _BLOCK] for i in range(0, len(data), _BLOCK))
-    if not data or all(block.isspace() for block in blocks):  # stops at the first block with text
-        raise LandingFileError(file, "is empty")
-    head = data[:4]
-    for bom, encoding in _BOMS.items():
-        if head.startswith(bom):
-            raise LandingFileError(file, f"is {encoding} text, not UTF-8; save the export as UTF-8")
-    if head.startswith(b"PAR1"):
-        raise LandingFileError(file, "is a Parquet file, not CSV; give it the .parquet extension")
-    if data.find(b"\x00") >= 0:
-        raise LandingFileError(
-            file, "contains NUL bytes: not CSV text (a binary file, or UTF-16 without BOM?)"
-        )
-
-
-def _encoding_error(data: bytes, file: str) -> LandingFileError | None:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return LandingFileError(
-            file, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save the export as UTF-8"
-        )
-    return None
-
-
-def _ragged_lines(data: bytes, file: str, height: int) -> tuple[list[int], list[str | None]]:
-    """Exact line numbers and a 'too many fields' marker per record, for a CSV with ragged rows."""
-    reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""))
-    width = len(next(reader))
-    lines, marks, start = [], [], reader.line_num + 1
-    for record in reader:
-        lines.append(start)
-        marks.append(f"{len(record)} fields" if len(record) > width else None)
-        start = reader.line_num + 1
-    if len(lines) != height:
-        raise LandingFileError(file, "is not well-formed CSV: some rows have more fields than the header")
-    return lines, marks
-
-
-def _check_header(columns: list[str], file: str) -> list[str]:
-    """Catch the header problems polars lets through: another separator, a column named twice."""
-    if len(columns) == 1:
-        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
-            if sep in columns[0]:
-                raise LandingFileError(
-                    file, f"is separated by {name}, not commas; export it as comma-separated CSV"
-                )
-    for name in columns:
-        base, dup, _ = name.rpartition("_duplicated_")
-        if dup and base in columns:
-            raise LandingFileError(file, f"column {base!r} appears more than once in the header")
-    return columns
-
-
-def _newlines(data: bytes | mmap.mmap) -> int:
-    """The newline bytes in ``data``, counted by numpy a block at a time (a quarter of bytes.count)."""
-    view = np.frombuffer(data, np.uint8)
-    return sum(int(np.count_nonzero(view[i : i + _BLOCK] == 10)) for i in range(0, len(view), _BLOCK))
-
-
 def _parse_csv(data: bytes | mmap.mmap, file: str, handle: BinaryIO | None = None) -> pl.DataFrame:
     """Every column as text, with the line of each row; blank lines are dropped (they are not rows).
 
     ``data`` may be the file mapped, with ``handle`` open on it: polars then reads the same file
     through the handle, not a copy of its bytes.
     """
-    _guard_text(data, file)
+    guard_text(data, file)
     marks = None
     try:
         frame = pl.read_csv(data if handle is None else handle, infer_schema=False)
     except pl.exceptions.ComputeError as exc:
         data = bytes(data)  # the rare broken file: the rules below take bytes
-        error = _encoding_error(data, file)
+        error = encoding_error(data, file)
         if error:
             raise error from None
         if "more fields" not in str(exc):
             raise LandingFileError(file, f"is not readable CSV ({str(exc).splitlines()[0]})") from None
         frame = pl.read_csv(data, infer_schema=False, truncate_ragged_lines=True)
-        lines, marks = _ragged_lines(data, file, frame.height)
+        lines, marks = ragged_lines(data, file, frame.height)
     except pl.exceptions.NoDataError:
         raise LandingFileError(file, "is empty") from None
-    cols = _check_header(frame.columns, file)
+    cols = check_header(frame.columns, file)
     if marks is not None:
         frame = frame.with_columns(pl.Series(LINE, lines, pl.Int64), pl.Series(MALFORMED, marks, pl.String))
-    elif frame.height == _newlines(data) - (data[-1:] == b"\n"):
+    elif frame.height == count_newlines(data) - (data[-1:] == b"\n"):
         # One line per row, so no field holds a newline: line = row + 2, without scanning every field.
         frame = frame.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias(LINE))
     else:
@@ -264,7 +193,7 @@ def read_orders_file(path: str | Path, whole: bool = False) -> tuple[pl.DataFram
     digest = hashlib.sha256(data).hexdigest()
     if path.suffix == ".parquet":
         return _parse_parquet(data, str(path)), digest
-    _guard_text(data, str(path))
+    guard_text(data, str(path))
     if whole or len(data) <= WHOLE_FILE_BYTES:  # parsed from the bytes already read, on every core at once
         return _parse_csv(data, str(path)), digest
     del data
@@ -285,11 +214,11 @@ def read_header(path: str | Path) -> list[str]:
             first = handle.readline(1 << 20)
     except OSError as exc:
         raise LandingFileError(str(path), f"cannot be read ({exc.strerror})") from None
-    _guard_text(first, str(path))
-    error = _encoding_error(first, str(path))
+    guard_text(first, str(path))
+    error = encoding_error(first, str(path))
     if error:
         raise error
-    return _check_header(pl.read_csv(first, infer_schema=False, n_rows=0).columns, str(path))
+    return check_header(pl.read_csv(first, infer_schema=False, n_rows=0).columns, str(path))
 
 
 def check_day(landing_dir: str | Path, day: dt.date) -> Path:
