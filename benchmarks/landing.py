@@ -178,6 +178,7 @@ def floor(landing: Path, days: list[dt.date]) -> dict:
     """The same core functions in a plain loop, nothing written (run in its own process by ``measure``)."""
     from spd_assets.core.aggregate import aggregate_daily
     from spd_assets.core.detect import HISTORY_DAYS, detect_drops
+    from spd_assets.core.incidents import LEAF_COLUMNS, LEAF_ROWS
     from spd_assets.core.landing.catalog import landing_catalog
     from spd_assets.core.landing.files import load_day
     from spd_assets.core.metrics import LOOKBACK_DAYS, rolling_metrics
@@ -204,7 +205,8 @@ def floor(landing: Path, days: list[dt.date]) -> dict:
     for i in range(0, len(days), 31):
         chunk = days[i : i + 31]
         need = [d for d in days if chunk[0] - dt.timedelta(days=HISTORY_DAYS) <= d <= chunk[-1]]
-        detect_drops(pl.concat([metrics[d] for d in need if d in metrics]), chunk, available=need)
+        window = pl.concat([metrics[d] for d in need if d in metrics])
+        detect_drops(window, chunk, available=need, keep=LEAF_ROWS, columns=LEAF_COLUMNS)  # as `alerts`
     stages["detect"] = time.perf_counter() - t_detect
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": time.perf_counter() - started, "peak_mb": peak, "stages_s": stages}
