@@ -154,15 +154,15 @@ def _day_sums(root: str, asset: str, days: list[dt.date], level: str | None = No
 
 
 def _core_metrics(root: str, days: list[dt.date], out_days: list[dt.date]) -> tuple[float, int]:
-    """The asset's work without Dagster on ``out_days``: read each 31-day chunk's daily_agg (and the
+    """The asset's work without Dagster on ``out_days``: read each chunk's daily_agg (``chunk_days``, and the
     13 days before), rolling_metrics; nothing written. Seconds and the chunks' daily_agg rows (Dagster's
     per-day cost would hide a per-row one)."""
-    from spd_assets.assets.sales import METRICS_CHUNK_DAYS
-    from spd_assets.core.metrics import LOOKBACK_DAYS, rolling_metrics
+    from spd_assets.core.metrics import LOOKBACK_DAYS, chunk_days, rolling_metrics
 
     store, started, rows = DayStore(root), time.perf_counter(), 0
-    for i in range(0, len(out_days), METRICS_CHUNK_DAYS):
-        chunk = out_days[i : i + METRICS_CHUNK_DAYS]
+    step = chunk_days(store.row_count("daily_agg", days[-1]))  # as the asset chunks
+    for i in range(0, len(out_days), step):
+        chunk = out_days[i : i + step]
         need = [d for d in days if chunk[0] - dt.timedelta(days=LOOKBACK_DAYS) <= d <= chunk[-1]]
         frame = store.read_days("daily_agg", need)
         rows += frame.filter(pl.col("date").is_in(chunk)).height

@@ -181,7 +181,7 @@ def floor(landing: Path, days: list[dt.date]) -> dict:
     from spd_assets.core.incidents import LEAF_COLUMNS, LEAF_ROWS
     from spd_assets.core.landing.catalog import landing_catalog
     from spd_assets.core.landing.files import load_day
-    from spd_assets.core.metrics import LOOKBACK_DAYS, rolling_metrics
+    from spd_assets.core.metrics import LOOKBACK_DAYS, chunk_days, rolling_metrics
 
     started = time.perf_counter()
     catalog = landing_catalog(landing)
@@ -195,8 +195,9 @@ def floor(landing: Path, days: list[dt.date]) -> dict:
         stages["aggregate"] += time.perf_counter() - t1
     t_metrics = time.perf_counter()
     metrics = {}
-    for i in range(0, len(days), 31):
-        chunk = days[i : i + 31]
+    step = chunk_days(aggs[days[-1]].height)  # as the daily_metrics asset chunks
+    for i in range(0, len(days), step):
+        chunk = days[i : i + step]
         need = [d for d in days if chunk[0] - dt.timedelta(days=LOOKBACK_DAYS) <= d <= chunk[-1]]
         frame = rolling_metrics(pl.concat([aggs[d] for d in need]), days=need, output_days=chunk)
         metrics.update({day: part for (day,), part in frame.partition_by("date", as_dict=True).items()})

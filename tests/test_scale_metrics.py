@@ -17,6 +17,7 @@ from spd_assets.core.metrics import (
     LOOKBACK_DAYS,
     WINDOW,
     calendar_grid,
+    chunk_days,
     daily_series,
     pct_change_7d,
     rolling_7d,
@@ -24,6 +25,7 @@ from spd_assets.core.metrics import (
     window_days,
 )
 from spd_assets.core.schema import DAILY_METRICS, conform, empty
+from spd_assets.core.storage import DayStore
 from tests.conftest import recent_days
 
 
@@ -130,3 +132,26 @@ def test_alerts_from_array_metrics_equal_those_from_the_frame_version():
     alerts = detect_drops(new, checked, available=out).alerts
     assert alerts.height > 0
     assert_frame_equal(alerts, detect_drops(old, checked, available=out).alerts)
+
+
+def test_chunks_of_a_week_give_the_months_metrics_and_a_big_shop_gets_shorter_chunks(tmp_path):
+    """A range run computes chunk_days(size) output days together; each day reads its own lookback,
+    so a week at a time gives exactly what a month at a time gives."""
+    agg = _shop_days(40, 3)
+    available = [d for i, d in enumerate(DAYS) if i not in (9, 22)]
+    agg = agg.filter(pl.col("date").is_in(available))
+    out = DAYS[13:]
+
+    def chunked(step: int) -> pl.DataFrame:
+        parts = []
+        for i in range(0, len(out), step):
+            chunk = out[i : i + step]
+            have = [d for d in available if chunk[0] - dt.timedelta(days=LOOKBACK_DAYS) <= d <= chunk[-1]]
+            parts.append(rolling_metrics(agg.filter(pl.col("date").is_in(have)), have, chunk))
+        return pl.concat(parts)
+
+    assert_frame_equal(chunked(7), chunked(31))
+    assert chunk_days(3_000) == 31 and chunk_days(100_000) == 15 and chunk_days(400_000) == 7
+    store = DayStore(str(tmp_path))
+    store.write("daily_agg", DAYS[-1], agg.filter(pl.col("date") == DAYS[-1]))
+    assert store.row_count("daily_agg", DAYS[-1]) == agg.filter(pl.col("date") == DAYS[-1]).height > 0

@@ -7,12 +7,10 @@ import polars as pl
 
 from ..core import schema
 from ..core.aggregate import aggregate_daily
-from ..core.metrics import LOOKBACK_DAYS, rolling_metrics
+from ..core.metrics import LOOKBACK_DAYS, chunk_days, rolling_metrics
 from ..core.storage import DayBatches, DayFrames
 from ..partitions import dated_asset, partition_days, with_history
 from ..progress import Progress
-
-METRICS_CHUNK_DAYS = 31  # output days computed together in a range run
 
 
 def build(
@@ -57,8 +55,12 @@ def build(
         progress = Progress("daily_metrics", len(out_days), context.log.info)
         out = DayBatches((), schema.DAILY_METRICS)
 
+        stored = sorted(daily_agg.stored())
+        # The newest day's size sets how many days are computed together (a month on a small shop).
+        size = daily_agg.store.row_count(daily_agg.asset, stored[-1]) if stored else 0
+
         def batches():
-            for chunk, have in daily_agg.windows(out_days, LOOKBACK_DAYS, METRICS_CHUNK_DAYS):
+            for chunk, have in daily_agg.windows(out_days, LOOKBACK_DAYS, chunk_days(size)):
                 out.no_data.update(d for d in chunk if d not in have)
                 if not any(d in have for d in chunk):
                     progress.step(0, days=len(chunk))

@@ -29,6 +29,18 @@ __all__ = [
 ]
 
 
+CHUNK_ROWS = 1_500_000  # daily_agg rows a chunk of output days may cover: bounds a range run's memory
+MAX_CHUNK_DAYS = 31
+MIN_CHUNK_DAYS = 7
+
+
+def chunk_days(rows_per_day: int) -> int:
+    """Output days ``rolling_metrics`` computes together for a shop of ``rows_per_day`` daily_agg rows:
+    a month on a small catalog, down to a week on a big one (the output is the same either way: each
+    day reads its own LOOKBACK_DAYS; fewer days a chunk only re-read more lookback)."""
+    return max(MIN_CHUNK_DAYS, min(MAX_CHUNK_DAYS, CHUNK_ROWS // max(rows_per_day, 1)))
+
+
 def calendar_grid(
     rows: pl.DataFrame, keys: Sequence[str], first: dt.date, last: dt.date, available: Iterable[dt.date]
 ) -> pl.DataFrame:
