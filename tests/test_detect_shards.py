@@ -164,3 +164,16 @@ def test_each_rows_series_id_by_hash_and_when_hashes_collide(shop, monkeypatch) 
         found, sid = detect.row_series(frame)
         assert_frame_equal(found, ids)
         assert_series_equal(sid, joined.get_column(detect.SID))
+
+
+@pytest.mark.parametrize("shard_rows", [detect.SHARD_ROWS, TINY_SHARDS], ids=["one_call", "shards"])
+def test_categorical_keys_find_what_text_keys_find(shop, shard_rows, monkeypatch) -> None:
+    """The alerts step holds its window with Categorical keys (``compact_keys``): same result."""
+    frame, days = shop
+    checked = days[-30:]
+    text = detect_drops(frame, checked, days, shard_rows=shard_rows)
+    compact = detect_drops(detect.compact_keys(frame), checked, days, shard_rows=shard_rows)
+    _same(text, compact)
+    assert compact.scored.schema == text.scored.schema  # keys come back as text
+    monkeypatch.setattr(detect, "key_hash", lambda: pl.lit(7, dtype=pl.UInt64))  # the join's path
+    _same(text, detect_drops(detect.compact_keys(frame), checked, days, shard_rows=shard_rows))

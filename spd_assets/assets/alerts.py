@@ -25,7 +25,7 @@ from pydantic import Field
 from ..core import incidents as grouping
 from ..core import schema
 from ..core.channels import deliver, ordered, series_name
-from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
+from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, compact_keys, detect_drops
 from ..core.episodes import assign_episodes, with_alert_columns
 from ..core.events import expected_by_incident, expected_incidents
 from ..core.storage import DayBatches, DayFrames
@@ -185,7 +185,7 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
             window = {d: f for d, f in window.items() if d in have}
             for d in have:
                 if d not in window:
-                    window[d] = store.read(asset, d, list(METRIC_COLUMNS))
+                    window[d] = compact_keys(store.read(asset, d, list(METRIC_COLUMNS)))
             read.update(have)
             checked = [d for d in chunk if d in have]
             if checked:

@@ -158,7 +158,7 @@ def _drivers(daily: pl.DataFrame, seg: Segment, base: tuple, current: tuple) -> 
     frame = daily.filter(
         *(pl.col(k) == v for k, v in seg.items()),
         pl.col("date").is_between(*base) | pl.col("date").is_between(*current),
-    )
+    ).with_columns(pl.col(DIMENSIONS).cast(pl.String))  # the window's keys may be Categorical
     if not dims or frame.filter(pl.col("date").is_between(*base)).is_empty():
         return "[]"
     top = key_drivers(frame, "revenue", base, current, dimensions=dims, top=TOP_DRIVERS).top
