@@ -198,8 +198,11 @@ class DayStore:
     def row_count(self, asset: str, day: dt.date) -> int:
         """Rows of one stored day, from the file's footer (nothing else is read)."""
         fs, _ = self._fs
-        with fs.open_input_file(self.path(asset, day)) as source:
-            return pq.read_metadata(source).num_rows
+        try:
+            with fs.open_input_file(self.path(asset, day)) as source:
+                return pq.read_metadata(source).num_rows
+        except (pa.ArrowException, OSError) as exc:  # the same error a read of it gives, naming it
+            raise DamagedPartitionError(damaged_file_message(self.uri(asset, day), str(exc))) from None
 
     def delete(self, asset: str, day: dt.date) -> bool:
         """Remove one day's file (a withdrawn day); True if there was one."""
