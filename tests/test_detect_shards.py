@@ -10,6 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal, assert_series_equal
 
 from spd_assets.core import detect
+from spd_assets.core import detect_grid as grid
 from spd_assets.core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
 from spd_assets.core.detect_level import ALL, cell_orders, change_column, shop_change, shop_levels
 from spd_assets.core.detect_multiday import zero_runs
@@ -39,15 +40,15 @@ def _same(one: detect.Detection, sharded: detect.Detection) -> None:
 
 
 def _counting_shards(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The shards each call scores (one per ``_dense`` grid built in the second pass)."""
+    """The grids each call builds (``dense_rows``: two a shard, one per pass)."""
     calls: list[int] = []
-    dense = detect._dense
+    dense = detect.dense_rows
 
     def counted(rows: pl.DataFrame, *args: object) -> pl.DataFrame:
         calls.append(rows.height)
         return dense(rows, *args)
 
-    monkeypatch.setattr(detect, "_dense", counted)
+    monkeypatch.setattr(detect, "dense_rows", counted)
     return calls
 
 
@@ -104,37 +105,37 @@ def test_the_dense_grid_is_the_calendar_grid(shop) -> None:
         | (pl.col("sku") != frame["sku"].drop_nulls()[0])
         | (pl.col("date") < days[40])
     )
-    ids = detect.series_ids(frame)
-    keyed = frame.join(ids, on=list(detect.SERIES), how="left", nulls_equal=True)
-    numbers = keyed.select("date", detect.SID, pl.col("revenue", "orders").cast(pl.Float64))
+    ids = grid.series_ids(frame)
+    keyed = frame.join(ids, on=list(grid.SERIES), how="left", nulls_equal=True)
+    numbers = keyed.select("date", grid.SID, pl.col("revenue", "orders").cast(pl.Float64))
     for have in (days, [d for i, d in enumerate(days) if i % 9], days[5:-3]):
         expected = (
-            calendar_grid(numbers, [detect.SID], min(have), max(have), have)
+            calendar_grid(numbers, [grid.SID], min(have), max(have), have)
             .with_columns(
                 pl.when("available").then(pl.col(c).fill_null(0.0)).alias(c) for c in ("revenue", "orders")
             )
-            .sort(detect.SID, "date")
-            .join(ids, on=detect.SID, how="left", maintain_order="left")
+            .sort(grid.SID, "date")
+            .join(ids, on=grid.SID, how="left", maintain_order="left")
             .with_columns(_pos=(pl.col("date") - min(have)).dt.total_days())
         )
-        assert_frame_equal(detect.dense_series(frame, have), expected, check_exact=True)
+        assert_frame_equal(grid.dense_series(frame, have), expected, check_exact=True)
 
 
 def test_zero_runs_are_the_per_series_cumulative_counts(shop) -> None:
     frame, days = shop
     have = [d for i, d in enumerate(days) if i % 11]
-    dense = detect.dense_series(frame.filter(pl.col("date").is_in(have)), have)
+    dense = grid.dense_series(frame.filter(pl.col("date").is_in(have)), have)
     zero = pl.col("orders") == 0
     expected = dense.with_columns(
-        _group=(~zero).fill_null(True).cast(pl.Int32).cum_sum().over(detect.SID)
-    ).select(run=zero.fill_null(False).cast(pl.Int32).cum_sum().over(detect.SID, "_group"))
+        _group=(~zero).fill_null(True).cast(pl.Int32).cum_sum().over(grid.SID)
+    ).select(run=zero.fill_null(False).cast(pl.Int32).cum_sum().over(grid.SID, "_group"))
     assert dense.filter(zero).height > 100 and expected["run"].max() >= 3  # runs to count
     assert_series_equal(zero_runs(dense), expected["run"])
 
 
 def test_the_shops_change_per_row_is_the_join_on_region_and_category(shop) -> None:
     frame, days = shop
-    dense = detect.dense_series(frame, days)
+    dense = grid.dense_series(frame, days)
     levels = shop_levels(cell_orders(dense), dense.filter(level="total").select("date", "revenue"), 8)
     columns = [change_column(k) for k in range(1, 9)]
     region = pl.when(pl.col("level").is_in(["region", "sku_region"])).then("region").otherwise(pl.lit(ALL))
@@ -156,14 +157,14 @@ def test_the_shops_change_per_row_is_the_join_on_region_and_category(shop) -> No
 
 def test_each_rows_series_id_by_hash_and_when_hashes_collide(shop, monkeypatch) -> None:
     frame, _ = shop
-    ids = detect.series_ids(frame)
-    joined = frame.join(ids, on=list(detect.SERIES), how="left", nulls_equal=True, maintain_order="left")
+    ids = grid.series_ids(frame)
+    joined = frame.join(ids, on=list(grid.SERIES), how="left", nulls_equal=True, maintain_order="left")
     for collide in (False, True):
         if collide:  # every series one hash: the check finds it and the plain join decides
-            monkeypatch.setattr(detect, "key_hash", lambda: pl.lit(7, dtype=pl.UInt64))
-        found, sid = detect.row_series(frame)
+            monkeypatch.setattr(grid, "key_hash", lambda: pl.lit(7, dtype=pl.UInt64))
+        found, sid = grid.row_series(frame)
         assert_frame_equal(found, ids)
-        assert_series_equal(sid, joined.get_column(detect.SID))
+        assert_series_equal(sid, joined.get_column(grid.SID))
 
 
 @pytest.mark.parametrize("shard_rows", [detect.SHARD_ROWS, TINY_SHARDS], ids=["one_call", "shards"])
@@ -172,8 +173,8 @@ def test_categorical_keys_find_what_text_keys_find(shop, shard_rows, monkeypatch
     frame, days = shop
     checked = days[-30:]
     text = detect_drops(frame, checked, days, shard_rows=shard_rows)
-    compact = detect_drops(detect.compact_keys(frame), checked, days, shard_rows=shard_rows)
+    compact = detect_drops(grid.compact_keys(frame), checked, days, shard_rows=shard_rows)
     _same(text, compact)
     assert compact.scored.schema == text.scored.schema  # keys come back as text
-    monkeypatch.setattr(detect, "key_hash", lambda: pl.lit(7, dtype=pl.UInt64))  # the join's path
-    _same(text, detect_drops(detect.compact_keys(frame), checked, days, shard_rows=shard_rows))
+    monkeypatch.setattr(grid, "key_hash", lambda: pl.lit(7, dtype=pl.UInt64))  # the join's path
+    _same(text, detect_drops(grid.compact_keys(frame), checked, days, shard_rows=shard_rows))

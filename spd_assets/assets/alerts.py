@@ -25,7 +25,8 @@ from pydantic import Field
 from ..core import incidents as grouping
 from ..core import schema
 from ..core.channels import deliver, ordered, series_name
-from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, compact_keys, detect_drops
+from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
+from ..core.detect_grid import compact_keys
 from ..core.episodes import assign_episodes, with_alert_columns
 from ..core.events import expected_by_incident, expected_incidents
 from ..core.storage import DayBatches, DayFrames

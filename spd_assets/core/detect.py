@@ -37,10 +37,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from .detect_cusum import add_blocks, score_cusum
+from .detect_grid import SERIES, SID, dense_rows, row_series
 from .detect_level import (
     LEVEL_DAYS,
     ShopLevels,
@@ -55,8 +55,6 @@ from .episodes import assign_episodes
 from .metrics import WINDOW, rolling_7d, window_days
 from .schema import ALERTS, conform, empty
 
-SERIES = ("level", "sku", "category", "region")
-SID = "_sid"  # the dense grid's integer series id (dense_series)
 MAX_WEEKS = 8
 SEED_DAYS = 28
 RESIDUAL_DAYS = 28  # days of past baseline misses that set the spread
@@ -153,109 +151,6 @@ def _status_counts(scored: pl.DataFrame) -> Counter[str]:
     )
     counts = per_day.group_by("status").len()
     return Counter(dict(zip(counts["status"].to_list(), counts["len"].to_list(), strict=True)))
-
-
-def series_ids(frame: pl.DataFrame) -> pl.DataFrame:
-    """One integer per series, in series order: the grid is built and every rolling window grouped on
-    it instead of on four string keys (and a shop scored in shards keeps the shop's order)."""
-    return frame.select(SERIES).unique().sort(SERIES, nulls_last=False).with_row_index(SID)
-
-
-HASH_BATCH = 1_000_000  # rows whose key hashes are sorted at once (row_series)
-
-
-def key_hash() -> pl.Expr:
-    """One 64-bit hash of a row's four series keys."""
-    return pl.struct(SERIES).hash()
-
-
-def compact_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with its series keys Categorical, as ``detect_drops`` takes them: a window of 122
-    days at 5,000 SKUs x 20 regions holds 13 M rows, each with four key strings (64 bytes)."""
-    return frame.with_columns(pl.col(SERIES).cast(pl.Categorical))
-
-
-def row_series(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """``series_ids`` of ``frame`` (keys as text) and each row's series id, found through a hash of
-    the four keys (a join or a unique on four string columns over every row costs seconds and
-    gigabytes on a big catalog). Every row is checked against its series' keys; were two series to
-    share a hash, the plain join decides instead. Keys may be text or Categorical (``compact_keys``)."""
-    as_text = [pl.col(c).cast(pl.String) for c in SERIES]
-    hashes = frame.select(key_hash()).to_series().to_numpy()
-    # The distinct hashes (sorted) and a row of each, a million rows at a time: no frame-wide hash
-    # table or join (those held 0.6 GB more at 5,000 x 20).
-    known, rows = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    for start in range(0, len(hashes), HASH_BATCH):
-        found, first = np.unique(hashes[start : start + HASH_BATCH], return_index=True)
-        new = ~np.isin(found, known, assume_unique=True)
-        known, rows = np.concatenate([known, found[new]]), np.concatenate([rows, first[new] + start])
-        order = np.argsort(known)
-        known, rows = known[order], rows[order]
-    keys = frame[rows].select(SERIES).with_columns(_h=pl.Series(known, dtype=pl.UInt64))
-    ids = keys.sort(as_text, nulls_last=False).with_row_index(SID)
-    of_hash = np.empty(len(known), dtype=np.uint32)  # by position among the sorted hashes
-    of_hash[np.searchsorted(known, ids.get_column("_h").to_numpy())] = ids.get_column(SID).to_numpy()
-    at = [
-        of_hash[np.searchsorted(known, hashes[s : s + HASH_BATCH])] for s in range(0, len(hashes), HASH_BATCH)
-    ]
-    sid = pl.Series(SID, np.concatenate(at) if at else np.zeros(0, dtype=np.uint32), dtype=pl.UInt32)
-    del hashes
-    if all(frame.get_column(c).eq_missing(ids.get_column(c).gather(sid)).all() for c in SERIES):
-        return ids.select(SID, *as_text), sid
-    ids = series_ids(frame)
-    rows = frame.select(SERIES).join(
-        ids, on=list(SERIES), how="left", nulls_equal=True, maintain_order="left"
-    )
-    return ids.select(SID, *as_text), rows.get_column(SID)
-
-
-def dense_series(
-    frame: pl.DataFrame, available: Sequence[dt.date], ids: pl.DataFrame | None = None
-) -> pl.DataFrame:
-    """Every series on every calendar day: zero on an available day with no row, null on a day not read.
-
-    ``frame`` holds daily ``revenue`` and ``orders`` per series (daily_metrics rows); a series missing
-    on an available day sold nothing that day. ``ids``: ``series_ids`` of the whole shop when
-    ``frame`` is one shard of it.
-    """
-    ids = series_ids(frame) if ids is None else ids
-    return _dense(frame.join(ids, on=list(SERIES), how="left", nulls_equal=True), available, ids)
-
-
-def _dense(rows: pl.DataFrame, available: Sequence[dt.date], ids: pl.DataFrame) -> pl.DataFrame:
-    """``dense_series`` of rows that carry their series id (``ids``, sorted by it, brings back the keys).
-
-    The grid of ``metrics.calendar_grid``, built by placing each row in a (series, day) array rather
-    than by joining the rows onto a cross join: the same frame, a few times faster."""
-    days = sorted(set(available))
-    first, n_days = days[0], (days[-1] - days[0]).days + 1
-    read = np.zeros(n_days, dtype=bool)
-    read[[(d - first).days for d in days]] = True
-    series = rows.get_column(SID).unique().sort()
-    pos = (rows.get_column("date") - first).dt.total_days().to_numpy()
-    inside = (pos >= 0) & (pos < n_days)
-    inside[inside] = read[pos[inside]]  # a row of a day not read counts as unknown, like no row
-    cell = series.search_sorted(rows.get_column(SID)).to_numpy().astype(np.int64) * n_days + pos
-    unknown = np.tile(np.where(read, 0.0, np.nan), len(series))
-    values = {}
-    for name in ("revenue", "orders"):
-        grid = unknown.copy()
-        grid[cell[inside]] = rows.get_column(name).cast(pl.Float64).fill_null(0.0).to_numpy()[inside]
-        values[name] = pl.Series(name, grid, nan_to_null=True)
-    at = ids.get_column(SID).search_sorted(series).to_numpy()
-    epoch_days = (first - dt.date(1970, 1, 1)).days + np.arange(n_days, dtype=np.int32)
-    grid = pl.DataFrame(
-        {
-            "date": pl.Series(np.tile(epoch_days, len(series))).cast(pl.Date),
-            "available": np.tile(read, len(series)),
-            SID: pl.Series(np.repeat(series.to_numpy(), n_days), dtype=series.dtype),
-            **values,
-        }
-    )
-    keys = ids.drop(SID)[np.repeat(at, n_days)]
-    return grid.hstack(keys).with_columns(
-        _pos=pl.Series(np.tile(np.arange(n_days, dtype=np.int64), len(series)))
-    )
 
 
 def _lag(column: str, days: int) -> pl.Expr:
@@ -483,7 +378,7 @@ def detect_drops(
     calendar_days = (max(available) - min(available)).days + 1
     items = ids.filter(pl.col("level").is_in(ITEM_LEVELS))
     if ids.height * calendar_days <= shard_rows or items.is_empty():
-        shards = [_score(_dense(frame.with_columns(sid), available, ids), config, wanted)[0]]
+        shards = [_score(dense_rows(frame.with_columns(sid), available, ids), config, wanted)[0]]
     else:
         shards = _score_in_shards(frame, available, ids, sid, config, wanted, shard_rows // calendar_days)
     counts: Counter[str] = Counter()
@@ -564,7 +459,7 @@ def _score_in_shards(
 
     def dense(i: int, keys: pl.DataFrame = ids) -> pl.DataFrame:
         mask = row_shard == i
-        return _dense(numbers.filter(mask).with_columns(sid.filter(mask)), available, keys)
+        return dense_rows(numbers.filter(mask).with_columns(sid.filter(mask)), available, keys)
 
     top = dense(-1)
     cells, busy = [], [busy_dispersion(dispersion(top))]

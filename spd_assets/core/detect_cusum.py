@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from .detect import DetectionConfig
 
 SERIES = ("level", "sku", "category", "region")
-SID = "_sid"  # the integer series id of the dense grid (detect.dense_series), sorted by date within
+SID = "_sid"  # the integer series id of the dense grid (detect_grid.dense_series), sorted by date within
 RESIDUAL_DAYS = 28
 MAD_SCALE = 1.4826
 MAX_RUN = 28  # the run reported (and summed in revenue) is at most this many days

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .detect import DetectionConfig
 
 SERIES = ("level", "sku", "category", "region")
-SID = "_sid"  # the integer series id of the dense grid (detect.dense_series), sorted by date within
+SID = "_sid"  # the integer series id of the dense grid (detect_grid.dense_series), sorted by date within
 WINDOW_RESIDUAL_DAYS = 28
 ZERO_LOOKBACK = 28  # days whose orders set the expected zero-day chance ...
 ZERO_GAP = 8  # ... ending this many days before the checked day, so a run up to a week is not in it
