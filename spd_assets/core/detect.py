@@ -50,7 +50,14 @@ from .detect_level import (
     shop_change,
     shop_levels,
 )
-from .detect_multiday import busy_dispersion, dispersion, score_window_mad, score_zero_run, zero_day_odds
+from .detect_multiday import (
+    busy_dispersion,
+    dispersion,
+    level_dispersion,
+    score_window_mad,
+    score_zero_run,
+    zero_day_odds,
+)
 from .episodes import assign_episodes
 from .metrics import WINDOW, rolling_7d, window_days
 from .schema import ALERTS, conform, empty
@@ -471,7 +478,8 @@ def _score_in_shards(
         del part
     total = top.filter(pl.col("level") == "total").select("date", "revenue")
     shop = ShopContext(
-        levels=shop_levels(pl.concat(cells), total, config.weeks), dispersion=_level_dispersion(busy)
+        levels=shop_levels(pl.concat(cells), total, config.weeks),
+        dispersion=level_dispersion(pl.concat(busy)),
     )
     del cells, busy
     blocks = []
@@ -482,20 +490,3 @@ def _score_in_shards(
         yield scored
     shop = replace(shop, blocks=add_blocks(blocks) if blocks else None)
     yield _score(top, config, wanted, shop)[0]
-
-
-def _level_dispersion(busy: list[pl.DataFrame]) -> pl.DataFrame:
-    """``level_dispersion`` of the shards' busy rows, a level at a time (no string column per row)."""
-    by_level: dict[str, list[pl.DataFrame]] = {}
-    for part in busy:
-        for (level,), rows in part.partition_by("level", as_dict=True).items():
-            by_level.setdefault(str(level), []).append(rows.select("date", "_phi"))
-    medians = [
-        pl.concat(rows)
-        .group_by("date")
-        .agg(_phi_level=pl.col("_phi").median())
-        .select(level=pl.lit(level, dtype=pl.String), date="date", _phi_level="_phi_level")
-        for level, rows in by_level.items()
-    ]
-    schema = {"level": pl.String, "date": pl.Date, "_phi_level": pl.Float64}
-    return pl.concat(medians) if medians else pl.DataFrame(schema=schema)
