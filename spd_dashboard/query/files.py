@@ -36,7 +36,7 @@ from spd_assets.core.storage import (
 )
 
 from ..selection import Selection
-from .stable import unchanged_read
+from .stable import identity, unchanged_read
 
 CACHE = {"show_spinner": False, "max_entries": 64}
 _DB = duckdb.connect()
@@ -114,14 +114,118 @@ def _remote_table(files: list[str]) -> pa.Table:
     return concat([have[k] for k in keys])
 
 
-def sql(query: str, params: dict[str, object]) -> pl.DataFrame:
+# daily_metrics' roll-up rows (levels total, region, category, sku: 20,031 of a day's 420,031 rows at
+# 20,000 SKUs x 20 regions) of each local day file read, by level, keyed by (path, identity): every
+# filter but a region's is answered from these, so a filter change after the first load reads no file.
+_ROLLUPS: OrderedDict[tuple[str, tuple[int, int, int] | None], dict[str, pl.DataFrame]] = OrderedDict()
+_KEEP_ROLLUP_ROWS = 3_000_000  # about 150 days at 20,000 SKUs (some 300 MB), years at 500 SKUs
+_ROLLUP_TABLE = "spd_rollups"
+ROLLUP_LEVELS = ("total", "region", "category", "sku")
+# The columns the queries on roll-up rows read (``sql(..., rollup=level)``): the others are not kept.
+ROLLUP_COLUMNS = ("date", "level", "sku", "category", "region", "orders", "units", "revenue",
+                  "revenue_7d", "revenue_7d_prev", "pct_change_7d", "window_days")  # fmt: skip
+
+
+def clear_memory() -> None:
+    """Forget the roll-up rows kept in memory (what ``st.cache_data.clear()`` is to the queries)."""
+    with _LOCK:
+        _ROLLUPS.clear()
+
+
+def _rollup_rows(files: list[str], ids: tuple, level: str) -> tuple[pl.DataFrame, dict]:
+    """The files' rows of one roll-up level as one frame, reading (in one scan, every roll-up level)
+    only the files not kept, and the rows read, by key, for the caller to keep once the read is known
+    to be whole."""
+    keys = list(zip(files, ids, strict=True))
+    with _LOCK:
+        have = {k: _ROLLUPS[k] for k in keys if k in _ROLLUPS}
+    missing = [k for k in keys if k not in have]
+    fresh: dict = {}
+    if missing:
+        read = _read_rollups([f for f, _ in missing])
+        empty = read.clear().drop("filename")
+        parts = read.partition_by("filename", "level", as_dict=True, include_key=False)
+        for key in missing:
+            by_level = {lvl: parts.get((key[0], lvl)) for lvl in ROLLUP_LEVELS}
+            fresh[key] = {lvl: empty if f is None else f for lvl, f in by_level.items()}
+        have.update(fresh)
+    frames = [have[k][level].with_columns(level=pl.lit(level)) for k in keys]
+    return pl.concat(frames, how="diagonal_relaxed", rechunk=False), fresh
+
+
+def _read_rollups(files: list[str]) -> pl.DataFrame:
+    """The roll-up rows of ``files`` (ROLLUP_COLUMNS and ``filename``), read by Polars: it decodes them
+    twice as fast as DuckDB hands them over. A file Polars cannot read is read again by DuckDB, whose
+    error names it (``sql`` turns that into the damaged-file message)."""
+    try:
+        return (
+            pl.scan_parquet(
+                files,
+                hive_partitioning=False,
+                include_file_paths="filename",
+                missing_columns="insert",
+                extra_columns="ignore",
+            )
+            .filter(pl.col("level").is_in(ROLLUP_LEVELS))
+            .select(*ROLLUP_COLUMNS, "filename")
+            .collect()
+        )
+    except (pl.exceptions.PolarsError, OSError):
+        with _DB.cursor() as cur:
+            return cur.sql(
+                f"SELECT {', '.join(ROLLUP_COLUMNS)}, filename"
+                " FROM read_parquet($files, union_by_name=true, filename=true)"
+                " WHERE list_contains($levels::VARCHAR[], level)",
+                params={"files": files, "levels": list(ROLLUP_LEVELS)},
+            ).pl()
+
+
+def _keep_rollups(fresh: dict, used: list) -> None:
+    with _LOCK:
+        _ROLLUPS.update(fresh)
+        for key in used:
+            if key in _ROLLUPS:
+                _ROLLUPS.move_to_end(key)
+        rows = sum(f.height for levels in _ROLLUPS.values() for f in levels.values())
+        while len(_ROLLUPS) > 1 and rows > _KEEP_ROLLUP_ROWS:
+            rows -= sum(f.height for f in _ROLLUPS.popitem(last=False)[1].values())
+
+
+def sql(query: str, params: dict[str, object], rollup: str | None = None) -> pl.DataFrame:
     """Run a query; a damaged day file stops the page with the pipeline's message (which file, and the
-    command that rebuilds it) instead of a stack trace."""
+    command that rebuilds it) instead of a stack trace.
+
+    ``rollup``: the query reads only that roll-up level of daily_metrics (one of ROLLUP_LEVELS), so it
+    runs, the same SQL, on that level's rows of its files kept in memory (``_rollup_rows``).
+    """
 
     files = list(params.get("files") or ())
     query, params = with_selection(query, params)
 
+    def run_rollups() -> tuple[pl.DataFrame, dict, list]:
+        ids = identity(files)
+        frame, fresh = _rollup_rows(files, ids, rollup)
+        rest = {k: v for k, v in params.items() if k != "files"}
+        # The selection filtered by Polars first: DuckDB's list_contains on every row of 20,000 SKUs
+        # x 28 days is slow for a SKU search's list (the SQL's own filter then keeps every row left).
+        keep = [
+            pl.col(c).is_in(pl.Series(list(rest[k]), dtype=pl.String))
+            for c, k in _SEL_COLUMNS.items()
+            if k in rest
+        ]
+        frame = frame.filter(*keep) if keep else frame
+        with _DB.cursor() as cur:
+            cur.register(_ROLLUP_TABLE, frame)
+            out = cur.sql(query.replace(FILES, _ROLLUP_TABLE), params=rest).pl()
+        return out, fresh, list(zip(files, ids, strict=True))
+
+    kept: list[tuple[dict, list]] = []  # roll-up rows read, kept once the read is known to be whole
+
     def run() -> pl.DataFrame:
+        if rollup in ROLLUP_LEVELS and files and FILES in query:
+            out, fresh, used = run_rollups()
+            kept[:] = [(fresh, used)]
+            return out
         with _DB.cursor() as cur:
             return cur.sql(query, params=params).pl()
 
@@ -137,7 +241,10 @@ def sql(query: str, params: dict[str, object]) -> pl.DataFrame:
     try:
         if files and is_remote(files[0]):
             return run_remote()
-        return unchanged_read(files, run)  # never a local day file half-replaced
+        out = unchanged_read(files, run)  # never a local day file half-replaced
+        for fresh, used in kept:
+            _keep_rollups(fresh, used)
+        return out
     except DamagedPartitionError as exc:
         message = str(exc)
     except duckdb.Error as exc:
@@ -163,6 +270,9 @@ _SEL_CLAUSES = {
     "categories": "list_contains($categories::VARCHAR[], category)",
     "skus": "list_contains($skus::VARCHAR[], sku)",
 }
+
+
+_SEL_COLUMNS = {"region": "regions", "category": "categories", "sku": "skus"}
 
 
 def with_selection(query: str, params: dict[str, object]) -> tuple[str, dict[str, object]]:

@@ -27,7 +27,8 @@ class FilesKeptChanging(RuntimeError):
     """The files were replaced during every try: a run is rewriting them right now."""
 
 
-def _identity(paths: Sequence[str]) -> tuple[tuple[int, int, int] | None, ...]:
+def identity(paths: Sequence[str]) -> tuple[tuple[int, int, int] | None, ...]:
+    """Each file's (inode, mtime, size), None if it is gone: what tells one version of it from the next."""
     out = []
     for path in paths:
         try:
@@ -43,14 +44,14 @@ def unchanged_read(paths: Sequence[str], read: Callable[[], T], tries: int = TRI
     """``read()``, done again while any of ``paths`` is replaced during it; an error raised while
     nothing changed is the file's own (a damaged file) and propagates at once."""
     for _ in range(tries):
-        before = _identity(paths)
+        before = identity(paths)
         try:
             result = read()
         except Exception:
-            if _identity(paths) == before:
+            if identity(paths) == before:
                 raise
             continue
-        if _identity(paths) == before:
+        if identity(paths) == before:
             return result
     raise FilesKeptChanging(
         f"{len(paths)} day file(s) were replaced during each of {tries} reads: a run is rewriting "
