@@ -46,6 +46,17 @@ class ShapeIncident(Incident):
             day += dt.timedelta(days=1)
 
 
+def _low_volume(sku_daily: np.ndarray, start: int) -> list[int]:
+    """The 3 SKUs nearest LOW_VOLUME_ORDERS a day over the 28 days before ``start`` (under 10 a day).
+
+    About 5 orders a day *when the stop happens*: the long tail every shape carries, not the shop's
+    smallest SKU (a small shop's Zipf tail sells one order a day or less, where a week without sales
+    is ordinary), and not a year's average (a shop that doubles over the year sells half of it in
+    February)."""
+    daily = sku_daily[max(start - 28, 0) : start].mean(axis=0)
+    return [int(i) for i in np.argsort(np.abs(daily - LOW_VOLUME_ORDERS)) if daily[i] < 10][:3]
+
+
 def plan_incidents(
     days: list[dt.date],
     history_days: int,
@@ -59,11 +70,7 @@ def plan_incidents(
     sku_volume = expected.sum(axis=(0, 2))
     region_volume = expected.sum(axis=(0, 1))
     cell_daily = expected.mean(axis=0)
-    # The low-volume stop hits a SKU of about LOW_VOLUME_ORDERS a day (the long tail every shape
-    # carries), not the shop's smallest SKU: a small shop's Zipf tail sells one order a day or less,
-    # where a week without sales is ordinary.
-    daily = sku_volume / len(days)
-    tail = [int(i) for i in np.argsort(np.abs(daily - LOW_VOLUME_ORDERS)) if daily[i] < 10][:3]
+    sku_daily = expected.sum(axis=2)  # (day, sku)
     top = [int(i) for i in np.argsort(-sku_volume)[:20]]
     big_cells = np.argwhere(cell_daily >= 20) if (cell_daily >= 20).any() else np.argwhere(cell_daily >= 8)
     categories = sorted(set(cats))
@@ -77,6 +84,7 @@ def plan_incidents(
         start = days[slot + int(rng.integers(0, SLOT_DAYS - length))]
         end = start + dt.timedelta(days=length - 1)
         keys: dict = {}
+        tail = _low_volume(sku_daily, days.index(start)) if kind == "low_volume_stop" else []
         if kind == "sku_stockout" or (kind == "low_volume_stop" and tail):
             i = int(rng.choice(top if kind == "sku_stockout" else tail))
             level, factor = "sku", 0.0
