@@ -28,7 +28,7 @@ from pathlib import Path
 
 from spd_assets.core.detect import HISTORY_DAYS, DetectionConfig, detect_drops
 from spd_assets.core.metrics import daily_series
-from spd_assets.core.synthetic.shapes import FAMILY, QUICK_FAMILY, Shape, generate_shop
+from spd_assets.core.synthetic.shapes import FAMILY, FRESH_FAMILY, QUICK_FAMILY, Shape, generate_shop
 
 from .feedback import VARIANT as FEEDBACK
 from .feedback import score_with_feedback
@@ -75,16 +75,32 @@ def run(
     first: dt.date,
     last: dt.date,
     feedback: int | None = None,
+    extra: dict[tuple, tuple[Shape, int, dict]] | None = None,
 ) -> dict:
     """{seed: {shape: {variant: raw counts}}} for ``jobs`` {seed: variants}, shapes in parallel; the
-    ``feedback`` seed's default alerts are also scored after simulated feedback."""
-    keys = [(seed, n) for seed in jobs for n in family]
+    ``feedback`` seed's default alerts are also scored after simulated feedback. ``extra``: more
+    {key: (shape, seed, variants)} run in the same pool, their counts under "extra" by key."""
+    tasks = {(seed, n): (family[n], seed, jobs[seed], seed == feedback) for seed in jobs for n in family}
+    for key, (shape, seed, variants) in (extra or {}).items():
+        tasks[("extra", *key)] = (shape, seed, variants, False)
+
+    def cost(k: tuple) -> int:  # series x variants: the longest tasks first, a short one last
+        shape, _, variants, _ = tasks[k]
+        return -shape.n_skus * len(shape.regions) * len(variants)
+
     with ProcessPoolExecutor(WORKERS) as pool:
-        futures = {
-            (seed, n): pool.submit(evaluate_shape, family[n], seed, first, last, jobs[seed], seed == feedback)
-            for seed, n in keys
-        }
-        return {seed: {n: futures[(seed, n)].result() for n in family} for seed in jobs}
+        futures = {k: pool.submit(evaluate_shape, *tasks[k][:2], first, last, *tasks[k][2:])
+                   for k in sorted(tasks, key=cost)}  # fmt: skip
+        out: dict = {seed: {n: futures[(seed, n)].result() for n in family} for seed in jobs}
+        out["extra"] = {k[1:]: f.result() for k, f in futures.items() if k[0] == "extra"}
+        return out
+
+
+def pooled_seeds(counts: dict[int, dict[str, dict]], seeds: list[int], shapes: list[str]) -> dict:
+    """Per shape, the default's counts over ``seeds`` added up, then every shape's pooled."""
+    per = {n: {"default": summarize(merge([counts[s][n] for s in seeds]))} for n in shapes}
+    per["pooled"] = {"default": summarize(merge([counts[s][n] for s in seeds for n in shapes]))}
+    return per
 
 
 def choose(tuning: dict[str, dict], held_out: str) -> str:
@@ -154,13 +170,22 @@ def main() -> None:
     parser.add_argument("--tune-seed", type=int, default=11, help="seed the thresholds were tuned on")
     parser.add_argument("--first", type=dt.date.fromisoformat, default=dt.date(2025, 1, 1))
     parser.add_argument("--last", type=dt.date.fromisoformat, default=dt.date(2025, 12, 31))
+    parser.add_argument(
+        "--seeds",
+        default="7,8,9",
+        help="seeds whose default figures are pooled per shape (the first is --seed's)",
+    )
     parser.add_argument("--quick", action="store_true", help="three small shapes over four months")
     parser.add_argument("--tuning", action="store_true", help="only the tuning seed and shapes")
     parser.add_argument("--out", type=Path, default=OUT, help="where the JSON goes")
     args = parser.parse_args()
-    family, last = FAMILY, args.last
+    family, fresh, last = FAMILY, FRESH_FAMILY, args.last
+    seeds = [args.seed, *(int(s) for s in args.seeds.split(",") if int(s) != args.seed)]
     if args.quick:
         family, last = QUICK_FAMILY, args.first + dt.timedelta(days=119)
+        fresh = {n: replace(s, n_skus=min(s.n_skus, 60), orders_per_day=min(s.orders_per_day, 3_000))
+                 for n, s in FRESH_FAMILY.items()}  # fmt: skip
+        seeds = seeds[:2]
     started = time.perf_counter()
     if args.tuning:
         raw = run(
@@ -170,8 +195,16 @@ def main() -> None:
             shape: {v: summarize(c) for v, c in by.items()} for shape, by in raw[args.tune_seed].items()
         }}  # fmt: skip
     else:
-        both = run(family, {args.seed: VARIANTS, args.tune_seed: GRID}, args.first, last, feedback=args.seed)
+        default = {"default": DEFAULT}
+        extra = {("more", s, n): (family[n], s, default) for s in seeds[1:] for n in family}
+        extra |= {("fresh", s, n): (fresh[n], s, VARIANTS if s == args.seed else default)
+                  for s in seeds for n in fresh}  # fmt: skip
+        both = run(family, {args.seed: VARIANTS, args.tune_seed: GRID}, args.first, last, args.seed, extra)
         raw = {args.seed: both[args.seed]}
+        more = {s: {n: (raw[s][n] if s == args.seed else both["extra"][("more", s, n)])["default"]
+                    for n in family} for s in seeds}  # fmt: skip
+        fresh_counts = {s: {n: both["extra"][("fresh", s, n)]["default"] for n in fresh} for s in seeds}
+        label = ", ".join(map(str, seeds))
         results = report(raw, args.seed, args.tune_seed, HELD_OUT)
         tuning = both[args.tune_seed]
         results[f"seed {args.tune_seed} (tuning), every grid point"] = {
@@ -179,13 +212,22 @@ def main() -> None:
         }
         chosen, loso = leave_one_shape_out(family, args.seed, tuning, args.first, last, raw[args.seed])
         results |= loso_report(chosen, loso, args.seed, args.tune_seed)
+        results[f"seeds {label} pooled, every shape"] = pooled_seeds(more, seeds, list(family))
+        held_out = [n for n in HELD_OUT if n in family] or list(family)
+        results[f"seeds {label} pooled, held-out shapes"] = pooled_seeds(more, seeds, held_out)
+        fresh_report = pooled_seeds(fresh_counts, seeds, list(fresh))
+        for n in fresh:
+            fresh_report[n][f"seed_wow (seed {args.seed})"] = summarize(
+                both["extra"][("fresh", args.seed, n)]["seed_wow"]
+            )
+        results[f"fresh shapes (never used to choose a default), seeds {label} pooled"] = fresh_report
     elapsed = time.perf_counter() - started
     for name, block in results.items():
         print(f"{name}:\n{table(block)}\n")
     setup = {
         "seed": args.seed, "tune_seed": args.tune_seed, "first": str(args.first), "last": str(last),
-        "quick": args.quick, "tuning_shapes": list(TUNING), "held_out_shapes": list(HELD_OUT),
-        "shapes": {n: asdict(s) for n, s in family.items()},
+        "seeds": seeds, "quick": args.quick, "tuning_shapes": list(TUNING), "held_out_shapes": list(HELD_OUT),
+        "fresh_shapes": list(fresh), "shapes": {n: asdict(s) for n, s in {**family, **fresh}.items()},
         "variants": {n: asdict(c) for n, c in VARIANTS.items()}, "seconds": round(elapsed, 1),
         "grid": {n: {"z_threshold": c.z_threshold, "window_z_threshold": c.window_z_threshold}
                  for n, c in GRID.items()},

@@ -56,6 +56,7 @@ from .detect_multiday import (
     level_dispersion,
     score_window_mad,
     score_zero_run,
+    shop_orders,
     zero_day_odds,
 )
 from .episodes import assign_episodes
@@ -194,6 +195,7 @@ class ShopContext:
 
     levels: ShopLevels  # the rest of the shop's change (detect_level)
     dispersion: pl.DataFrame  # (level, date) -> _phi_level (detect_multiday.level_dispersion)
+    orders: pl.DataFrame  # (date, orders) of the shop's total (detect_multiday.shop_orders)
     blocks: pl.DataFrame | None = None  # every cell's pooled sums, for the aggregates' shard (cusum)
 
 
@@ -210,6 +212,8 @@ def score_weekday_mad(
         (_lag("revenue", 7 * k) * pl.col(change_column(k))).alias(str(k)) for k in range(1, config.weeks + 1)
     )
     baseline, comparable = row_median(scaled)
+    # The series' own odds of a zero day and its over-dispersion (detect_multiday.zero_day_odds).
+    leveled = zero_day_odds(leveled, *((shop.dispersion, shop.orders) if shop else ()))
     scored = (
         leveled.with_columns(baseline=baseline, comparable=comparable, _weekday=pl.col("date").dt.weekday())
         .with_columns(
@@ -226,10 +230,17 @@ def score_weekday_mad(
         )
         .with_columns(mad=pl.col("relative_mad") * pl.col("baseline"))
     )
-    # Poisson noise of the day and of the baseline: a median of n comparable days misses by
-    # sqrt(pi / 2n) of one day's noise (its efficiency), so the floor is sqrt(1 + pi / 2n) / sqrt(orders).
+    # Count noise of the day and of the baseline: a median of n comparable days misses by
+    # sqrt(pi / 2n) of one day's noise (its efficiency), and a day of n orders varies by 1/n + phi
+    # (negative binomial, phi a SKU's or a cell's own over-dispersion beyond the shop's pattern; 0 is
+    # Poisson), so the floor is sqrt((1 + pi / 2n) (1 / orders + phi)). A heavy-tailed SKU's 50% day
+    # is its noise, not a drop, however steady its last 28 days' misses looked. An aggregate sums
+    # many cells: its own misses measure its noise, and phi would add the lag of any weekday baseline
+    # behind a season's slope.
     median_error = 1.0 + math.pi / (2.0 * pl.col("comparable").clip(lower_bound=1))
-    poisson = pl.col("baseline") * (median_error / pl.col("baseline_orders").clip(lower_bound=1.0)).sqrt()
+    phi = pl.when(pl.col("level").is_in(ITEM_LEVELS)).then(pl.col("_phi_noise")).fill_null(0.0)
+    count_noise = 1.0 / pl.col("baseline_orders").clip(lower_bound=1.0) + phi
+    poisson = pl.col("baseline") * (median_error * count_noise).sqrt()
     spread = pl.max_horizontal(MAD_SCALE * pl.col("mad"), config.min_rel_spread * pl.col("baseline"), poisson)
     scored = scored.with_columns(spread=spread).with_columns(
         robust_z=pl.when(pl.col("spread") > 0).then(
@@ -242,7 +253,6 @@ def score_weekday_mad(
     # A day with no orders at all is an outage whatever the spread when the series' own history makes
     # it as unlikely as a zero run must be (Poisson: e^-20 at 20 orders a day; an over-dispersed cell
     # of 20 orders a day sells nothing one day in a few hundred, and that is no outage).
-    scored = zero_day_odds(scored, shop.dispersion if shop else None)
     unlikely = pl.coalesce("_log_p0", -pl.col("baseline_orders")) <= math.log(config.zero_run_p)
     outage = (pl.col("orders") == 0) & pl.lit(config.zero_is_outage) & unlikely
     flag = ((pl.col("robust_z") <= -config.z_threshold) | outage) & (
@@ -469,17 +479,19 @@ def _score_in_shards(
         return dense_rows(numbers.filter(mask).with_columns(sid.filter(mask)), available, keys)
 
     top = dense(-1)
-    cells, busy = [], [busy_dispersion(dispersion(top))]
+    orders = shop_orders(top)
+    cells, busy = [], [busy_dispersion(dispersion(top, orders))]
     without_sku = ids.drop("sku")  # what the first pass reads of the keys
     for i in range(n_shards):
         part = dense(i, without_sku)
         cells.append(cell_orders(part))
-        busy.append(busy_dispersion(dispersion(part)))
+        busy.append(busy_dispersion(dispersion(part, orders)))
         del part
     total = top.filter(pl.col("level") == "total").select("date", "revenue")
     shop = ShopContext(
         levels=shop_levels(pl.concat(cells), total, config.weeks),
         dispersion=level_dispersion(pl.concat(busy)),
+        orders=orders,
     )
     del cells, busy
     blocks = []

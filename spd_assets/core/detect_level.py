@@ -1,8 +1,9 @@
 """How much the rest of the shop changed since each comparable day, so that a shop-wide swing is no drop.
 
 A series' same weekday k weeks ago is scaled by the change of the rest of the shop between that day
-and today, ``_change_k``: the median over the *other* categories of their orders today against their
-orders k weeks ago, computed on the *other* regions when the series has a region. Orders, not
+and today, ``_change_k``: a trimmed, weighted mean over the *other* categories of their orders today
+against their orders k weeks ago (``_robust_changes``), computed on the *other* regions when the
+series has a region. Orders, not
 revenue: on a small shop a category's revenue is as noisy as its few dearest SKUs, and that noise
 entered every baseline (a region of 160 orders a day had a spread of 15%, its Poisson noise 8%); a
 change in the shop's average order value is left to the spread floor. A seasonal rise
@@ -24,6 +25,10 @@ import numpy as np
 import polars as pl
 
 LEVEL_DAYS = 7
+SCALE_DAYS = 28  # days of a category's past strays from the median category that weigh its change
+MAD_SCALE = 1.4826
+TRIM = 3.0  # a category this many of its usual strays from the median is left out that day
+MIN_SCALE = 0.01  # no category's change is trusted to better than 1% (a flat history has MAD 0)
 ALL = "\x00all"  # the region key of "every region" in the level table
 
 
@@ -83,25 +88,73 @@ class ShopLevels:
     total: pl.DataFrame  # date, _total_change_1..: the total's trailing median against k weeks before
 
 
+def _category_scales(long: pl.DataFrame) -> pl.DataFrame:
+    """(date, category, region) -> how far that category's week-on-week log change usually strays from
+    the median category's: 1.4826 x the median absolute gap of the SCALE_DAYS before (the day itself
+    left out). A category of a few orders, or of a few over-dispersed SKUs, strays far; its change
+    weighs less. Null until SCALE_DAYS // 4 days are known."""
+    one = long.filter(pl.col("_k") == 1)
+    gap = (pl.col("_x") - pl.col("_x").median().over("date", "region")).abs()
+    one = one.with_columns(_gap=gap).sort("category", "region", "date")
+    history = pl.col("_gap").shift(1).rolling_median(SCALE_DAYS, min_samples=SCALE_DAYS // 4)
+    return one.select("date", "category", "region", _s=(MAD_SCALE * history).over("category", "region"))
+
+
+def _robust_changes(changes: pl.DataFrame, weeks: int) -> pl.DataFrame:
+    """(date, region, own category or null) -> the rest of the shop's change since each comparable day.
+
+    Per (date, region, k): each category's log change, weighted by 1 / its usual stray squared
+    (``_category_scales``), a category more than TRIM of its own strays from the median of all left
+    out (a promotion today or on the comparable day), then the weighted mean of the others: own
+    category left out. A median of a few categories is as noisy as its middle one, and loses a third
+    of the information a weighted mean keeps; the trim keeps its robustness to one category's day.
+    """
+    columns = [change_column(k) for k in range(1, weeks + 1)]
+    long = changes.unpivot(columns, index=["date", "category", "region"], variable_name="_k").select(
+        "date", "category", "region",
+        _k=pl.col("_k").str.strip_prefix(change_column(0)[:-1]).cast(pl.Int32),
+        _x=pl.when(pl.col("value") > 0).then(pl.col("value").log()),
+    )  # fmt: skip
+    long = long.join(_category_scales(long), on=["date", "category", "region"], how="left")
+    group = ["date", "region", "_k"]
+    median = pl.col("_x").median().over(group)
+    spread = (MAD_SCALE * (pl.col("_x") - median).abs().median().over(group)).clip(lower_bound=MIN_SCALE)
+    s = pl.coalesce("_s", spread).clip(lower_bound=MIN_SCALE)
+    kept = pl.col("_x").is_not_null() & ((pl.col("_x") - median).abs() <= TRIM * s)
+    weight = pl.when(pl.col("_x").is_not_null()).then(1.0 / s**2).otherwise(0.0)
+    long = long.with_columns(_w=pl.when(kept).then(weight).otherwise(0.0), _v=weight).with_columns(
+        _wx=pl.col("_w") * pl.col("_x").fill_null(0.0), _vx=pl.col("_v") * pl.col("_x").fill_null(0.0)
+    )
+    sums = long.group_by(group).agg(pl.col("_w", "_wx", "_v", "_vx").sum().name.prefix("_s"))
+    categories = changes["category"].unique().drop_nulls().sort()
+    owns = pl.DataFrame({"_own": [None, *categories.to_list()]}, schema={"_own": pl.String})
+    table = sums.join(owns, how="cross").join(
+        long.select("date", "region", "_k", "_w", "_wx", "_v", "_vx", _own="category"),
+        on=[*group, "_own"], how="left",
+    )  # fmt: skip
+
+    def rest(column: str) -> pl.Expr:  # the sum over the other categories (own left out)
+        return pl.col(f"_s{column}") - pl.col(column).fill_null(0.0)
+
+    # With two or three categories the median of all can sit between them and trim every other one:
+    # then the others untrimmed (what their median was). A shop of one category has no other: it is
+    # measured against itself (the total still alerts).
+    mean = pl.when(rest("_w") > 1e-12).then(rest("_wx") / rest("_w"))
+    mean = mean.when(rest("_v") > 1e-12).then(rest("_vx") / rest("_v"))
+    mean = mean.when(pl.col("_s_w") > 1e-12).then(pl.col("_s_wx") / pl.col("_s_w"))
+    mean = mean.when(pl.col("_s_v") > 1e-12).then(pl.col("_s_vx") / pl.col("_s_v"))
+    table = table.select("date", "region", "_own", "_k", _c=mean.exp())
+    wide = table.pivot(on="_k", index=["date", "region", "_own"], values="_c")
+    wide = wide.rename({str(k): change_column(k) for k in range(1, weeks + 1) if str(k) in wide.columns})
+    missing = [pl.lit(None, dtype=pl.Float64).alias(c) for c in columns if c not in wide.columns]
+    return wide.with_columns(missing).select("date", *columns, _region="region", _own="_own")
+
+
 def shop_levels(cells: pl.DataFrame, total: pl.DataFrame, weeks: int) -> ShopLevels:
     """From ``cell_orders`` of every cell and the total's dense rows (date, revenue): the tables
     ``shop_change`` joins, for every own category (null: a series with none) and region."""
     columns = [change_column(k) for k in range(1, weeks + 1)]
-    changes = _category_changes(cells, weeks)
-    categories = changes["category"].unique().drop_nulls().sort().to_list()
-    wide = {c: changes.pivot(on="category", index=["date", "region"], values=c) for c in columns}
-    parts = []
-    for own in [None, *categories]:
-        # A shop of one category has no other: it is measured against itself (the total still alerts).
-        others = [c for c in categories if c != own] or categories
-        level = None
-        for c in columns:
-            present = [o for o in others if o in wide[c].columns]
-            median = pl.concat_list(present).list.drop_nulls().list.median() if present else pl.lit(1.0)
-            one = wide[c].select("date", "region", median.alias(c))
-            level = one if level is None else level.join(one, on=["date", "region"], how="left")
-        assert level is not None  # weeks >= 1
-        parts.append(level.select("date", *columns, _region="region", _own=pl.lit(own, dtype=pl.String)))
+    levels = _robust_changes(_category_changes(cells, weeks), weeks)
     trailing = pl.col("revenue").shift(1).rolling_median(LEVEL_DAYS, min_samples=LEVEL_DAYS // 2 + 1)
     total = total.sort("date").select("date", _trailing=trailing)
     total = total.select(
@@ -113,7 +166,7 @@ def shop_levels(cells: pl.DataFrame, total: pl.DataFrame, weeks: int) -> ShopLev
             for k, c in enumerate(columns, start=1)
         ),
     )
-    return ShopLevels(levels=pl.concat(parts), total=total)
+    return ShopLevels(levels=levels, total=total)
 
 
 def shop_change(dense: pl.DataFrame, how: str, weeks: int, levels: ShopLevels | None = None) -> pl.DataFrame:

@@ -33,6 +33,7 @@ SID = "_sid"  # the integer series id of the dense grid (detect_grid.dense_serie
 WINDOW_RESIDUAL_DAYS = 28
 ZERO_LOOKBACK = 28  # days whose orders set the expected zero-day chance ...
 ZERO_GAP = 8  # ... ending this many days before the checked day, so a run up to a week is not in it
+PATTERN_WEEKS = 4  # same weekdays whose median orders are the shop's usual day
 MAD_SCALE = 1.4826
 
 
@@ -138,18 +139,65 @@ def score_window_mad(
     )
 
 
-def dispersion(frame: pl.DataFrame) -> pl.DataFrame:
+def shop_orders(frame: pl.DataFrame) -> pl.DataFrame:
+    """(date, orders) of the shop's total in a dense grid (``dispersion``'s ``shop``); empty without one."""
+    return frame.filter(pl.col("level") == "total").select("date", "orders")
+
+
+def _pattern(shop: pl.DataFrame) -> pl.DataFrame:
+    """(date, _f): the shop's usual orders on that day against its mean of the ZERO_LOOKBACK days
+    before: the median of the same weekday over PATTERN_WEEKS weeks, over that mean. Its weekday
+    shape, a season's slope, a campaign: what every series shares and is known before the day."""
+    shop = shop.sort("date").with_columns(pl.col("orders").cast(pl.Float64))
+    same = pl.concat_list([pl.col("orders").shift(7 * k) for k in range(1, PATTERN_WEEKS + 1)])
+    mean = pl.col("orders").shift(1).rolling_mean(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2)
+    factor = same.list.drop_nulls().list.median() / mean
+    return shop.select("date", _f=pl.when(factor > 0).then(factor))
+
+
+def _per_row(frame: pl.DataFrame, table: pl.DataFrame, column: str) -> pl.Series:
+    """``table``'s (date, column) placed on every row of ``frame`` by its date (null where absent)."""
+    first = frame.get_column("date").min()
+    day = (frame.get_column("date") - first).dt.total_days().to_numpy()
+    offset = (table.get_column("date") - first).dt.total_days().to_numpy()
+    inside = (offset >= 0) & (offset <= day.max())
+    values = np.full(int(day.max()) + 1, np.nan)
+    values[offset[inside]] = table.get_column(column).cast(pl.Float64).fill_null(np.nan).to_numpy()[inside]
+    return pl.Series(column, values[day], nan_to_null=True)
+
+
+def dispersion(frame: pl.DataFrame, shop: pl.DataFrame | None = None) -> pl.DataFrame:
     """``frame`` (a dense grid) with ``_lam``, ``_var``: the mean and variance of daily orders over
-    ZERO_LOOKBACK days ending ZERO_GAP days back, and ``_phi``, the over-dispersion they show
-    (variance = lam + phi lam^2)."""
+    ZERO_LOOKBACK days ending ZERO_GAP days back, ``_phi``, the over-dispersion they show
+    (variance = lam + phi lam^2), and ``_phi_noise``, the same with the shop's usual pattern of each
+    day divided out (``_pattern``; ``shop``: ``shop_orders`` of the whole shop, default: of ``frame``).
+
+    ``_phi_noise``'s variance is robust, ``_phi``'s is not; ``_phi`` keeps the weekdays and the season's
+    slope in: for the zero-day odds, an over-estimate is
+    the safe side. ``_phi_noise`` is the noise a same-weekday baseline cannot remove, for the one-day
+    rule's spread floor: on a weekday-shaped shop ``_phi`` would widen every spread by the weekdays.
+    """
+    shop = shop_orders(frame) if shop is None else shop
+    if shop.is_empty() or frame.is_empty():
+        frame = frame.with_columns(_f=pl.lit(1.0))
+    else:
+        frame = frame.with_columns(_per_row(frame, _pattern(shop), "_f").fill_null(1.0))
     past = pl.col("orders").shift(ZERO_GAP)
+    usual = (pl.col("orders") / pl.col("_f")).shift(ZERO_GAP)
+    n = ZERO_LOOKBACK // 2
+    # Robust (1.4826 x the median absolute deviation): a stock-out or an outage in the lookback must not
+    # read as noise, or the series could not alert again for a month.
+    gap = (usual - usual.rolling_median(ZERO_LOOKBACK, min_samples=n)).abs()
     scored = frame.with_columns(
-        _lam=past.rolling_mean(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SID),
-        _var=past.rolling_var(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2).over(SID),
+        _lam=past.rolling_mean(ZERO_LOOKBACK, min_samples=n).over(SID),
+        _var=past.rolling_var(ZERO_LOOKBACK, min_samples=n).over(SID),
+        _var_noise=(MAD_SCALE * gap.rolling_median(ZERO_LOOKBACK, min_samples=n)).pow(2).over(SID),
     )
+    excess = pl.col("_lam") ** 2
     return scored.with_columns(
-        _phi=((pl.col("_var") - pl.col("_lam")) / pl.col("_lam") ** 2).clip(lower_bound=0.0)
-    )
+        _phi=((pl.col("_var") - pl.col("_lam")) / excess).clip(lower_bound=0.0),
+        _phi_noise=((pl.col("_var_noise") - pl.col("_lam")) / excess).clip(lower_bound=0.0),
+    ).drop("_f", "_var_noise")
 
 
 def busy_dispersion(scored: pl.DataFrame) -> pl.DataFrame:
@@ -163,15 +211,17 @@ def level_dispersion(busy: pl.DataFrame) -> pl.DataFrame:
     return busy.group_by("level", "date").agg(_phi_level=pl.col("_phi").median())
 
 
-def zero_day_odds(base: pl.DataFrame, levels: pl.DataFrame | None = None) -> pl.DataFrame:
+def zero_day_odds(
+    base: pl.DataFrame, levels: pl.DataFrame | None = None, shop: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """``base`` with ``dispersion``'s ``_lam`` and ``_var`` and ``_log_p0``: the log chance of a zero
     day, negative binomial when the series varies more than Poisson, Poisson otherwise. One estimate
     for the one-day outage test and for zero runs. ``levels``: ``level_dispersion`` of the whole shop
-    when ``base`` is one shard of it (default: of ``base``)."""
+    when ``base`` is one shard of it (default: of ``base``), ``shop`` its ``shop_orders``."""
     # Over-dispersion phi: the series' own, or the median of its level's series that day when
     # higher. 28 days of a heavy-tailed series often show too little variance, which would make its
     # zero runs look rarer than they are.
-    scored = dispersion(base)
+    scored = dispersion(base, shop)
     levels = level_dispersion(busy_dispersion(scored)) if levels is None else levels
     scored = scored.join(levels, on=["level", "date"], how="left", maintain_order="left")
     phi = pl.max_horizontal("_phi", "_phi_level")
