@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import polars as pl
 import pytest
+from anchor import anchor_day
 
 from spd_assets.core.detect import HISTORY_DAYS, DetectionConfig, alert_id, detect_drops
 from spd_assets.core.metrics import daily_series
@@ -215,7 +216,7 @@ def test_a_day_without_orders_is_an_outage_even_on_a_noisy_series() -> None:
 
 
 # Known shapes from the shape family (core/synthetic/shapes.py), dated from today so they hold on any date.
-TODAY = dt.date.today()
+TODAY = anchor_day()  # the same generated shops on any date (tests/anchor.py)
 SHAPE_FIRST = TODAY - dt.timedelta(days=40)
 STEADY = Shape("steady", orders_per_day=3_000, n_skus=40, demo_season=False)
 ONE_DAY = DetectionConfig(rules=("weekday_mad",))  # the rule before multi-day and zero-run tests

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import polars as pl
+from anchor import anchor_day
 
 from spd_assets.core.detect import HISTORY_DAYS, DetectionConfig, detect_drops
 from spd_assets.core.detect_multiday import SID, dispersion
@@ -14,7 +15,7 @@ from spd_assets.core.metrics import daily_series
 from spd_assets.core.synthetic.shape_incidents import LOW_VOLUME_ORDERS, ShapeIncident
 from spd_assets.core.synthetic.shapes import FAMILY, Shape, generate_shop
 
-TODAY = dt.date.today()
+TODAY = anchor_day()  # the same generated shops on any date (tests/anchor.py)
 WEEKDAY = np.array([1.4, 1.4, 1.3, 1.3, 1.1, 0.3, 0.2])  # a business supplier's week
 
 

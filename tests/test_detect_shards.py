@@ -7,6 +7,7 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from anchor import anchor_day
 from polars.testing import assert_frame_equal, assert_series_equal
 
 from spd_assets.core import detect
@@ -18,7 +19,7 @@ from spd_assets.core.incidents import LEAF_COLUMNS, LEAF_ROWS
 from spd_assets.core.metrics import calendar_grid, daily_series
 from spd_assets.core.synthetic.shapes import FAMILY, Shape, generate_shop
 
-TODAY = dt.date.today()
+TODAY = anchor_day()  # the same generated shops on any date (tests/anchor.py)
 FIRST = TODAY - dt.timedelta(days=60)
 SMALL = Shape("sharded", orders_per_day=4_000, n_skus=36, regions=FAMILY["small"].regions,
               region_share=FAMILY["small"].region_share, dispersion=8.0, promo_rate=0.05)  # fmt: skip

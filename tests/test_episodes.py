@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import polars as pl
+from anchor import anchor_day
 
 from spd_assets.core.channels import WebhookNotifier, deliver
 from spd_assets.core.delivery_ledger import DeliveryLedger
@@ -23,7 +24,7 @@ from spd_assets.core.storage import DayStore
 from spd_assets.core.synthetic.shape_incidents import ShapeIncident
 from spd_assets.core.synthetic.shapes import Shape, generate_shop
 
-TODAY = dt.date.today()
+TODAY = anchor_day()  # the same generated shops on any date (tests/anchor.py)
 SHOP = Shape("steady", orders_per_day=3_000, n_skus=40, demo_season=False)
 START = TODAY - dt.timedelta(days=12)
 END = START + dt.timedelta(days=6)

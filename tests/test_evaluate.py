@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import polars as pl
+from anchor import anchor_day
 
 from benchmarks.evaluate import GRID, choose
 from benchmarks.scoring import metrics, score
@@ -15,7 +16,7 @@ from spd_assets.core.episodes import assign_episodes, with_alert_columns
 from spd_assets.core.synthetic.shape_incidents import ShapeIncident
 from spd_assets.core.synthetic.shapes import Shape, generate_shop
 
-TODAY = dt.date.today()
+TODAY = anchor_day()  # the same generated shops on any date (tests/anchor.py)
 TINY = Shape("tiny", orders_per_day=800, n_skus=16, demo_season=False)
 
 
