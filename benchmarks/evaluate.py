@@ -26,6 +26,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import polars as pl
+
 from spd_assets.core.detect import HISTORY_DAYS, DetectionConfig, detect_drops
 from spd_assets.core.metrics import daily_series
 from spd_assets.core.synthetic.shapes import FAMILY, FRESH_FAMILY, QUICK_FAMILY, Shape, generate_shop
@@ -44,6 +46,7 @@ GRID = {
     for wz in (DEFAULT.window_z_threshold, 3.5)
 }
 MIN_PRECISION, MAX_FALSE_PER_1K = 0.9, 0.5
+NO_ROWS = pl.lit(False)  # only the alerts are scored: no scored series-day is kept (or sorted)
 TUNING = ("demo", "small", "fast_growth", "promotions")
 HELD_OUT = ("weekend_peak", "overdispersed", "dominant_region", "huge")
 
@@ -59,7 +62,7 @@ def evaluate_shape(
     n_series = series.select("level", "sku", "category", "region").unique().height
     out = {}
     for name, cfg in variants.items():
-        alerts = detect_drops(series, days, available=shop.days, config=cfg).alerts
+        alerts = detect_drops(series, days, available=shop.days, config=cfg, keep=NO_ROWS).alerts
         out[name] = score(alerts, shop, days, n_series)
         if feedback and name == "default":
             out[FEEDBACK] = score_with_feedback(alerts, shop, days, n_series)

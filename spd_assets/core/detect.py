@@ -510,12 +510,12 @@ def _score_in_shards(
 
     top = dense(-1)
     orders = shop_orders(top)
-    cells, busy = [], [busy_dispersion(dispersion(top, orders))]
+    cells, busy = [], [busy_dispersion(dispersion(top, orders, robust=False))]
     without_sku = ids.drop("sku")  # what the first pass reads of the keys
     for i in range(n_shards):
         part = dense(i, without_sku)
         cells.append(cell_orders(part))
-        busy.append(busy_dispersion(dispersion(part, orders)))
+        busy.append(busy_dispersion(dispersion(part, orders, robust=False)))
         del part
     total = top.filter(pl.col("level") == "total").select("date", "revenue")
     shop = ShopContext(

@@ -10,11 +10,13 @@
   window's median day must be down too, so the window neither repeats a one-day drop on the days
   after it nor keeps alerting once a drop ends.
 - ``zero_run``: a series that sold nothing for ``k`` days in a row, where its own history makes
-  that unlikely: P = p0^k with p0 the chance of a zero day, negative binomial with the series'
-  over-dispersion (from its own mean and variance, or its level's median that day when higher: 28
-  days of a heavy-tailed series often show too little variance), Poisson when there is none. A SKU
+  that unlikely: P = the product of each day's chance of a zero day, negative binomial at what the
+  series sells on such a day (its share of the shop's orders that day, ``dispersion``) with the
+  over-dispersion left around that (its own, or its level's median that day when higher: 28 days
+  of a heavy-tailed series often show too little variance), Poisson when there is none. A SKU
   with 5 orders a day that sells nothing for 3 days is an outage, though the volume gate keeps it
-  quiet on ordinary days. ``robust_z`` of such an alert is the normal quantile of P.
+  quiet on ordinary days; a business supplier's weekend without sales is not. ``robust_z`` of such
+  an alert is the normal quantile of P.
 """
 
 from __future__ import annotations
@@ -155,6 +157,17 @@ def _pattern(shop: pl.DataFrame) -> pl.DataFrame:
     return shop.select("date", _f=pl.when(factor > 0).then(factor))
 
 
+def _quiet_shop(shop: pl.DataFrame) -> pl.DataFrame:
+    """(date, orders): the shop's orders, but no more than its usual day (the median of the same
+    weekday over PATTERN_WEEKS weeks). A quiet day (a weekend of a business supplier, a January after
+    the peak, an outage) makes a series' zero day likelier; one category's promotion filling the shop
+    makes no other series' zero day rarer."""
+    shop = shop.sort("date").with_columns(pl.col("orders").cast(pl.Float64))
+    same = pl.concat_list([pl.col("orders").shift(7 * k) for k in range(1, PATTERN_WEEKS + 1)])
+    usual = same.list.drop_nulls().list.median()
+    return shop.select("date", orders=pl.min_horizontal("orders", usual).fill_null(pl.col("orders")))
+
+
 def _per_row(frame: pl.DataFrame, table: pl.DataFrame, column: str) -> pl.Series:
     """``table``'s (date, column) placed on every row of ``frame`` by its date (null where absent)."""
     first = frame.get_column("date").min()
@@ -166,38 +179,83 @@ def _per_row(frame: pl.DataFrame, table: pl.DataFrame, column: str) -> pl.Series
     return pl.Series(column, values[day], nan_to_null=True)
 
 
-def dispersion(frame: pl.DataFrame, shop: pl.DataFrame | None = None) -> pl.DataFrame:
-    """``frame`` (a dense grid) with ``_lam``, ``_var``: the mean and variance of daily orders over
-    ZERO_LOOKBACK days ending ZERO_GAP days back, ``_phi``, the over-dispersion they show
-    (variance = lam + phi lam^2), and ``_phi_noise``, the same with the shop's usual pattern of each
-    day divided out (``_pattern``; ``shop``: ``shop_orders`` of the whole shop, default: of ``frame``).
+def _lookback_sums(n_days: int, arrays: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per row of a dense grid (``n_days`` rows a series), each array's sum over the ZERO_LOOKBACK
+    days ending ZERO_GAP days back in its series, days where any array is NaN (unknown) left out,
+    and how many days were known. Cumulative sums per series, not rolling windows over a group-by:
+    the same sums, a few times faster."""
+    day = np.arange(n_days)
+    hi = np.clip(day - ZERO_GAP + 1, 0, n_days)
+    lo = np.clip(day - ZERO_GAP - ZERO_LOOKBACK + 1, 0, n_days)
 
-    ``_phi_noise``'s variance is robust, ``_phi``'s is not; ``_phi`` keeps the weekdays and the season's
-    slope in: for the zero-day odds, an over-estimate is
-    the safe side. ``_phi_noise`` is the noise a same-weekday baseline cannot remove, for the one-day
-    rule's spread floor: on a weekday-shaped shop ``_phi`` would widen every spread by the weekdays.
+    def window(a: np.ndarray) -> np.ndarray:
+        grid = a.reshape(-1, n_days)
+        total = np.zeros((grid.shape[0], n_days + 1))
+        np.cumsum(grid, axis=1, out=total[:, 1:])
+        return (total[:, hi] - total[:, lo]).ravel()
+
+    known = ~np.any([np.isnan(a) for a in arrays], axis=0)
+    return [window(np.where(known, a, 0.0)) for a in arrays], window(known.astype(float))
+
+
+def dispersion(frame: pl.DataFrame, shop: pl.DataFrame | None = None, robust: bool = True) -> pl.DataFrame:
+    """``frame`` (a dense grid) with the series' daily orders over the ZERO_LOOKBACK days ending
+    ZERO_GAP days back: ``_lam`` and ``_var``, their mean and variance; ``_share``, its orders per
+    order of the whole shop on those days; ``_shop``, the shop's orders on the row's day in units of
+    its median day, no more than its usual day (``_quiet_shop``; ``shop``: ``shop_orders`` of the
+    whole shop, default: of ``frame``), so that ``_share`` x ``_shop`` is what the series sells on
+    such a day; ``_phi``, the over-dispersion left around that (variance = mu + phi mu^2); with
+    ``robust``, ``_phi_noise`` (``_with_noise``).
+
+    ``_phi`` (moments, not robust: an outage in the lookback widens it, the safe side for the
+    zero-day odds) judges a zero day against what the shop sold that day: a business supplier's SKU
+    of 5 orders a day sells 1 on a Sunday, and a January after the holiday peak sells less on every
+    day, so a weekend or a January week without sales is less unlikely than a weekday in December.
+    ``_lam`` and ``_var`` keep the shop's swings in (the cusum's cell weights).
     """
     shop = shop_orders(frame) if shop is None else shop
-    if shop.is_empty() or frame.is_empty():
-        frame = frame.with_columns(_f=pl.lit(1.0))
+    n_days = int(frame.get_column("_pos").max()) + 1 if frame.height else 1
+    y = frame.get_column("orders").cast(pl.Float64).fill_null(np.nan).to_numpy()
+    g = np.full(frame.height, np.nan)
+    if not (shop.is_empty() or frame.is_empty()):
+        g = _per_row(frame, _quiet_shop(shop), "orders").to_numpy()
+        g = g / max(float(np.nanmedian(g)), 1.0) if not np.isnan(g).all() else g  # small squares
+    (sy, syy), count = _lookback_sums(n_days, [y, y * y])
+    (ty, tyy, sg, syg, sgg), both = _lookback_sums(n_days, [y, y * y, g, y * g, g * g])
+    with np.errstate(all="ignore"):
+        enough = count >= ZERO_LOOKBACK // 2
+        lam = np.where(enough, sy / count, np.nan)
+        var = np.where(enough, np.maximum(syy - sy * sy / count, 0.0) / (count - 1.0), np.nan)
+        share = np.where((both >= ZERO_LOOKBACK // 2) & (sg > 0), ty / sg, np.nan)
+        # The squared misses around share x the shop's orders of each day (one degree of freedom spent
+        # on the share), less what Poisson explains, over what negative-binomial noise would add.
+        misses = (tyy - 2.0 * share * syg + share**2 * sgg) * both / np.maximum(both - 1.0, 1.0)
+        phi = np.maximum((misses - ty) / (share**2 * sgg), 0.0)
+    scored = frame.with_columns(
+        pl.Series("_lam", lam, nan_to_null=True),
+        pl.Series("_var", var, nan_to_null=True),
+        pl.Series("_share", share, nan_to_null=True),
+        pl.Series("_shop", g, nan_to_null=True),
+        pl.Series("_phi", phi, nan_to_null=True),
+    )
+    return _with_noise(scored, shop) if robust else scored
+
+
+def _with_noise(scored: pl.DataFrame, shop: pl.DataFrame) -> pl.DataFrame:
+    """``_phi_noise``: over-dispersion from a robust (1.4826 x MAD) variance of the lookback's orders
+    over the shop's usual weekday pattern (``_pattern``): a stock-out or an outage in the lookback
+    must not read as noise, or the series could not alert again for a month."""
+    if shop.is_empty() or scored.is_empty():
+        scored = scored.with_columns(_f=pl.lit(1.0))
     else:
-        frame = frame.with_columns(_per_row(frame, _pattern(shop), "_f").fill_null(1.0))
-    past = pl.col("orders").shift(ZERO_GAP)
+        scored = scored.with_columns(_per_row(scored, _pattern(shop), "_f").fill_null(1.0))
     usual = (pl.col("orders") / pl.col("_f")).shift(ZERO_GAP)
     n = ZERO_LOOKBACK // 2
-    # Robust (1.4826 x the median absolute deviation): a stock-out or an outage in the lookback must not
-    # read as noise, or the series could not alert again for a month.
     gap = (usual - usual.rolling_median(ZERO_LOOKBACK, min_samples=n)).abs()
-    scored = frame.with_columns(
-        _lam=past.rolling_mean(ZERO_LOOKBACK, min_samples=n).over(SID),
-        _var=past.rolling_var(ZERO_LOOKBACK, min_samples=n).over(SID),
-        _var_noise=(MAD_SCALE * gap.rolling_median(ZERO_LOOKBACK, min_samples=n)).pow(2).over(SID),
-    )
-    excess = pl.col("_lam") ** 2
+    noise = (MAD_SCALE * gap.rolling_median(ZERO_LOOKBACK, min_samples=n)).pow(2).over(SID)
     return scored.with_columns(
-        _phi=((pl.col("_var") - pl.col("_lam")) / excess).clip(lower_bound=0.0),
-        _phi_noise=((pl.col("_var_noise") - pl.col("_lam")) / excess).clip(lower_bound=0.0),
-    ).drop("_f", "_var_noise")
+        _phi_noise=((noise - pl.col("_lam")) / pl.col("_lam") ** 2).clip(lower_bound=0.0)
+    ).drop("_f")
 
 
 def busy_dispersion(scored: pl.DataFrame) -> pl.DataFrame:
@@ -215,9 +273,10 @@ def zero_day_odds(
     base: pl.DataFrame, levels: pl.DataFrame | None = None, shop: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """``base`` with ``dispersion``'s ``_lam`` and ``_var`` and ``_log_p0``: the log chance of a zero
-    day, negative binomial when the series varies more than Poisson, Poisson otherwise. One estimate
-    for the one-day outage test and for zero runs. ``levels``: ``level_dispersion`` of the whole shop
-    when ``base`` is one shard of it (default: of ``base``), ``shop`` its ``shop_orders``."""
+    day, negative binomial when the series varies more than Poisson, Poisson otherwise, at what the
+    series sells on such a day (its ``_share`` of the shop's orders that day). One estimate for the
+    one-day outage test and for zero runs. ``levels``: ``level_dispersion`` of the whole shop when
+    ``base`` is one shard of it (default: of ``base``), ``shop`` its ``shop_orders``."""
     # Over-dispersion phi: the series' own, or the median of its level's series that day when
     # higher. 28 days of a heavy-tailed series often show too little variance, which would make its
     # zero runs look rarer than they are.
@@ -225,12 +284,10 @@ def zero_day_odds(
     levels = level_dispersion(busy_dispersion(scored)) if levels is None else levels
     scored = scored.join(levels, on=["level", "date"], how="left", maintain_order="left")
     phi = pl.max_horizontal("_phi", "_phi_level")
-    log_p0 = (
-        pl.when(phi * pl.col("_lam") > 0.05)
-        .then(-(pl.col("_lam") * phi).log1p() / phi)
-        .otherwise(-pl.col("_lam"))
-    )
-    return scored.with_columns(_log_p0=log_p0).drop("_phi", "_phi_level")
+    # Where the shop's orders are unknown (a frame without its total), the series' own mean.
+    mu = pl.coalesce(pl.col("_share") * pl.col("_shop"), pl.col("_lam"))
+    log_p0 = pl.when(phi * mu > 0.05).then(-(mu * phi).log1p() / phi).otherwise(-mu)
+    return scored.with_columns(_log_p0=log_p0).drop("_phi", "_phi_level", "_share", "_shop")
 
 
 def zero_runs(dense: pl.DataFrame) -> pl.Series:
@@ -246,15 +303,30 @@ def zero_runs(dense: pl.DataFrame) -> pl.Series:
     return pl.Series("run", np.where(zero, row - last, 0), dtype=pl.Int32)
 
 
+def run_log_odds(log_p0: pl.Series, run: pl.Series) -> pl.Series:
+    """Per row, the log chance of its run of zero days: the sum of each day's own ``log_p0`` over the
+    ``run`` days ending that row (null when a day of it has none). Rows are one per calendar day,
+    series after series, and a run never reaches back past its series' first row."""
+    values = log_p0.cast(pl.Float64).fill_null(np.nan).to_numpy()
+    unknown = np.isnan(values)
+    sums = np.concatenate([[0.0], np.cumsum(np.where(unknown, 0.0, values))])
+    gaps = np.concatenate([[0], np.cumsum(unknown)])
+    end = np.arange(1, len(values) + 1)
+    start = end - run.to_numpy().astype(np.int64)
+    out = np.where(gaps[end] - gaps[start] > 0, np.nan, sums[end] - sums[start])
+    return pl.Series("_log_p", out, nan_to_null=True)
+
+
 def score_zero_run(base: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
     """Runs of zero-order days whose probability under the series' own history is below zero_run_p.
 
     ``base`` carries ``zero_day_odds``' columns (score_weekday_mad adds them)."""
+    run = zero_runs(base)
     scored = base.with_columns(
         _rev=pl.col("revenue").shift(ZERO_GAP).rolling_mean(ZERO_LOOKBACK, min_samples=1).over(SID),
-        run=zero_runs(base),
+        run=run,
+        _log_p=run_log_odds(base.get_column("_log_p0"), run),
     )
-    log_p = pl.col("run") * pl.col("_log_p0")
     limit = math.log(config.zero_run_p)
     z = -(-2.0 * pl.col("_log_p")).clip(lower_bound=0.0).sqrt()
     baseline = pl.coalesce(pl.col("baseline"), pl.col("_rev"))
@@ -267,7 +339,7 @@ def score_zero_run(base: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
         .then(pl.lit("alert"))
         .otherwise(pl.lit("normal"))
     )
-    return scored.with_columns(_log_p=log_p).with_columns(
+    return scored.with_columns(
         observed=pl.col("revenue"),
         baseline=baseline,
         mad=pl.lit(None, dtype=pl.Float64),

@@ -1,0 +1,74 @@
+"""Zero days judged against what the shop sold that day: a supplier's weekend, a slump, a promotion."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+from anchor import anchor_day
+
+from spd_assets.core.detect import HISTORY_DAYS, detect_drops
+from spd_assets.core.detect_grid import dense_rows, row_series
+from spd_assets.core.detect_multiday import zero_day_odds
+from spd_assets.core.metrics import daily_series
+from spd_assets.core.synthetic.shape_incidents import ShapeIncident
+from spd_assets.core.synthetic.shapes import Shape, generate_shop
+
+TODAY = anchor_day()  # a Wednesday: the same generated shops on any date (tests/anchor.py)
+# A business supplier: weekends sell a fifth of a weekday. SKU 1 sells about 5 orders a day (TAIL_ORDERS).
+B2B = Shape("b2b", orders_per_day=3_000, n_skus=40, demo_season=False,
+            weekday=(1.3, 1.3, 1.25, 1.25, 1.1, 0.25, 0.15))  # fmt: skip
+
+
+def _series(shape: Shape, incidents: list[ShapeIncident], seed: int) -> tuple[pl.DataFrame, object]:
+    shop = generate_shop(shape, TODAY - dt.timedelta(days=60), TODAY, HISTORY_DAYS, seed, incidents=incidents)
+    return daily_series(shop.daily_agg, shop.days), shop
+
+
+def test_a_business_suppliers_five_a_day_sku_stopping_on_a_sunday_is_caught_within_four_days() -> None:
+    # Sunday to Wednesday: about 0.8 + 6.9 + 6.9 + 6.6 orders expected, so four zero days are a
+    # one-in-a-billion run. With the weekdays read as noise (phi of about 0.25) the run looked a
+    # thousand times likelier, and three of these six stops were found on Thursday, the fifth day.
+    sunday = TODAY - dt.timedelta(days=10)
+    assert sunday.weekday() == 6
+    stop = ShapeIncident(
+        "z", "low_volume_stop", "sku", sunday, sunday + dt.timedelta(days=6), 0.0, sku_index=(1,)
+    )
+    days = [sunday + dt.timedelta(days=k) for k in range(4)]
+    for seed in range(3, 9):
+        frame, shop = _series(B2B, [stop], seed)
+        found = detect_drops(frame, days).alerts.filter(level="sku", sku=shop.catalog["sku"][1])
+        assert found["rule"].to_list()[:1] == ["zero_run"], seed
+
+
+def test_a_business_suppliers_quiet_weekends_raise_no_zero_run() -> None:
+    days = [TODAY - dt.timedelta(days=k) for k in range(60)]
+    for seed in (3, 4, 5):
+        frame, _ = _series(B2B, [], seed)
+        assert detect_drops(frame, days).alerts.filter(rule="zero_run").is_empty(), seed
+
+
+def _odds_on_last_day(total_factor: float) -> float:
+    """The zero-day log odds of a 5-a-day SKU on a day the rest of the shop sold ``total_factor`` x."""
+    rng, n = np.random.default_rng(9), 70
+    first = TODAY - dt.timedelta(days=n - 1)
+    sku, rest = rng.poisson(5.0, n).astype(float), rng.poisson(2_000.0, n).astype(float)
+    rest[-1] *= total_factor
+    rows = []
+    for level, key, orders in (("total", None, sku + rest), ("sku", "SKU-1", sku), ("sku", "SKU-2", rest)):
+        rows.append(pl.DataFrame({"date": [first + dt.timedelta(days=d) for d in range(n)], "level": level,
+                                  "sku": key, "category": None if key is None else "home", "region": None,
+                                  "revenue": orders * 10.0, "orders": orders}))  # fmt: skip
+    frame = pl.concat(rows, how="vertical_relaxed")
+    ids, sid = row_series(frame)
+    dense = dense_rows(frame.with_columns(sid), sorted(set(frame["date"])), ids)
+    odds = zero_day_odds(dense).filter(pl.col("sku") == "SKU-1", pl.col("_pos") == n - 1)
+    return float(odds["_log_p0"][0])
+
+
+def test_a_slump_makes_a_zero_day_likelier_and_a_promotion_does_not_make_it_rarer() -> None:
+    usual = _odds_on_last_day(1.0)
+    assert -5.5 < usual < -4.5  # Poisson, 5 a day: e^-5
+    assert _odds_on_last_day(0.5) > usual + 2.0  # the shop sold half: about e^-2.5
+    assert abs(_odds_on_last_day(3.0) - usual) < 0.3  # another SKU's promotion tripled the shop
