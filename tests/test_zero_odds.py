@@ -49,18 +49,36 @@ def test_a_business_suppliers_quiet_weekends_raise_no_zero_run() -> None:
         assert detect_drops(frame, days).alerts.filter(rule="zero_run").is_empty(), seed
 
 
+def _hand_frame(skus: dict[str, np.ndarray]) -> pl.DataFrame:
+    """Daily series ending TODAY: the total and one row a day per SKU (orders given, revenue 10 each)."""
+    n = len(next(iter(skus.values())))
+    days = [TODAY - dt.timedelta(days=n - 1 - d) for d in range(n)]
+    every = (("total", None, sum(skus.values())), *(("sku", k, v) for k, v in skus.items()))
+    return pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "date": days,
+                    "level": level,
+                    "sku": key,
+                    "region": None,
+                    "revenue": orders * 10.0,
+                    "category": None if key is None else "home",
+                    "orders": orders,
+                }
+            )
+            for level, key, orders in every
+        ],
+        how="vertical_relaxed",
+    )
+
+
 def _odds_on_last_day(total_factor: float) -> float:
     """The zero-day log odds of a 5-a-day SKU on a day the rest of the shop sold ``total_factor`` x."""
     rng, n = np.random.default_rng(9), 70
-    first = TODAY - dt.timedelta(days=n - 1)
     sku, rest = rng.poisson(5.0, n).astype(float), rng.poisson(2_000.0, n).astype(float)
     rest[-1] *= total_factor
-    rows = []
-    for level, key, orders in (("total", None, sku + rest), ("sku", "SKU-1", sku), ("sku", "SKU-2", rest)):
-        rows.append(pl.DataFrame({"date": [first + dt.timedelta(days=d) for d in range(n)], "level": level,
-                                  "sku": key, "category": None if key is None else "home", "region": None,
-                                  "revenue": orders * 10.0, "orders": orders}))  # fmt: skip
-    frame = pl.concat(rows, how="vertical_relaxed")
+    frame = _hand_frame({"SKU-1": sku, "SKU-2": rest})
     ids, sid = row_series(frame)
     dense = dense_rows(frame.with_columns(sid), sorted(set(frame["date"])), ids)
     odds = zero_day_odds(dense).filter(pl.col("sku") == "SKU-1", pl.col("_pos") == n - 1)
@@ -72,3 +90,15 @@ def test_a_slump_makes_a_zero_day_likelier_and_a_promotion_does_not_make_it_rare
     assert -5.5 < usual < -4.5  # Poisson, 5 a day: e^-5
     assert _odds_on_last_day(0.5) > usual + 2.0  # the shop sold half: about e^-2.5
     assert abs(_odds_on_last_day(3.0) - usual) < 0.3  # another SKU's promotion tripled the shop
+
+
+def test_a_slow_sellers_long_quiet_spell_is_not_rarer_every_day_it_lasts() -> None:
+    # 0.6 orders a day, then a month of none: judged with the share from before the spell on every day
+    # it reached 3e-6 on day 22 (a long tail of 1,500 such SKUs paged for them); the share a run of more
+    # than 8 days lowers keeps it quiet, while a 5-a-day SKU's four zero days still alert.
+    rng, n = np.random.default_rng(11), 130
+    slow, busy = rng.poisson(0.6, n).astype(float), rng.poisson(5.0, n).astype(float)
+    slow[-30:], busy[-4:] = 0.0, 0.0
+    frame = _hand_frame({"SKU-1": slow, "SKU-2": busy, "SKU-3": np.full(n, 2e3)})
+    found = detect_drops(frame, [TODAY - dt.timedelta(days=k) for k in range(30)]).alerts
+    assert found.filter(rule="zero_run")["sku"].unique().to_list() == ["SKU-2"]

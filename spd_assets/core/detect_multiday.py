@@ -286,8 +286,15 @@ def zero_day_odds(
     phi = pl.max_horizontal("_phi", "_phi_level")
     # Where the shop's orders are unknown (a frame without its total), the series' own mean.
     mu = pl.coalesce(pl.col("_share") * pl.col("_shop"), pl.col("_lam"))
-    log_p0 = pl.when(phi * mu > 0.05).then(-(mu * phi).log1p() / phi).otherwise(-mu)
-    return scored.with_columns(_log_p0=log_p0).drop("_phi", "_phi_level", "_share", "_shop")
+    return scored.with_columns(_log_p0=_log_p0(mu, phi), _phi_run=phi).drop("_phi", "_phi_level")
+
+
+def _log_p0(mu: pl.Expr | np.ndarray, phi: pl.Expr | np.ndarray) -> pl.Expr | np.ndarray:
+    """The log chance of a zero day at mean ``mu``: negative binomial (phi > 0), else Poisson."""
+    if isinstance(mu, np.ndarray):
+        with np.errstate(all="ignore"):
+            return np.where(phi * mu > 0.05, -np.log1p(mu * phi) / phi, -mu)
+    return pl.when(phi * mu > 0.05).then(-(mu * phi).log1p() / phi).otherwise(-mu)
 
 
 def zero_runs(dense: pl.DataFrame) -> pl.Series:
@@ -303,18 +310,25 @@ def zero_runs(dense: pl.DataFrame) -> pl.Series:
     return pl.Series("run", np.where(zero, row - last, 0), dtype=pl.Int32)
 
 
-def run_log_odds(log_p0: pl.Series, run: pl.Series) -> pl.Series:
-    """Per row, the log chance of its run of zero days: the sum of each day's own ``log_p0`` over the
-    ``run`` days ending that row (null when a day of it has none). Rows are one per calendar day,
-    series after series, and a run never reaches back past its series' first row."""
-    values = log_p0.cast(pl.Float64).fill_null(np.nan).to_numpy()
-    unknown = np.isnan(values)
-    sums = np.concatenate([[0.0], np.cumsum(np.where(unknown, 0.0, values))])
-    gaps = np.concatenate([[0], np.cumsum(unknown)])
-    end = np.arange(1, len(values) + 1)
-    start = end - run.to_numpy().astype(np.int64)
-    out = np.where(gaps[end] - gaps[start] > 0, np.nan, sums[end] - sums[start])
-    return pl.Series("_log_p", out, nan_to_null=True)
+def run_log_odds(base: pl.DataFrame, run: pl.Series) -> pl.Series:
+    """Per row, the log chance of its run of zero days: each day of the run at the row's share of the
+    shop and over-dispersion (``zero_day_odds``) times the shop's orders on that day; null where the
+    share is unknown. The share is the row's own, from the days before the run while it is shorter
+    than ZERO_GAP + 1 days: a longer run enters the share and lowers it, so a long quiet spell of a
+    series that sold a few orders a month is not a rarer event every day it lasts."""
+    share = base.get_column("_share").fill_null(np.nan).to_numpy()
+    shop = base.get_column("_shop").fill_null(np.nan).to_numpy()
+    phi = base.get_column("_phi_run").fill_null(0.0).to_numpy()
+    run = run.to_numpy()
+    fallback = base.get_column("_log_p0").fill_null(np.nan).to_numpy()  # no shop: its own mean's odds
+    out = np.where(run > 0, 0.0, np.nan)
+    rows = np.flatnonzero(run > 0)
+    longest = int(run.max()) if len(run) else 0
+    for lag in range(min(longest, ZERO_GAP + ZERO_LOOKBACK)):  # past that, the share is 0
+        rows = rows[run[rows] > lag]
+        odds = _log_p0(share[rows] * shop[rows - lag], phi[rows])
+        out[rows] += np.where(np.isnan(shop).all() | np.isnan(share[rows]), fallback[rows], odds)
+    return pl.Series("_log_p", np.where(run > 0, out, 0.0), nan_to_null=True)
 
 
 def score_zero_run(base: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
@@ -325,7 +339,7 @@ def score_zero_run(base: pl.DataFrame, config: DetectionConfig) -> pl.DataFrame:
     scored = base.with_columns(
         _rev=pl.col("revenue").shift(ZERO_GAP).rolling_mean(ZERO_LOOKBACK, min_samples=1).over(SID),
         run=run,
-        _log_p=run_log_odds(base.get_column("_log_p0"), run),
+        _log_p=run_log_odds(base, run),
     )
     limit = math.log(config.zero_run_p)
     z = -(-2.0 * pl.col("_log_p")).clip(lower_bound=0.0).sqrt()
