@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
@@ -72,6 +74,14 @@ def evaluate_shape(
 WORKERS = 2  # shapes run in parallel processes: one detect_drops call keeps about one core busy
 
 
+def _workers() -> ProcessPoolExecutor:
+    """WORKERS fresh processes with one Polars thread each: the shops are the parallel work, and two
+    processes of two threads each on two cores spent 10% more time (measured) waiting on each other.
+    Spawned, not forked: a fork copies the parent's thread pool already sized."""
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")  # read when a worker imports polars
+    return ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"))
+
+
 def run(
     family: dict[str, Shape],
     jobs: dict[int, dict],
@@ -91,7 +101,7 @@ def run(
         shape, _, variants, _ = tasks[k]
         return -shape.n_skus * len(shape.regions) * len(variants)
 
-    with ProcessPoolExecutor(WORKERS) as pool:
+    with _workers() as pool:
         futures = {k: pool.submit(evaluate_shape, *tasks[k][:2], first, last, *tasks[k][2:])
                    for k in sorted(tasks, key=cost)}  # fmt: skip
         out: dict = {seed: {n: futures[(seed, n)].result() for n in family} for seed in jobs}
@@ -135,7 +145,7 @@ def leave_one_shape_out(
     """
     chosen = {n: choose(tuning, n) for n in family}
     rerun = {n for n in family if chosen[n] != next(iter(GRID))}
-    with ProcessPoolExecutor(WORKERS) as pool:
+    with _workers() as pool:
         futures = {
             n: pool.submit(evaluate_shape, family[n], seed, first, last, {"g": GRID[chosen[n]]})
             for n in rerun

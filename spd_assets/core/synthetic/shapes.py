@@ -73,6 +73,18 @@ FRESH_FAMILY: dict[str, Shape] = {
         # Three categories (the rest of the shop is two others), over-dispersed, shocks and promotions.
         Shape("few_categories", orders_per_day=2_500, n_skus=120, n_categories=3, dispersion=6.0,
               day_shock=0.08, promo_rate=0.08),
+        # Added 2026-12-06, after that day's change to the zero-day odds, and never run before it:
+        # a tiny shop of two regions, weekend peaks and noisy counts;
+        Shape("tiny_two_regions", orders_per_day=400, n_skus=40, regions=("north", "south"),
+              region_share=(0.7, 0.3), weekday=(0.8, 0.8, 0.85, 0.9, 1.1, 1.5, 1.4), dispersion=4.0,
+              demo_season=False),
+        # a shop shrinking by 40% over the year through the demo's holiday season;
+        Shape("shrinking", orders_per_day=6_000, growth=0.6, dispersion=8.0),
+        # eight regions, 400 SKUs, noisy counts, daily shocks and promotions together.
+        Shape("noisy_wide", orders_per_day=8_000, n_skus=400,
+              regions=tuple(f"zone-{i}" for i in range(1, 9)),
+              region_share=(0.3, 0.2, 0.15, 0.1, 0.1, 0.06, 0.05, 0.04), dispersion=4.0, day_shock=0.05,
+              promo_rate=0.1, demo_season=False),
     )
 }  # fmt: skip
 QUICK_FAMILY: dict[str, Shape] = {  # small stand-ins for tests: same spirit, a fraction of the cells
