@@ -137,7 +137,7 @@ def test_zero_runs_are_the_per_series_cumulative_counts(shop) -> None:
 def test_the_shops_change_per_row_is_the_join_on_region_and_category(shop) -> None:
     frame, days = shop
     dense = grid.dense_series(frame, days)
-    levels = shop_levels(cell_orders(dense), dense.filter(level="total").select("date", "revenue"), 8)
+    levels = shop_levels(cell_orders(dense), dense.filter(level="total").select("date", "orders"), 8)
     columns = [change_column(k) for k in range(1, 9)]
     region = pl.when(pl.col("level").is_in(["region", "sku_region"])).then("region").otherwise(pl.lit(ALL))
     joined = (

@@ -517,7 +517,7 @@ def _score_in_shards(
         cells.append(cell_orders(part))
         busy.append(busy_dispersion(dispersion(part, orders, robust=False)))
         del part
-    total = top.filter(pl.col("level") == "total").select("date", "revenue")
+    total = top.filter(pl.col("level") == "total").select("date", "orders")
     shop = ShopContext(
         levels=shop_levels(pl.concat(cells), total, config.weeks),
         dispersion=level_dispersion(pl.concat(busy)),

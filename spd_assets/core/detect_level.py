@@ -9,8 +9,9 @@ entered every baseline (a region of 160 orders a day had a spread of 15%, its Po
 change in the shop's average order value is left to the spread floor. A seasonal rise
 or slide, a campaign's step-up or a year of growth moves every scaled day with it; a one-day
 promotion of one category, a drop of the series' own category or of its own region (however big its
-share) leave it alone. The total is scaled by its own trailing median: the median of its previous
-LEVEL_DAYS days today against the same k weeks ago.
+share) leave it alone. The total is scaled by its own trailing median: the median of its orders on
+its previous LEVEL_DAYS days today against the same k weeks ago (orders too: a 400-orders-a-day shop's
+revenue varies 25% a day with the few dear items sold, and that ratio doubled its orders' spread).
 
 Each comparable day is scaled to today directly (not through a level relative to a moving "usual",
 which lags a lasting change twice and, after a step-up, read weeks of ordinary days as 30% misses,
@@ -151,11 +152,12 @@ def _robust_changes(changes: pl.DataFrame, weeks: int) -> pl.DataFrame:
 
 
 def shop_levels(cells: pl.DataFrame, total: pl.DataFrame, weeks: int) -> ShopLevels:
-    """From ``cell_orders`` of every cell and the total's dense rows (date, revenue): the tables
+    """From ``cell_orders`` of every cell and the total's dense rows (date, orders): the tables
     ``shop_change`` joins, for every own category (null: a series with none) and region."""
     columns = [change_column(k) for k in range(1, weeks + 1)]
     levels = _robust_changes(_category_changes(cells, weeks), weeks)
-    trailing = pl.col("revenue").shift(1).rolling_median(LEVEL_DAYS, min_samples=LEVEL_DAYS // 2 + 1)
+    orders = pl.col("orders").cast(pl.Float64)
+    trailing = orders.shift(1).rolling_median(LEVEL_DAYS, min_samples=LEVEL_DAYS // 2 + 1)
     total = total.sort("date").select("date", _trailing=trailing)
     total = total.select(
         "date",
@@ -178,7 +180,7 @@ def shop_change(dense: pl.DataFrame, how: str, weeks: int, levels: ShopLevels | 
     if how == "none":
         return dense.with_columns(pl.lit(1.0).alias(c) for c in columns)
     if levels is None:
-        total = dense.filter(pl.col("level") == "total").select("date", "revenue")
+        total = dense.filter(pl.col("level") == "total").select("date", "orders")
         levels = shop_levels(cell_orders(dense), total, weeks)
     return _with_changes(dense, levels, columns)
 
