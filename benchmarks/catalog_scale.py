@@ -49,6 +49,7 @@ class CatalogShop:
     n_skus: int
     n_regions: int
     seed: int = 7
+    cell_orders: float = CELL_ORDERS
 
     @cached_property
     def regions(self) -> tuple[str, ...]:
@@ -67,7 +68,7 @@ class CatalogShop:
         sku_w = 1.0 / (rng.permutation(self.n_skus) + 1.0) ** SKU_EXPONENT
         region_w = np.linspace(1.0, 0.3, self.n_regions)
         weights = (sku_w[:, None] * region_w[None, :]).ravel()
-        expected = weights / weights.mean() * CELL_ORDERS
+        expected = weights / weights.mean() * self.cell_orders
         cat = self.catalog
         keys = pl.DataFrame(
             {

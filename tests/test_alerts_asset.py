@@ -20,9 +20,10 @@ from spd_assets.core.storage import DayStore
 from spd_assets.definitions import build_defs
 
 
-def write_metrics(data_dir: str, days: list[dt.date], drops: dict | None = None) -> None:
-    """daily_metrics files for ``days`` of the small test shop, as the pipeline would write them."""
-    agg = shop_agg(days, drops)
+def write_metrics(data_dir: str, days: list[dt.date], drops: dict | None = None, scale: float = 1.0) -> None:
+    """daily_metrics files for ``days`` of the small test shop (``scale`` x its orders), as the
+    pipeline would write them."""
+    agg = shop_agg(days, drops, scale=scale)
     metrics = rolling_metrics(agg, days, days)
     store = DayStore(data_dir)
     for (day,), part in metrics.partition_by("date", as_dict=True).items():

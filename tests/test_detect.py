@@ -40,15 +40,17 @@ def shop_agg(
     noise: float = 0.04,
     shop=lambda day: 1.0,
     seed: int = 1,
+    scale: float = 1.0,
 ) -> pl.DataFrame:
-    """daily_agg rows for the small shop: weekday x shop-wide level x drops (share kept) x noise."""
+    """daily_agg rows for the small shop: weekday x shop-wide level x drops (share kept) x noise
+    (``scale`` x the CELLS' orders: a busier shop of the same shape)."""
     rng = np.random.default_rng(seed)
     rows = []
     for day in days:
         for sku, category, region, base in CELLS:
             kept = (drops or {}).get((sku, day), 1.0)
             orders = round(
-                base * WEEKDAY[day.weekday()] * shop(day) * kept * (1 + noise * rng.standard_normal())
+                base * scale * WEEKDAY[day.weekday()] * shop(day) * kept * (1 + noise * rng.standard_normal())
             )
             revenue = round(orders * PRICE[sku], 2)
             rows.append(
