@@ -1,4 +1,4 @@
-"""The over-dispersion behind the zero-day odds and the one-day rule's spread floor (``detect_multiday``)."""
+"""The over-dispersion behind the zero-day odds and the one-day rule's spread floor (``detect_zero``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import polars as pl
 from anchor import anchor_day
 
 from spd_assets.core.detect import HISTORY_DAYS, DetectionConfig, detect_drops
-from spd_assets.core.detect_multiday import SID, dispersion
+from spd_assets.core.detect_zero import SID, dispersion
 from spd_assets.core.metrics import daily_series
 from spd_assets.core.synthetic.shape_incidents import LOW_VOLUME_ORDERS, ShapeIncident
 from spd_assets.core.synthetic.shapes import FAMILY, Shape, generate_shop

@@ -14,7 +14,7 @@ from spd_assets.core import detect
 from spd_assets.core import detect_grid as grid
 from spd_assets.core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
 from spd_assets.core.detect_level import ALL, cell_orders, change_column, shop_change, shop_levels
-from spd_assets.core.detect_multiday import zero_runs
+from spd_assets.core.detect_zero import zero_runs
 from spd_assets.core.incidents import LEAF_COLUMNS, LEAF_ROWS
 from spd_assets.core.metrics import calendar_grid, daily_series
 from spd_assets.core.synthetic.shapes import FAMILY, Shape, generate_shop

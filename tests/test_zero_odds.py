@@ -10,7 +10,7 @@ from anchor import anchor_day
 
 from spd_assets.core.detect import HISTORY_DAYS, detect_drops
 from spd_assets.core.detect_grid import dense_rows, row_series
-from spd_assets.core.detect_multiday import zero_day_odds
+from spd_assets.core.detect_zero import zero_day_odds
 from spd_assets.core.metrics import daily_series
 from spd_assets.core.synthetic.shape_incidents import ShapeIncident
 from spd_assets.core.synthetic.shapes import Shape, generate_shop

@@ -15,8 +15,9 @@ order), its ``rule`` and ``window_days`` saying which test it was:
   the comparable days averaged ``min_baseline_orders`` orders; a day with no orders at all on such a
   series alerts whatever its z when its own history (negative binomial or Poisson, ``zero_day_odds``)
   makes a zero day as unlikely as ``zero_run_p``: an outage, not an over-dispersed cell's quiet day.
-- ``zero_run`` and ``window_mad`` (``detect_multiday``): runs of zero days that the series' own
-  history makes unlikely, and 3- and 7-day windows for slow declines and sustained partial drops.
+- ``zero_run`` (``detect_zero``): runs of zero days unlikely at what the series sells on such days;
+  ``window_mad`` (``detect_multiday``): 3- and 7-day windows for slow declines and sustained partial
+  drops.
 - ``cusum`` (``detect_cusum``): a one-sided CUSUM of the series' standardized daily orders misses,
   for declines and partial drops that build up over days on noisy shops.
 - ``seed_wow``: the seed project's rule, kept to compare against: 7-day revenue down more than a
@@ -51,11 +52,11 @@ from .detect_level import (
     shop_change,
     shop_levels,
 )
-from .detect_multiday import (
+from .detect_multiday import score_window_mad
+from .detect_zero import (
     busy_dispersion,
     dispersion,
     level_dispersion,
-    score_window_mad,
     score_zero_run,
     shop_orders,
     zero_day_odds,
@@ -195,8 +196,8 @@ class ShopContext:
     """What scoring one shard of a shop needs from the whole shop (``detect_drops`` in shards)."""
 
     levels: ShopLevels  # the rest of the shop's change (detect_level)
-    dispersion: pl.DataFrame  # (level, date) -> _phi_level (detect_multiday.level_dispersion)
-    orders: pl.DataFrame  # (date, orders) of the shop's total (detect_multiday.shop_orders)
+    dispersion: pl.DataFrame  # (level, date) -> _phi_level (detect_zero.level_dispersion)
+    orders: pl.DataFrame  # (date, orders) of the shop's total (detect_zero.shop_orders)
     blocks: pl.DataFrame | None = None  # every cell's pooled sums, for the aggregates' shard (cusum)
 
 
@@ -213,7 +214,7 @@ def score_weekday_mad(
         (_lag("revenue", 7 * k) * pl.col(change_column(k))).alias(str(k)) for k in range(1, config.weeks + 1)
     )
     baseline, comparable = row_median(scaled)
-    # The series' own odds of a zero day and its over-dispersion (detect_multiday.zero_day_odds).
+    # The series' own odds of a zero day and its over-dispersion (detect_zero.zero_day_odds).
     leveled = zero_day_odds(leveled, *((shop.dispersion, shop.orders) if shop else ()))
     scored = (
         leveled.with_columns(baseline=baseline, comparable=comparable, _weekday=pl.col("date").dt.weekday())
