@@ -20,9 +20,10 @@ from spd_assets.core.storage import DayStore
 from spd_assets.definitions import build_defs
 
 
-def write_metrics(data_dir: str, days: list[dt.date], drops: dict | None = None, scale: float = 1.0) -> None:
+def write_metrics(data_dir: str, days: list[dt.date], drops: dict | None = None, scale: float = 4.0) -> None:
     """daily_metrics files for ``days`` of the small test shop (``scale`` x its orders), as the
-    pipeline would write them."""
+    pipeline would write them. Four times its orders by default: at 1x, SKU-A's 50% drop on a Sunday
+    (50 orders) is 3.2 Poisson spreads, no alert, and the tests failed when two days ago was a Sunday."""
     agg = shop_agg(days, drops, scale=scale)
     metrics = rolling_metrics(agg, days, days)
     store = DayStore(data_dir)
@@ -146,7 +147,9 @@ def test_alerts_older_than_the_lookback_are_kept_but_not_sent(settings, defs, in
 
 
 def test_thresholds_are_run_config(settings, defs, instance, shop_days) -> None:
-    strict = check(shop_days[-1], defs, instance, pct_threshold=0.7)
+    one_day = ["weekday_mad"]  # the rule whose drop threshold is pct_threshold
+    assert metadata(check(shop_days[-1], defs, instance, rules=one_day))["alerts"] > 0
+    strict = check(shop_days[-1], defs, instance, rules=one_day, pct_threshold=0.7)
     assert metadata(strict)["alerts"] == 0
     with pytest.raises(dg.DagsterInvalidConfigError):
         check(shop_days[-1], defs, instance, z_treshold=3.0)  # a typo is refused, not ignored

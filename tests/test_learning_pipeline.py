@@ -65,9 +65,9 @@ def test_two_false_alarms_raise_the_bar_an_equal_drop_is_quiet_a_twice_as_deep_o
     days = recent_days(70)
     d1, d2, d3 = days[-12], days[-6], days[-1]
     drops = {("SKU-A", d1): 0.6, ("SKU-A", d2): 0.6, ("SKU-A", d3): 0.6}
-    # Four times the small shop: a 40% drop of SKU-A's 50-60 weekend orders is only 2.9 Poisson
-    # spreads, so at scale 1 the first drops alerted or not by the weekday they fell on.
-    write = functools.partial(write_metrics, settings.data_dir, days, scale=4.0)
+    # write_metrics' busier shop: at the small shop's own size a 40% drop of SKU-A's 50-60 weekend
+    # orders is only 2.9 Poisson spreads, so the first drops alerted or not by the weekday they fell on.
+    write = functools.partial(write_metrics, settings.data_dir, days)
     write(drops)
     defs = build_defs(settings)
     feedback = Feedback(state(settings))
