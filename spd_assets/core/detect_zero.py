@@ -33,26 +33,28 @@ def shop_orders(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(pl.col("level") == "total").select("date", "orders")
 
 
-def _pattern(shop: pl.DataFrame) -> pl.DataFrame:
-    """(date, _f): the shop's usual orders on that day against its mean of the ZERO_LOOKBACK days
-    before: the median of the same weekday over PATTERN_WEEKS weeks, over that mean. Its weekday
-    shape, a season's slope, a campaign: what every series shares and is known before the day."""
-    shop = shop.sort("date").with_columns(pl.col("orders").cast(pl.Float64))
+def _usual_day() -> pl.Expr:
+    """The shop's usual orders on a day: the median of its same weekday over PATTERN_WEEKS weeks."""
     same = pl.concat_list([pl.col("orders").shift(7 * k) for k in range(1, PATTERN_WEEKS + 1)])
+    return same.list.drop_nulls().list.median()
+
+
+def _pattern(shop: pl.DataFrame) -> pl.DataFrame:
+    """(date, _f): the shop's usual orders on that day (``_usual_day``) against its mean of the
+    ZERO_LOOKBACK days before. Its weekday shape, a season's slope, a campaign: what every series
+    shares and is known before the day."""
+    shop = shop.sort("date").with_columns(pl.col("orders").cast(pl.Float64))
     mean = pl.col("orders").shift(1).rolling_mean(ZERO_LOOKBACK, min_samples=ZERO_LOOKBACK // 2)
-    factor = same.list.drop_nulls().list.median() / mean
+    factor = _usual_day() / mean
     return shop.select("date", _f=pl.when(factor > 0).then(factor))
 
 
 def _quiet_shop(shop: pl.DataFrame) -> pl.DataFrame:
-    """(date, orders): the shop's orders, but no more than its usual day (the median of the same
-    weekday over PATTERN_WEEKS weeks). A quiet day (a weekend of a business supplier, a January after
-    the peak, an outage) makes a series' zero day likelier; one category's promotion filling the shop
-    makes no other series' zero day rarer."""
+    """(date, orders): the shop's orders, but no more than its usual day (``_usual_day``). A quiet
+    day (a weekend of a business supplier, a January after the peak, an outage) makes a series' zero
+    day likelier; one category's promotion filling the shop makes no other series' zero day rarer."""
     shop = shop.sort("date").with_columns(pl.col("orders").cast(pl.Float64))
-    same = pl.concat_list([pl.col("orders").shift(7 * k) for k in range(1, PATTERN_WEEKS + 1)])
-    usual = same.list.drop_nulls().list.median()
-    return shop.select("date", orders=pl.min_horizontal("orders", usual).fill_null(pl.col("orders")))
+    return shop.select("date", orders=pl.min_horizontal("orders", _usual_day()).fill_null(pl.col("orders")))
 
 
 def _per_row(frame: pl.DataFrame, table: pl.DataFrame, column: str) -> pl.Series:
@@ -211,10 +213,11 @@ def run_log_odds(base: pl.DataFrame, run: pl.Series) -> pl.Series:
     out = np.where(run > 0, 0.0, np.nan)
     rows = np.flatnonzero(run > 0)
     longest = int(run.max()) if len(run) else 0
+    no_shop = bool(np.isnan(shop).all())
     for lag in range(min(longest, ZERO_GAP + ZERO_LOOKBACK)):  # past that, the share is 0
         rows = rows[run[rows] > lag]
         odds = _log_p0(share[rows] * shop[rows - lag], phi[rows])
-        out[rows] += np.where(np.isnan(shop).all() | np.isnan(share[rows]), fallback[rows], odds)
+        out[rows] += np.where(no_shop | np.isnan(share[rows]), fallback[rows], odds)
     return pl.Series("_log_p", np.where(run > 0, out, 0.0), nan_to_null=True)
 
 
