@@ -27,7 +27,10 @@ and cells, which are many more series, so each must be stricter for the same fal
   reach ``min_baseline_orders`` are not accumulated and get no ``cusum`` rows in the scored days.
 - A Shewhart limit beside the sum (the combined Shewhart-CUSUM scheme, Lucas 1982): a day whose
   pooled miss alone is ``z_threshold`` spreads and ``cusum_day_pct`` down alerts that day, so a
-  large partial drop of a noisy region or a small shop's category is not a day late.
+  large partial drop of a noisy region or a small shop's category is not a day late. The total's
+  limit reads its own orders too: every cell's expected moves with the rest of the shop, so the
+  pooled miss of the whole shop cannot show a site-wide drop, and a small shop's revenue (the
+  one-day rule's) varies too much to.
 """
 
 from __future__ import annotations
@@ -113,7 +116,12 @@ def _pooled(scored: pl.DataFrame, blocks: pl.DataFrame | None) -> tuple[pl.DataF
     Also the (date, region, category) sums of this frame's cells, which total, region and category
     add up: ``blocks`` replaces them when the frame is one shard of the shop (the sums of every shard).
     """
-    phi = ((pl.col("_var") - pl.col("_lam")).clip(lower_bound=0.0) / pl.col("_lam") ** 2).fill_null(0.0)
+    # A cell that sold nothing in its lookback (a long tail's) has no over-dispersion to measure: 0,
+    # not 0 / 0, whose NaN summed into every aggregate above it and silenced their cusum.
+    phi = pl.when(pl.col("_lam") > 0).then(
+        (pl.col("_var") - pl.col("_lam")).clip(lower_bound=0.0) / pl.col("_lam") ** 2
+    )
+    phi = phi.fill_null(0.0)
     cells = scored.filter(pl.col("level") == "sku_region", pl.col("_obmean").is_not_null()).select(
         "date", "sku", "category", "region", _o=pl.col("orders"), _x=pl.col("_obmean"),
         _w=1.0 / (1.0 + phi * pl.col("_obmean")),
@@ -167,6 +175,10 @@ def score_cusum(
     scored = scored.with_columns(_omiss=miss).join(
         pooled, on=[SID, "date"], how="left", maintain_order="left"
     )
+    # The total's own miss too: every cell's expected moves with the rest of the shop, so its pooled
+    # miss cannot see a site-wide drop; its own baseline is scaled by its trailing level instead.
+    alone = _with_spread(scored.select(SID, "_omiss", "_ob", "comparable"), config)
+    scored = scored.with_columns(_own=pl.col("_omiss"), _own_e=alone["_omiss"] / alone["_orel"])
     scored = _with_spread(scored.with_columns(_omiss=pl.coalesce("_pm", "_omiss")), config, "_pw")
     scored = scored.with_columns(_e=pl.when(pl.col("_ob") > 0).then(pl.col("_omiss") / pl.col("_orel")))
     step = pl.when(pl.col("_explained")).then(0.0).otherwise(-pl.col("_e") - config.cusum_k)
@@ -188,6 +200,9 @@ def score_cusum(
     # among the comparable days lifts the mean behind the pooled miss, not the median.
     day = (pl.col("_e") <= -config.z_threshold) & (
         pl.min_horizontal(-pl.col("_omiss"), "_day_pct") >= config.cusum_day_pct
+    )
+    day = day | (pl.col("level") == "total") & (pl.col("_own_e") <= -config.z_threshold) & (
+        pl.min_horizontal(-pl.col("_own"), "_day_pct") >= config.cusum_day_pct
     )
     flag = (
         ((pl.col("_s") >= pl.col("_h")) & (pl.col("_e") <= -config.cusum_today_z) & (pct >= config.cusum_pct))
