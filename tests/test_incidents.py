@@ -107,6 +107,23 @@ def test_an_incidents_top_drivers_are_inside_its_root() -> None:
     )
 
 
+def test_a_total_alert_a_category_explains_joins_the_category_when_no_root_is_found() -> None:
+    """No leaves to find roots on: the alerts nest. The total's drop is the category's, so the
+    category names the incident (the total first would make a small shop's category drop 'total')."""
+    found = alerts_of(
+        alert(DAY, "total", at_risk=500.0),
+        {**alert(DAY, "category", at_risk=480.0), "category": "toys", "alert_id": "c"},
+        alert(DAY, "sku", "S0", at_risk=480.0),
+    )
+    _, rows = incidents.group(found, leaves(DAY, {}).head(0), daily([DAY], {}))
+    (row,) = rows.iter_rows(named=True)
+    assert (row["root"], row["level"], row["alerts"]) == ("category toys", "category", 3)
+    # A total far bigger than any alert inside it is its own incident: a site-wide drop.
+    found = alerts_of(alert(DAY, "total", at_risk=5000.0), alert(DAY, "sku", "S0", at_risk=480.0))
+    _, rows = incidents.group(found, leaves(DAY, {}).head(0), daily([DAY], {}))
+    assert sorted(rows["root"]) == ["sku S0", "total"]
+
+
 def test_a_root_no_alert_names_takes_its_figures_from_the_leaves() -> None:
     found = alerts_of(alert(DAY, "sku_region", "S0", "east"), alert(DAY, "sku_region", "S1", "east"))
     grouped, rows = incidents.group(found, leaves(DAY, {"east": 0.25}), daily([DAY], {}))

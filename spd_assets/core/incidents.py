@@ -3,7 +3,8 @@
 The root is what ``root_causes`` finds on the day's SKU x region leaves (observed revenue against the
 same baseline the one-day alert test uses); an alert lies in an incident when its series is inside the
 root or contains it (a total or region alert explained by it). Alerts no root explains are nested
-instead: the widest alerted series holds the alerts inside it. An incident's id is a hash of its root
+instead: the widest alerted series holds the alerts inside it, but a total alert joins the biggest
+of them when it explains half the total's drop (the total is the root of a site-wide drop only). An incident's id is a hash of its root
 and the root's episode, so the same ongoing drop is the same incident on every day it lasts.
 """
 
@@ -143,7 +144,17 @@ def _groups(
         loose,
         key=lambda i: (LEVELS.index(rows[i]["level"]), -rows[i]["revenue_at_risk"], rows[i]["alert_id"]),
     )
+    # A total alert whose drop another alert explains says nothing that one does not: it joins the
+    # biggest such alert's group (a small shop's category drop moves its total), not the other way.
+    widest_first = [i for i in widest_first if rows[i]["level"] != "total"] + [
+        i for i in widest_first if rows[i]["level"] == "total"
+    ]
     for i in widest_first:
+        if rows[i]["level"] == "total" and nested:
+            big = max(nested, key=lambda g: rows[g[1][0]]["revenue_at_risk"])
+            if rows[big[1][0]]["revenue_at_risk"] >= EXPLAINED * rows[i]["revenue_at_risk"]:
+                big[1].append(i)
+                continue
         home = next((g for g in nested if inside(rows[i]["_seg"], g[0])), None)
         if home:
             home[1].append(i)
