@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from benchmarks.oracle import oracle_power
 from spd_assets.core.schema import LEVEL_KEYS, LEVELS
 from spd_assets.core.synthetic.shape_incidents import KINDS, STEP_KINDS
 from spd_assets.core.synthetic.shapes import ShopYear
@@ -88,12 +89,16 @@ def score(alerts: pl.DataFrame, shop: ShopYear, days: list[dt.date], n_series: i
     own = own.join(delays, on="incident", how="left")
     alerts = alerts.with_columns(true=pl.col("alert_id").is_in(list(true_ids)))
     episodes = alerts.group_by("episode_id").agg(pl.col("true").any())
+    power = {i.incident_id: oracle_power(shop, i, DELAY_TARGET[i.kind]) for i in shop.incidents}
+    whole = {i.incident_id: oracle_power(shop, i, (i.end - i.start).days) for i in shop.incidents}
 
     def counts(inc: pl.DataFrame, with_alerts: bool) -> dict:
         kinds = inc["kind"].to_list()
         on_time = [d is not None and d <= DELAY_TARGET[k] for d, k in zip(inc["delay"], kinds, strict=True)]
         base = {"incidents": inc.height, "found": int(inc["delay"].is_not_null().sum()),
-                "on_time": sum(on_time), "delays": inc["delay"].drop_nulls().to_list()}  # fmt: skip
+                "on_time": sum(on_time), "delays": inc["delay"].drop_nulls().to_list(),
+                "oracle": sum(power[i] for i in inc["incident"]),
+                "oracle_found": sum(whole[i] for i in inc["incident"])}  # fmt: skip
         if not with_alerts:
             return base
         return {**base, "alerts": alerts.height, "true_alerts": int(alerts["true"].sum()),
@@ -127,6 +132,8 @@ def metrics(c: dict) -> dict:
     out = {
         "incidents": c["incidents"], "found": c["found"], "recall": _ratio(c["found"], c["incidents"]),
         "on_time": _ratio(c["on_time"], c["incidents"]),
+        "oracle_recall": _ratio(c["oracle_found"], c["incidents"]) if "oracle_found" in c else None,
+        "oracle_on_time": _ratio(c["oracle"], c["incidents"]) if "oracle" in c else None,
         "median_delay_days": float(np.median(c["delays"])) if c["delays"] else None,
         "max_delay_days": max(c["delays"]) if c["delays"] else None,
     }  # fmt: skip
@@ -151,6 +158,7 @@ def _fmt(v) -> str:
 
 
 COLUMNS = {"incidents": "incidents", "found": "found", "recall": "recall", "on_time": "on time",
+           "oracle_recall": "oracle recall", "oracle_on_time": "oracle on time",
            "precision_alert_days": "precision (alert-days)", "precision_episodes": "precision (episodes)",
            "false_per_1000_series_days": "false / 1k series-days", "median_delay_days": "median delay (d)",
            "alerts": "alert-days", "episodes": "episodes"}  # fmt: skip
@@ -171,7 +179,8 @@ def table(block: dict) -> str:
     lines += [f"| {name} | " + " | ".join(_fmt(s["all"].get(k)) for k in COLUMNS) + " |" for name, s in rows]
     lines += ["", "| shop / rule | " + " | ".join(KINDS) + " |", "|---" * (len(KINDS) + 1) + "|"]
     for name, s in rows:
-        cells = [f"{m['found']}/{m['incidents']} ({_fmt(m['median_delay_days'])} d)" for m in
-                 (s["by_kind"][k] for k in KINDS)]  # fmt: skip
+        cells = [f"{m['found']}/{m['incidents']} ({_fmt(m['median_delay_days'])} d; oracle "
+                 f"{_fmt(m.get('oracle_recall'))} / {_fmt(m.get('oracle_on_time'))})"
+                 for m in (s["by_kind"][k] for k in KINDS)]  # fmt: skip
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
