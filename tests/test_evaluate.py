@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import subprocess
 import sys
 
+import numpy as np
 import polars as pl
+import pytest
 from anchor import anchor_day
 
 from benchmarks.evaluate import GRID, choose
+from benchmarks.oracle import oracle_power
 from benchmarks.scoring import metrics, score
 from spd_assets.core.episodes import assign_episodes, with_alert_columns
 from spd_assets.core.synthetic.shape_incidents import ShapeIncident
@@ -53,6 +57,33 @@ def test_the_scorer_matches_a_hand_count_on_a_tiny_shop() -> None:
     assert m["precision_alert_days"] == 3 / 4
     assert (m["episodes"], m["precision_episodes"]) == (3, 2 / 3)  # a1+a2 are one episode
     assert m["false_per_1000_series_days"] == 1000 * 1 / (100 * len(days))
+
+
+def test_the_oracle_finds_what_the_data_shows_and_not_what_it_hides() -> None:
+    # TINY is Poisson, 800 orders a day over 16 SKUs and 6 regions: a region outage is certain on
+    # its first day; a 50% drop of a region of a few dozen orders is not, one day against two; a
+    # stock-out of a SKU of under 2 orders a day leaves a zero day it could have had anyway.
+    start, first = TODAY - dt.timedelta(days=10), TODAY - dt.timedelta(days=30)
+    plain = generate_shop(TINY, first, TODAY, 10, 1, incidents=[])
+    day = (start - plain.days[0]).days
+    later = start + dt.timedelta(days=5)
+    rare = int(np.argmin(plain.expected[day + 5].sum(axis=1)))
+    out = ShapeIncident("o", "region_outage", "region", start, start, 0.0, region="us-east", region_index=0)
+    half = ShapeIncident("h", "region_partial", "region", start, start + dt.timedelta(days=1), 0.5,
+                         region=TINY.regions[5], region_index=5)  # fmt: skip
+    stop = ShapeIncident("s", "sku_stockout", "sku", later, later, 0.0, sku_index=(rare,))
+    shop = generate_shop(TINY, first, TODAY, 10, 1, incidents=[out, half, stop])
+    assert oracle_power(shop, out, 0) == 1.0
+    # The matched filter: z^2 = sum over days of drop^2 x orders (Poisson cells), Phi(z - 3.5).
+    orders = [shop.expected[day + k, :, 5].sum() for k in (0, 1)]
+    for deadline in (0, 1):
+        z = math.sqrt(sum(0.25 * m for m in orders[: deadline + 1]))
+        expected = 0.5 * math.erfc((3.5 - z) / math.sqrt(2))
+        assert oracle_power(shop, half, deadline) == pytest.approx(expected, rel=1e-6)
+    assert 0.05 < oracle_power(shop, half, 0) < 0.95 and oracle_power(shop, half, 1) > oracle_power(
+        shop, half, 0
+    )
+    assert plain.expected[day + 5, rare].sum() < 2 and oracle_power(shop, stop, 0) == 0.0
 
 
 def test_make_evaluate_quick_writes_per_shape_and_per_kind_figures(tmp_path) -> None:
