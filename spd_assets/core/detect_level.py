@@ -121,17 +121,14 @@ def _robust_changes(changes: pl.DataFrame, weeks: int) -> pl.DataFrame:
     median = pl.col("_x").median().over(group)
     spread = (MAD_SCALE * (pl.col("_x") - median).abs().median().over(group)).clip(lower_bound=MIN_SCALE)
     s = pl.coalesce("_s", spread).clip(lower_bound=MIN_SCALE)
-    # No category is trusted more than twice as closely as the group's median one: in a shop of three
-    # categories the middle one's gap to the median is zero by construction, and its usual stray read
-    # 0.4% where the others' read 5-10%.
-    long = long.with_columns(_s=s).with_columns(
-        _s=pl.max_horizontal("_s", 0.5 * pl.col("_s").median().over(group))
-    )
-    s, gap = pl.col("_s"), (pl.col("_x") - median).abs()
+    gap = (pl.col("_x") - median).abs()
     kept = pl.col("_x").is_not_null() & (gap <= TRIM * s)
     weight = pl.when(pl.col("_x").is_not_null()).then(1.0 / s**2).otherwise(0.0)
     # When every other category is trimmed (a promotion among two others, both far from the own
-    # category), each still weighs less the farther it strays: the promotion barely counts.
+    # category), each still weighs less the farther it strays: the promotion barely counts. (In a
+    # shop of three categories the middle one's gap to the median is zero by construction: its usual
+    # stray read 0.4% where the others' read 5-10%, and with 1 / s^2 alone its promotion outweighed
+    # the other category and became the rest of the shop's change.)
     soft = weight / (1.0 + (gap / (TRIM * s)).fill_null(0.0) ** 2)
     long = long.with_columns(_w=pl.when(kept).then(weight).otherwise(0.0), _v=soft).with_columns(
         _wx=pl.col("_w") * pl.col("_x").fill_null(0.0), _vx=pl.col("_v") * pl.col("_x").fill_null(0.0)
