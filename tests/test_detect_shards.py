@@ -35,8 +35,9 @@ def shop() -> tuple[pl.DataFrame, list[dt.date]]:
 
 def _same(one: detect.Detection, sharded: detect.Detection) -> None:
     assert_frame_equal(one.alerts, sharded.alerts)
-    # Polars' parallel sums are not bit-identical from run to run; nothing is rounded differently.
-    assert_frame_equal(one.scored, sharded.scored, rel_tol=1e-9, abs_tol=1e-9)
+    # Polars' parallel sums are not bit-identical from run to run, and a window's miss (its rolling
+    # sums' ratio less 1) near zero magnifies that: one run in ten differed by 1e-9 of a spread.
+    assert_frame_equal(one.scored, sharded.scored, rel_tol=1e-6, abs_tol=1e-9)
     assert one.reasons() == sharded.reasons()
 
 
