@@ -4,8 +4,9 @@ The root is what ``root_causes`` finds on the day's SKU x region leaves (observe
 same baseline the one-day alert test uses); an alert lies in an incident when its series is inside the
 root or contains it (a total or region alert explained by it). Alerts no root explains are nested
 instead: the widest alerted series holds the alerts inside it, but a total alert joins the biggest
-of them when it explains half the total's drop (the total is the root of a site-wide drop only). An incident's id is a hash of its root
-and the root's episode, so the same ongoing drop is the same incident on every day it lasts.
+of them when it explains half the total's drop (the total is the root of a site-wide drop only).
+An incident's id is a hash of its root and the root's episode, so the same ongoing drop is the same
+incident on every day it lasts.
 """
 
 from __future__ import annotations
