@@ -165,7 +165,10 @@ def test_two_processes_claiming_one_channel_never_both_get_a_message(tmp_path, b
         assert p.exitcode == 0
     every = results[0] + results[1]
     assert len(every) == len(set(every)) == 2 * rounds * 3  # each message claimed once, by one process
-    assert results[0] and results[1]  # both really took part
+    # Both ran every round against the same table. Which one wins a round's claim is the scheduler's
+    # choice: under a loaded CI one process can win all 15 (it did in one of three CI runs), so who claimed
+    # how many is not asserted.
+    assert set(results) == {0, 1}
     table = ledger.table()
     assert table.height == 2 * rounds * 3 and set(table["status"]) == {"delivered"}
     assert set(table["attempts"]) == {1}
