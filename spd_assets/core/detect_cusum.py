@@ -143,6 +143,19 @@ def _pooled(scored: pl.DataFrame, blocks: pl.DataFrame | None) -> tuple[pl.DataF
     return pooled.select("date", *(pl.col(c).cast(pl.String) for c in SERIES), "_pm", "_pw"), own
 
 
+def _total_alone(scored: pl.DataFrame, config: DetectionConfig) -> pl.Series:
+    """The total's own orders miss in its own spreads (null on every other row). Every cell's expected
+    orders move with the rest of the shop, so the total's pooled miss cannot see a site-wide drop;
+    its own baseline is scaled by its trailing level instead. Only the total's rows are scored: a
+    shard of SKUs has none."""
+    total = (scored.get_column("level") == "total").to_numpy()
+    out = np.full(scored.height, np.nan)
+    if total.any():
+        alone = _with_spread(scored.filter(total).select(SID, "_omiss", "_ob", "comparable"), config)
+        out[total] = (alone["_omiss"] / alone["_orel"]).cast(pl.Float64).fill_null(np.nan).to_numpy()
+    return pl.Series("_own_e", out, nan_to_null=True)
+
+
 def add_blocks(blocks: list[pl.DataFrame]) -> pl.DataFrame:
     """The shards' (date, region, category) cell sums as the whole shop's (``score_cusum``'s ``blocks``)."""
     return pl.concat(blocks).group_by("date", "region", "category").agg(pl.col("_num", "_pw").sum())
@@ -175,10 +188,7 @@ def score_cusum(
     scored = scored.with_columns(_omiss=miss).join(
         pooled, on=[SID, "date"], how="left", maintain_order="left"
     )
-    # The total's own miss too: every cell's expected moves with the rest of the shop, so its pooled
-    # miss cannot see a site-wide drop; its own baseline is scaled by its trailing level instead.
-    alone = _with_spread(scored.select(SID, "_omiss", "_ob", "comparable"), config)
-    scored = scored.with_columns(_own=pl.col("_omiss"), _own_e=alone["_omiss"] / alone["_orel"])
+    scored = scored.with_columns(_own=pl.col("_omiss"), _own_e=_total_alone(scored, config))
     scored = _with_spread(scored.with_columns(_omiss=pl.coalesce("_pm", "_omiss")), config, "_pw")
     scored = scored.with_columns(_e=pl.when(pl.col("_ob") > 0).then(pl.col("_omiss") / pl.col("_orel")))
     step = pl.when(pl.col("_explained")).then(0.0).otherwise(-pl.col("_e") - config.cusum_k)
@@ -201,9 +211,10 @@ def score_cusum(
     day = (pl.col("_e") <= -config.z_threshold) & (
         pl.min_horizontal(-pl.col("_omiss"), "_day_pct") >= config.cusum_day_pct
     )
-    day = day | (pl.col("level") == "total") & (pl.col("_own_e") <= -config.z_threshold) & (
-        pl.min_horizontal(-pl.col("_own"), "_day_pct") >= config.cusum_day_pct
-    )
+    day = day | (
+        (pl.col("_own_e") <= -config.z_threshold)
+        & (pl.min_horizontal(-pl.col("_own"), "_day_pct") >= config.cusum_day_pct)
+    ).fill_null(False)
     flag = (
         ((pl.col("_s") >= pl.col("_h")) & (pl.col("_e") <= -config.cusum_today_z) & (pct >= config.cusum_pct))
         | day
