@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -83,3 +85,22 @@ def test_a_day_without_metrics_falls_back_to_daily_agg(shop_dir):
     finally:
         store.delete("daily_agg", extra)
     assert rolled_up(shop_dir, DAYS[-7], DAYS[-1]) is not None
+
+
+@pytest.mark.parametrize("sel", [Selection(regions=("us-east",)), Selection()], ids=["sku_region", "sku"])
+def test_a_damaged_metrics_file_is_named_whichever_reader_meets_it(shop_dir, tmp_path, sel):
+    """The SKU table reads daily_metrics with Polars (SKU x region rows) or from the roll-ups kept in
+    memory; a damaged file must still stop the page with the file's name, not Polars' own error."""
+    import streamlit as st
+
+    from spd_assets.core.storage import DamagedPartitionError
+    from spd_dashboard.query.files import clear_memory
+
+    root = tmp_path / "data"
+    shutil.copytree(shop_dir, root)
+    damaged = Path(DayStore(str(root)).path("daily_metrics", DAYS[-2]))
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    st.cache_data.clear()
+    clear_memory()
+    with pytest.raises(DamagedPartitionError, match=str(damaged)):
+        query.by_sku(str(root), sel, Period(DAYS[-28], DAYS[-1]))

@@ -18,7 +18,7 @@ from spd_assets.core.schema import CATALOG
 from spd_assets.core.storage import DayStore
 
 from ..selection import Period, Selection
-from .files import CACHE, SEL, AssetFiles, days_frame, scan, sel_params, sql
+from .files import CACHE, SEL, AssetFiles, days_frame, level_rows, scan, sel_params, sql
 
 
 @st.cache_data(**CACHE)
@@ -219,7 +219,12 @@ def _sku_days_sql(level: str | None) -> str:
 def _by_sku(
     files: tuple[str, ...], stamp: str, sel: dict, period: Period, days: tuple, level: str | None = None
 ) -> pl.DataFrame:
-    daily = sql(_sku_days_sql(level), {"files": list(files), "end": period.end, **sel}, level)
+    query, params = _sku_days_sql(level), {"end": period.end, **sel}
+    if level is not None:  # daily_metrics' rows as they are: read (or kept in memory) by Polars
+        columns = ["sku", "category", "date", "revenue", "units", "orders"]
+        daily = level_rows(files, level, columns, params, query)
+    else:
+        daily = sql(query, {"files": list(files), **params})
     now = pl.col("date") >= period.start
     totals = daily.group_by("sku").agg(
         pl.col("category").first(),
