@@ -226,12 +226,21 @@ def _by_sku(
     else:
         daily = sql(query, {"files": list(files), **params})
     now = pl.col("date") >= period.start
-    totals = daily.group_by("sku").agg(
-        pl.col("category").first(),
-        pl.col("revenue").filter(now).sum(),
-        pl.col("units").filter(now).sum(),
-        pl.col("orders").filter(now).sum(),
-        prev_revenue=pl.col("revenue").filter(~now).sum(),
+    # Plain sums of masked columns: a filter inside each sum took a third longer on a region's
+    # million SKU x region rows.
+    totals = (
+        daily.lazy()
+        .select(
+            "sku",
+            "category",
+            revenue=pl.when(now).then("revenue").otherwise(0.0),
+            units=pl.when(now).then("units").otherwise(0),
+            orders=pl.when(now).then("orders").otherwise(0),
+            prev_revenue=pl.when(now).then(0.0).otherwise("revenue"),
+        )
+        .group_by("sku")
+        .agg(pl.col("category").first(), pl.col("revenue", "units", "orders", "prev_revenue").sum())
+        .collect()
     )
     totals = totals.sort("revenue", "sku", descending=[True, False])
     return totals.with_columns(daily=_daily_lists(totals["sku"], daily.filter(now), days)).select(
