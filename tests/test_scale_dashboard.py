@@ -104,3 +104,32 @@ def test_a_damaged_metrics_file_is_named_whichever_reader_meets_it(shop_dir, tmp
     clear_memory()
     with pytest.raises(DamagedPartitionError, match=str(damaged)):
         query.by_sku(str(root), sel, Period(DAYS[-28], DAYS[-1]))
+
+
+@pytest.mark.parametrize("by_region", [False, True])
+def test_a_region_and_a_category_sum_the_sku_region_rows_as_sql_does(shop_dir, by_region):
+    """No roll-up holds a region and a category together: totals and 7-day windows sum the SKU x region
+    rows (read by Polars), and must give what the same sums in SQL over the files give."""
+    import duckdb
+    import streamlit as st
+
+    st.cache_data.clear()
+    sel = Selection(regions=("us-east", "eu-west"), categories=("toys", "books"))
+    start, end = DAYS[-28], DAYS[-1]
+    files = [DayStore(shop_dir).path("daily_metrics", d) for d in DAYS[-28:]]
+    where = "level = 'sku_region' AND region IN ('us-east', 'eu-west') AND category IN ('toys', 'books')"
+    group = "date, region" if by_region else "date"
+    expected = duckdb.sql(
+        f"SELECT {group}, sum(revenue_7d) AS revenue_7d FROM read_parquet({files!r}) WHERE {where}"
+        f" GROUP BY {group} ORDER BY {group}"
+    ).pl()
+    seven = query.seven_day(shop_dir, sel, start, end, by_region=by_region)
+    assert seven.height == expected.height == 28 * (2 if by_region else 1)
+    assert seven["revenue_7d"].to_list() == pytest.approx(expected["revenue_7d"].to_list())
+    totals = query.daily_totals(shop_dir, sel, start, end)
+    direct = duckdb.sql(
+        f"SELECT date, sum(revenue) AS revenue, sum(orders) AS orders FROM read_parquet({files!r})"
+        f" WHERE {where} GROUP BY date ORDER BY date"
+    ).pl()
+    assert totals["revenue"].to_list() == pytest.approx(direct["revenue"].to_list())
+    assert totals["orders"].to_list() == direct["orders"].cast(pl.Int64).to_list()

@@ -310,7 +310,8 @@ def selection_filters(params: dict[str, object]) -> list[pl.Expr]:
 def level_rows(
     files: tuple[str, ...], level: str, columns: list[str], params: dict[str, object], fallback: str
 ) -> pl.DataFrame:
-    """daily_metrics' rows of one ``level`` of ``files`` up to ``params["end"]`` in the selection: a
+    """daily_metrics' rows of one ``level`` of ``files`` up to ``params["end"]`` (from ``params["start"]``
+    if given) in the selection: a
     roll-up level's from memory (``sql``'s ``rollup``), a local file's SKU x region rows read by Polars,
     which hands a region's million of 56 days over in half DuckDB's time (0.30 against 0.44 s at
     20,000 SKUs x 20 regions), reading the other columns only for the rows the filters keep.
@@ -318,7 +319,10 @@ def level_rows(
     that DuckDB's error names the damaged one: ``sql``)."""
     paths = list(files)
     _, active = with_selection(SEL, params)
-    filters = [pl.col("level") == level, pl.col("date") <= params["end"], *selection_filters(active)]
+    days = pl.col("date") <= params["end"]
+    if params.get("start") is not None:
+        days = days & (pl.col("date") >= params["start"])
+    filters = [pl.col("level") == level, days, *selection_filters(active)]
 
     def read() -> pl.DataFrame:
         scan = pl.scan_parquet(

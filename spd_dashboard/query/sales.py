@@ -81,10 +81,26 @@ def rolled_up(root: str, start: dt.date, end: dt.date) -> AssetFiles | None:
     return metrics
 
 
+def _leaf_rows(
+    files: tuple[str, ...], sel: dict, start: dt.date, end: dt.date, columns: list[str]
+) -> pl.DataFrame:
+    """The selection's SKU x region rows of daily_metrics from ``start`` to ``end``: what a region and a
+    category (or SKUs) together sum, since no roll-up holds them; read by Polars (``level_rows``)."""
+    query = (
+        f"SELECT {', '.join(columns)} FROM read_parquet($files, union_by_name=true)"
+        f" WHERE level = 'sku_region' AND date BETWEEN $start AND $end AND {SEL}"
+    )
+    return level_rows(files, "sku_region", columns, {"start": start, "end": end, **sel}, query)
+
+
 @st.cache_data(**CACHE)
 def _daily_totals(
     files: tuple[str, ...], stamp: str, sel: dict, start: dt.date, end: dt.date, level: str | None
 ) -> pl.DataFrame:
+    if level == "sku_region":
+        rows = _leaf_rows(files, sel, start, end, ["date", "revenue", "orders", "units"])
+        sums = pl.col("revenue").sum(), pl.col("orders", "units").sum().cast(pl.Int64)
+        return rows.group_by("date").agg(*sums)
     return sql(
         "SELECT date, sum(revenue) AS revenue, sum(orders)::BIGINT AS orders, sum(units)::BIGINT AS units"
         f" FROM read_parquet($files, union_by_name=true) WHERE date BETWEEN $start AND $end AND {SEL}"
@@ -141,6 +157,19 @@ def cancelled(root: str, sel: Selection, start: dt.date, end: dt.date) -> tuple[
 def _seven_day(
     files: tuple[str, ...], stamp: str, level: str, sel: dict, start: dt.date, end: dt.date, by_region: bool
 ) -> pl.DataFrame:
+    if level == "sku_region":
+        keys = ["date", "region"] if by_region else ["date"]
+        sums = ("revenue_7d", "revenue_7d_prev")
+        columns = [*keys, *sums, "window_days", "pct_change_7d"]
+        return (
+            _leaf_rows(files, sel, start, end, columns)
+            .group_by(keys)
+            .agg(  # a sum over no value is null, as in SQL (a window not yet complete)
+                *(pl.when(pl.col(c).count() > 0).then(pl.col(c).sum()).alias(c) for c in sums),
+                pl.col("window_days").min(),
+                n_pct=pl.col("pct_change_7d").count().cast(pl.Int64),
+            )
+        )
     group = "date, region" if by_region else "date"
     return sql(
         f"SELECT {group}, sum(revenue_7d) AS revenue_7d, sum(revenue_7d_prev) AS revenue_7d_prev,"
