@@ -151,7 +151,7 @@ def test_chunks_of_a_week_give_the_months_metrics_and_a_big_shop_gets_shorter_ch
         return pl.concat(parts)
 
     assert_frame_equal(chunked(7), chunked(31))
-    assert chunk_days(3_000) == 31 and chunk_days(100_000) == 15 and chunk_days(400_000) == 7
+    assert chunk_days(3_000) == 31 and chunk_days(100_000) == 10 and chunk_days(400_000) == 7
     store = DayStore(str(tmp_path))
     store.write("daily_agg", DAYS[-1], agg.filter(pl.col("date") == DAYS[-1]))
     assert store.row_count("daily_agg", DAYS[-1]) == agg.filter(pl.col("date") == DAYS[-1]).height > 0

@@ -396,7 +396,7 @@ SCORED = {  # what every rule reports per series-day (``mad``: unscaled, before 
 ON_WEEKDAY_BASE = ("zero_run", "window_mad", "cusum")  # rules scored on the one-day rule's baselines
 
 
-SHARD_ROWS = 500_000  # series-days scored at once: bounds detection's memory on a big catalog
+SHARD_ROWS = 250_000  # series-days scored at once: bounds detection's memory on a big catalog
 ITEM_LEVELS = ("sku", "sku_region")  # the many series, sharded by SKU; the aggregates score last
 
 

@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-CHUNK_ROWS = 1_500_000  # daily_agg rows a chunk of output days may cover: bounds a range run's memory
+CHUNK_ROWS = 1_000_000  # daily_agg rows a chunk of output days may cover: bounds a range run's memory
 MAX_CHUNK_DAYS = 31
 MIN_CHUNK_DAYS = 7
 
