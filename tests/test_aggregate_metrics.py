@@ -92,3 +92,27 @@ def test_a_day_not_available_is_left_out_of_the_window_not_counted_as_zero():
     assert (d9["window_days"], d9["revenue_7d"]) == (6, 600.0)  # days 3..9 without day 3
     assert (d10["window_days"], d10["revenue_7d"]) == (7, 700.0)
     assert d10["revenue_7d_prev"] == 300.0 and d10["pct_change_7d"] is None  # prior window: days 0..2 only
+
+
+def test_counted_and_kept_out_rows_are_summed_apart_by_hand(small_catalog):
+    """Counted rows make orders, units and revenue; rows a status kept out (counted False) are summed
+    apart; a null ``counted`` counts, as in files written before statuses (a hand count)."""
+    sku = small_catalog["sku"][0]
+    orders = pl.DataFrame(
+        {
+            "date": [D0] * 5,
+            "sku": [sku] * 5,
+            "region": ["us-east"] * 4 + ["eu-west"],
+            "qty": [1, 2, 3, 4, 5],
+            "revenue": [10.0, 20.05, 30.0, 0.1, 7.5],
+            "counted": [True, None, False, False, True],
+        }
+    )
+    agg = aggregate_daily(orders, small_catalog).sort("region", descending=True)
+    east, west = agg.row(0, named=True), agg.row(1, named=True)
+    assert (east["orders"], east["units"], east["revenue"]) == (2, 3, pytest.approx(30.05))
+    assert (east["cancelled_orders"], east["cancelled_revenue"]) == (2, pytest.approx(30.1))
+    assert (west["orders"], west["units"], west["revenue"], west["cancelled_orders"]) == (1, 5, 7.5, 0)
+    whole = aggregate_daily(orders.drop("counted"), small_catalog)  # no statuses: every row counts
+    assert whole["orders"].sum() == 5 and whole["cancelled_orders"].sum() == 0
+    assert whole["revenue"].sum() == pytest.approx(67.65)

@@ -20,16 +20,22 @@ def aggregate_daily(orders: pl.DataFrame | pl.LazyFrame, catalog: pl.DataFrame) 
     # Money is summed in integer cents: a float sum depends on the order the threads add rows in,
     # and the same orders must give the same bytes.
     cents = (pl.col("revenue") * 100).round().cast(pl.Int64)
+    kept = counted.fill_null(True)
+    # Plain sums of masked columns: a filter inside each sum took twice as long on a day of 1,000,000
+    # lines (0.28 against 0.14 s), the same sums.
     agg = (
-        lazy.with_columns(counted.fill_null(True).alias("__counted"))
-        .group_by("date", "sku", "region")
-        .agg(
-            orders=pl.col("__counted").sum().cast(pl.Int64),
-            units=pl.col("qty").filter("__counted").sum(),
-            cents=cents.filter("__counted").sum(),
-            cancelled_orders=(~pl.col("__counted")).sum().cast(pl.Int64),
-            cancelled_cents=cents.filter(~pl.col("__counted")).sum(),
+        lazy.select(
+            "date",
+            "sku",
+            "region",
+            orders=kept.cast(pl.Int64),
+            units=pl.when(kept).then("qty").otherwise(0),
+            cents=pl.when(kept).then(cents).otherwise(0),
+            cancelled_orders=(~kept).cast(pl.Int64),
+            cancelled_cents=pl.when(kept).then(0).otherwise(cents),
         )
+        .group_by("date", "sku", "region")
+        .agg(pl.col("orders", "units", "cents", "cancelled_orders", "cancelled_cents").sum())
         .join(catalog.lazy().select("sku", "category"), on="sku", how="left")
         .with_columns(
             category=pl.col("category").fill_null("unknown"),
