@@ -104,6 +104,9 @@ def test_a_damaged_metrics_file_is_named_whichever_reader_meets_it(shop_dir, tmp
     clear_memory()
     with pytest.raises(DamagedPartitionError, match=str(damaged)):
         query.by_sku(str(root), sel, Period(DAYS[-28], DAYS[-1]))
+    both = Selection(regions=("us-east",), categories=("toys",))  # totals from SKU x region rows too
+    with pytest.raises(DamagedPartitionError, match=str(damaged)):
+        query.daily_totals(str(root), both, DAYS[-28], DAYS[-1])
 
 
 @pytest.mark.parametrize("by_region", [False, True])

@@ -85,12 +85,8 @@ def _leaf_rows(
     files: tuple[str, ...], sel: dict, start: dt.date, end: dt.date, columns: list[str]
 ) -> pl.DataFrame:
     """The selection's SKU x region rows of daily_metrics from ``start`` to ``end``: what a region and a
-    category (or SKUs) together sum, since no roll-up holds them; read by Polars (``level_rows``)."""
-    query = (
-        f"SELECT {', '.join(columns)} FROM read_parquet($files, union_by_name=true)"
-        f" WHERE level = 'sku_region' AND date BETWEEN $start AND $end AND {SEL}"
-    )
-    return level_rows(files, "sku_region", columns, {"start": start, "end": end, **sel}, query)
+    category (or SKUs) together sum, since no roll-up holds them."""
+    return level_rows(files, "sku_region", columns, {"start": start, "end": end, **sel})
 
 
 @st.cache_data(**CACHE)
@@ -228,15 +224,10 @@ _BY_SKU = {
 }
 
 
-def _sku_days_sql(level: str | None) -> str:
-    """Each SKU's days: daily_metrics' SKU rows, or its SKU x region rows of the selected regions, as
-    they are (several a SKU and day when several regions are selected: ``_by_sku`` adds them up, since
-    grouping 20,000 SKUs x 56 days in the query took most of its time), or daily_agg's rows summed."""
-    if level is not None:
-        return (
-            "SELECT sku, category, date, revenue, units, orders FROM read_parquet($files, union_by_name=true)"
-            f" WHERE level = '{level}' AND date <= $end AND {SEL}"
-        )
+def _sku_days_sql() -> str:
+    """Each SKU's days from daily_agg's rows summed (daily_metrics' SKU or SKU x region rows are read as
+    they are, ``level_rows``: several a SKU and day when several regions are selected, which ``_by_sku``
+    adds up, since grouping 20,000 SKUs x 56 days in a query took most of its time)."""
     return (
         "SELECT sku, any_value(category) AS category, date, sum(revenue) AS revenue,"
         " sum(units)::BIGINT AS units, sum(orders)::BIGINT AS orders"
@@ -248,12 +239,11 @@ def _sku_days_sql(level: str | None) -> str:
 def _by_sku(
     files: tuple[str, ...], stamp: str, sel: dict, period: Period, days: tuple, level: str | None = None
 ) -> pl.DataFrame:
-    query, params = _sku_days_sql(level), {"end": period.end, **sel}
     if level is not None:  # daily_metrics' rows as they are: read (or kept in memory) by Polars
         columns = ["sku", "category", "date", "revenue", "units", "orders"]
-        daily = level_rows(files, level, columns, params, query)
+        daily = level_rows(files, level, columns, {"end": period.end, **sel})
     else:
-        daily = sql(query, {"files": list(files), **params})
+        daily = sql(_sku_days_sql(), {"files": list(files), "end": period.end, **sel})
     now = pl.col("date") >= period.start
     # Plain sums of masked columns: a filter inside each sum took a third longer on a region's
     # million SKU x region rows.
