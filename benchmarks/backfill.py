@@ -59,7 +59,7 @@ def compute_floor(
     import polars as pl
 
     from spd_assets.core.aggregate import aggregate_daily
-    from spd_assets.core.detect import HISTORY_DAYS, detect_drops
+    from spd_assets.core.detect import HISTORY_DAYS, chunk_days, detect_drops
     from spd_assets.core.metrics import LOOKBACK_DAYS, rolling_metrics
     from spd_assets.core.storage import DayStore
     from spd_assets.core.synthetic.catalog import generate_catalog
@@ -90,8 +90,9 @@ def compute_floor(
             metrics[day] = part
             if store:
                 store.write("daily_metrics", day, part)
-    for i in range(0, len(days), 31):  # detection in the alerts asset's chunks, over the same history
-        chunk = days[i : i + 31]
+    step = chunk_days(metrics[days[-1]].height)  # detection in the alerts asset's chunks
+    for i in range(0, len(days), step):
+        chunk = days[i : i + step]
         need = [d for d in days if chunk[0] - dt.timedelta(days=HISTORY_DAYS) <= d <= chunk[-1]]
         found = detect_drops(pl.concat([metrics[d] for d in need]), chunk, available=need).alerts
         if store:

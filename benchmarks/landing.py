@@ -178,6 +178,7 @@ def floor(landing: Path, days: list[dt.date]) -> dict:
     """The same core functions in a plain loop, nothing written (run in its own process by ``measure``)."""
     from spd_assets.core.aggregate import aggregate_daily
     from spd_assets.core.detect import HISTORY_DAYS, detect_drops
+    from spd_assets.core.detect import chunk_days as detect_chunk_days
     from spd_assets.core.incidents import LEAF_COLUMNS, LEAF_ROWS
     from spd_assets.core.landing.catalog import landing_catalog
     from spd_assets.core.landing.files import load_day
@@ -203,8 +204,9 @@ def floor(landing: Path, days: list[dt.date]) -> dict:
         metrics.update({day: part for (day,), part in frame.partition_by("date", as_dict=True).items()})
     t_detect = time.perf_counter()
     stages["metrics"] = t_detect - t_metrics
-    for i in range(0, len(days), 31):
-        chunk = days[i : i + 31]
+    step = detect_chunk_days(metrics[days[-1]].height)  # as the alerts asset chunks
+    for i in range(0, len(days), step):
+        chunk = days[i : i + step]
         need = [d for d in days if chunk[0] - dt.timedelta(days=HISTORY_DAYS) <= d <= chunk[-1]]
         window = pl.concat([metrics[d] for d in need if d in metrics])
         detect_drops(window, chunk, available=need, keep=LEAF_ROWS, columns=LEAF_COLUMNS)  # as `alerts`

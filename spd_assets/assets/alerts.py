@@ -25,7 +25,7 @@ from pydantic import Field
 from ..core import incidents as grouping
 from ..core import schema
 from ..core.channels import deliver, ordered, series_name
-from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
+from ..core.detect import HISTORY_DAYS, RULES, DetectionConfig, chunk_days, detect_drops
 from ..core.detect_grid import compact_keys
 from ..core.episodes import assign_episodes, with_alert_columns
 from ..core.events import expected_by_incident, expected_incidents
@@ -38,7 +38,6 @@ from .incidents import OUT as INCIDENTS_OUT
 from .incidents import incidents_metadata, previous_incidents
 from .learning import Learned
 
-CHUNK_DAYS = 31  # output days detected together in a range run
 TOP_ALERTS = 10  # alerts listed in the materialization metadata
 CHECK_ALERTS = 50  # alerts listed in the failing check's metadata
 HISTORY = dt.timedelta(days=HISTORY_DAYS)
@@ -180,7 +179,10 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
         prior = previous
         progress = Progress("alerts", len(days), context.log.info, unit="alerts")
         learned = Learned.read(notifications.store_url())
-        for chunk, have in daily_metrics.windows(days, HISTORY_DAYS, CHUNK_DAYS):
+        stored = sorted(daily_metrics.stored())
+        # The newest day's size sets how many days are checked together (a year on a small shop).
+        size = store.row_count(asset, stored[-1]) if stored else 0
+        for chunk, have in daily_metrics.windows(days, HISTORY_DAYS, chunk_days(size)):
             wanted.update(d for d in daily_metrics.days if chunk[0] - HISTORY <= d <= chunk[-1])
             no_data.update(d for d in chunk if d not in have)
             window = {d: f for d, f in window.items() if d in have}

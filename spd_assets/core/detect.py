@@ -397,6 +397,21 @@ ON_WEEKDAY_BASE = ("zero_run", "window_mad", "cusum")  # rules scored on the one
 
 
 SHARD_ROWS = 250_000  # series-days scored at once: bounds detection's memory on a big catalog
+# daily_metrics rows a range run's detection window may hold (the chunk's days and their HISTORY_DAYS):
+# what 31 days of a 5,000 SKU x 20 region shop hold (122 days of 105,000 rows), under 2 GB in all.
+WINDOW_ROWS = 12_000_000
+MIN_CHUNK_DAYS, MAX_CHUNK_DAYS = 31, 366
+
+
+def chunk_days(rows_per_day: int) -> int:
+    """Days a range run checks in one ``detect_drops`` call, for a shop of ``rows_per_day`` daily_metrics
+    rows. Every call scores its HISTORY_DAYS again: a year in 31-day chunks scores 4 times the days it
+    checks, a year in one call 1.25 times. So as many days as keep the window under WINDOW_ROWS: a
+    year at once on a catalog of hundreds of SKUs, a month on a big one (the alerts are the same)."""
+    fits = WINDOW_ROWS // max(rows_per_day, 1) - HISTORY_DAYS
+    return max(MIN_CHUNK_DAYS, min(MAX_CHUNK_DAYS, fits))
+
+
 ITEM_LEVELS = ("sku", "sku_region")  # the many series, sharded by SKU; the aggregates score last
 
 

@@ -1,0 +1,72 @@
+"""A range run checks as many days in one detection call as its window of rows allows: every call
+scores its HISTORY_DAYS again, so a small shop's year is one call, not twelve, and the alerts are the
+same either way."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from anchor import anchor_day
+from polars.testing import assert_frame_equal
+
+from spd_assets.core.detect import (
+    HISTORY_DAYS,
+    MAX_CHUNK_DAYS,
+    MIN_CHUNK_DAYS,
+    WINDOW_ROWS,
+    chunk_days,
+    detect_drops,
+)
+from spd_assets.core.metrics import daily_series
+from spd_assets.core.synthetic.shapes import FAMILY, Shape, generate_shop
+
+TODAY = anchor_day()  # the same generated shop on any date (tests/anchor.py)
+CHECKED = 150  # days a range run checks: five 31-day chunks, or one call
+SHOP = Shape("chunked", orders_per_day=4_000, n_skus=30, regions=FAMILY["small"].regions,
+             region_share=FAMILY["small"].region_share, dispersion=8.0, promo_rate=0.05)  # fmt: skip
+
+
+def test_a_small_shop_checks_a_year_at_once_and_a_big_one_a_month() -> None:
+    assert chunk_days(3_500) == MAX_CHUNK_DAYS == 366  # 500 SKUs x 6 regions: a year, one call
+    assert chunk_days(50_000) == WINDOW_ROWS // 50_000 - HISTORY_DAYS == 149
+    assert chunk_days(105_000) == MIN_CHUNK_DAYS == 31  # 5,000 x 20: as before
+    assert chunk_days(420_000) == 31 and chunk_days(0) == 366
+    # Every window a chunk holds stays under the budget, the smallest chunk apart.
+    for rows in (1_000, 20_000, 60_000, 90_000):
+        assert (chunk_days(rows) + HISTORY_DAYS) * rows <= WINDOW_ROWS
+
+
+@pytest.fixture(scope="module")
+def shop() -> tuple[pl.DataFrame, list[dt.date]]:
+    first = TODAY - dt.timedelta(days=CHECKED - 1)
+    year = generate_shop(SHOP, first, TODAY, HISTORY_DAYS, seed=3)
+    return daily_series(year.daily_agg, year.days), year.days
+
+
+def _in_chunks(frame: pl.DataFrame, days: list[dt.date], checked: list[dt.date], step: int) -> pl.DataFrame:
+    """The alerts a range run finds checking ``step`` days a call, each with its HISTORY_DAYS (as `alerts`)."""
+    found = []
+    for i in range(0, len(checked), step):
+        chunk = checked[i : i + step]
+        have = [d for d in days if chunk[0] - dt.timedelta(days=HISTORY_DAYS) <= d <= chunk[-1]]
+        window = frame.filter(pl.col("date").is_between(have[0], have[-1]))
+        found.append(detect_drops(window, chunk, available=have).alerts)
+    return pl.concat(found)
+
+
+def test_one_call_finds_what_monthly_chunks_find(shop) -> None:
+    frame, days = shop
+    checked = days[-CHECKED:]
+    monthly = _in_chunks(frame, days, checked, MIN_CHUNK_DAYS)
+    at_once = _in_chunks(frame, days, checked, chunk_days(frame.height // len(days)))
+    assert monthly.height >= 10 and monthly["level"].n_unique() >= 3  # something to agree on
+    scaled = ["spread", "robust_z"]
+    # The same alerts, each on the same day, series and rule, with the same observed and baseline
+    # revenue, in the same episodes.
+    assert_frame_equal(at_once.drop(scaled), monthly.drop(scaled))
+    # Some spreads chain lookbacks past HISTORY_DAYS (the rest of the shop's usual movement, the
+    # zero-day noise): a day early in a monthly chunk reads HISTORY_DAYS, as its nightly run does, and
+    # the same day in one call reads more. Measured here: at most 7% apart, on 10 of 87 alerts.
+    assert_frame_equal(at_once.select(scaled), monthly.select(scaled), rel_tol=0.1)
