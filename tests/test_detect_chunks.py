@@ -1,6 +1,6 @@
 """A range run checks as many days in one detection call as its window of rows allows: every call
-scores its HISTORY_DAYS again, so a small shop's year is one call, not twelve, and the alerts are the
-same either way."""
+scores its HISTORY_DAYS again, so a small shop's year is four calls, not twelve, and the alerts are
+the same either way."""
 
 from __future__ import annotations
 
@@ -28,11 +28,11 @@ SHOP = Shape("chunked", orders_per_day=4_000, n_skus=30, regions=FAMILY["small"]
              region_share=FAMILY["small"].region_share, dispersion=8.0, promo_rate=0.05)  # fmt: skip
 
 
-def test_a_small_shop_checks_a_year_at_once_and_a_big_one_a_month() -> None:
-    assert chunk_days(3_500) == MAX_CHUNK_DAYS == 366  # 500 SKUs x 6 regions: a year, one call
-    assert chunk_days(50_000) == WINDOW_ROWS // 50_000 - HISTORY_DAYS == 149
+def test_a_small_shop_checks_a_quarter_at_once_and_a_big_one_a_month() -> None:
+    assert chunk_days(3_500) == MAX_CHUNK_DAYS == HISTORY_DAYS == 91  # 500 SKUs x 6 regions
+    assert chunk_days(80_000) == WINDOW_ROWS // 80_000 - HISTORY_DAYS == 59
     assert chunk_days(105_000) == MIN_CHUNK_DAYS == 31  # 5,000 x 20: as before
-    assert chunk_days(420_000) == 31 and chunk_days(0) == 366
+    assert chunk_days(420_000) == 31 and chunk_days(0) == 91
     # Every window a chunk holds stays under the budget, the smallest chunk apart.
     for rows in (1_000, 20_000, 60_000, 90_000):
         assert (chunk_days(rows) + HISTORY_DAYS) * rows <= WINDOW_ROWS
@@ -46,7 +46,7 @@ def shop() -> tuple[pl.DataFrame, list[dt.date]]:
 
 
 def _in_chunks(frame: pl.DataFrame, days: list[dt.date], checked: list[dt.date], step: int) -> pl.DataFrame:
-    """The alerts a range run finds checking ``step`` days a call, each with its HISTORY_DAYS (as `alerts`)."""
+    """The alerts a range run finds checking ``step`` days a call, each with its HISTORY_DAYS."""
     found = []
     for i in range(0, len(checked), step):
         chunk = checked[i : i + step]

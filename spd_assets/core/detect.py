@@ -400,14 +400,16 @@ SHARD_ROWS = 250_000  # series-days scored at once: bounds detection's memory on
 # daily_metrics rows a range run's detection window may hold (the chunk's days and their HISTORY_DAYS):
 # what 31 days of a 5,000 SKU x 20 region shop hold (122 days of 105,000 rows), under 2 GB in all.
 WINDOW_ROWS = 12_000_000
-MIN_CHUNK_DAYS, MAX_CHUNK_DAYS = 31, 366
+# At most HISTORY_DAYS a chunk: a chunk then re-scores no more days than it checks, and a year's run
+# holds no more than a nightly run's memory x 1.5 (longer chunks cost memory for little time).
+MIN_CHUNK_DAYS, MAX_CHUNK_DAYS = 31, HISTORY_DAYS
 
 
 def chunk_days(rows_per_day: int) -> int:
     """Days a range run checks in one ``detect_drops`` call, for a shop of ``rows_per_day`` daily_metrics
     rows. Every call scores its HISTORY_DAYS again: a year in 31-day chunks scores 4 times the days it
-    checks, a year in one call 1.25 times. So as many days as keep the window under WINDOW_ROWS: a
-    year at once on a catalog of hundreds of SKUs, a month on a big one (the alerts are the same)."""
+    checks, in 91-day chunks twice. So as many days, up to 91, as keep the window under WINDOW_ROWS: a
+    quarter on a catalog of hundreds of SKUs, a month on a big one (the alerts are the same)."""
     fits = WINDOW_ROWS // max(rows_per_day, 1) - HISTORY_DAYS
     return max(MIN_CHUNK_DAYS, min(MAX_CHUNK_DAYS, fits))
 
