@@ -15,7 +15,9 @@ from spd_assets.core.detect import (
     HISTORY_DAYS,
     MAX_CHUNK_DAYS,
     MIN_CHUNK_DAYS,
+    RULES,
     WINDOW_ROWS,
+    DetectionConfig,
     chunk_days,
     detect_drops,
 )
@@ -70,3 +72,21 @@ def test_one_call_finds_what_monthly_chunks_find(shop) -> None:
     # zero-day noise): a day early in a monthly chunk reads HISTORY_DAYS, as its nightly run does, and
     # the same day in one call reads more. Measured here: at most 7% apart, on 10 of 87 alerts.
     assert_frame_equal(at_once.select(scaled), monthly.select(scaled), rel_tol=0.1)
+
+
+@pytest.mark.parametrize(
+    "rules", [DetectionConfig().rules, RULES, ("cusum", "seed_wow")], ids=["default", "every", "cusum_first"]
+)
+def test_reasons_count_each_series_day_once_by_its_first_rule_or_as_an_alert(shop, rules) -> None:
+    frame, days = shop
+    config = DetectionConfig(rules=rules)
+    result = detect_drops(frame, days[-40:], days, config, shard_rows=5_000)
+    scored = result.scored.with_columns(_rank=pl.col("rule").replace_strict(RULES, list(range(len(RULES)))))
+    by_day = scored.sort("_rank", maintain_order=True).group_by("date", "level", "sku", "category", "region")
+    expected = by_day.agg(
+        status=pl.when((pl.col("status") == "alert").any())
+        .then(pl.lit("alert"))
+        .otherwise(pl.first("status"))
+    )["status"].value_counts()
+    assert result.reasons() == dict(zip(expected["status"], expected["count"], strict=True))
+    assert result.reasons()["alert"] >= 5 and len(result.reasons()) >= 3  # something to count

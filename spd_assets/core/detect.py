@@ -153,14 +153,18 @@ class Detection:
 
 
 def _status_counts(scored: pl.DataFrame) -> Counter[str]:
-    """``Detection.reasons`` of one shard's rows (rule after rule, so the first is the first rule's)."""
-    per_day = scored.group_by("date", SID, maintain_order=True).agg(
-        status=pl.when((pl.col("status") == "alert").any())
-        .then(pl.lit("alert"))
-        .otherwise(pl.col("status").first())
-    )
-    counts = per_day.group_by("status").len()
-    return Counter(dict(zip(counts["status"].to_list(), counts["len"].to_list(), strict=True)))
+    """``Detection.reasons`` of one shard's rows (rule after rule, so the first is the first rule's).
+
+    Each series-day by one integer key, its first row's status, then "alert" for the few series-days
+    any rule alerts on: a group-by over every rule's rows took 8% of detection's time."""
+    days = pl.col("date").cast(pl.Int64)  # since 1970: below 2**20 until the year 4840
+    key = (pl.col(SID).cast(pl.Int64) * 2**20 + days).alias("_key")
+    keyed = scored.select(key, "status")
+    firsts = keyed.filter(pl.col("_key").is_first_distinct())
+    alerted = keyed.filter(pl.col("status") == "alert").get_column("_key").unique()
+    status = pl.when(pl.col("_key").is_in(alerted.implode())).then(pl.lit("alert")).otherwise("status")
+    counts = firsts.select(status.alias("status")).get_column("status").value_counts()
+    return Counter(dict(zip(counts["status"].to_list(), counts["count"].to_list(), strict=True)))
 
 
 def _lag(column: str, days: int) -> pl.Expr:
