@@ -211,23 +211,20 @@ def score_weekday_mad(
     """Same-weekday median baseline, level-adjusted, with a robust z and percent drop per series-day.
 
     ``shop``: the whole shop's tables when ``dense`` is one shard of it (default: from ``dense``)."""
-    by_weekday = [SID, "_weekday"]
     # The same weekday of each of the last `weeks` weeks, scaled by the shop's change since.
     leveled = shop_change(dense, config.level_adjust, config.weeks, shop.levels if shop else None)
     scaled = leveled.select(
         (_lag("revenue", 7 * k) * pl.col(change_column(k))).alias(str(k)) for k in range(1, config.weeks + 1)
     )
     baseline, comparable = row_median(scaled)
+    # The median orders of the same weekdays, unscaled: the volume gate's (a rolling median over each
+    # series' weekdays, from the same lag table: a group-by of 7 groups a series took 4x as long).
+    same_days = leveled.select(_lag("orders", 7 * k).alias(str(k)) for k in range(1, config.weeks + 1))
+    baseline_orders = row_median(same_days)[0].alias("baseline_orders")
     # The series' own odds of a zero day and its over-dispersion (detect_zero.zero_day_odds).
     leveled = zero_day_odds(leveled, *((shop.dispersion, shop.orders) if shop else ()))
     scored = (
-        leveled.with_columns(baseline=baseline, comparable=comparable, _weekday=pl.col("date").dt.weekday())
-        .with_columns(
-            baseline_orders=pl.col("orders")
-            .shift(1)
-            .rolling_median(config.weeks, min_samples=1)
-            .over(by_weekday),
-        )
+        leveled.with_columns(baseline=baseline, comparable=comparable, baseline_orders=baseline_orders)
         .with_columns(
             _miss=pl.when(pl.col("baseline") > 0).then((pl.col("revenue") / pl.col("baseline") - 1.0).abs())
         )
