@@ -28,10 +28,15 @@ MAD_SCALE = 1.4826
 
 
 def _rolling_sum(values: pl.Expr, w: int) -> pl.Expr:
-    """The sum of the last ``w`` days of the series. Rows are one per calendar day, series after
-    series, so a plain rolling sum is the per-series one wherever the window starts in the series
-    (``_pos``: the day's index in it): no group-by over the series."""
-    return pl.when(pl.col("_pos") >= w - 1).then(values.rolling_sum(w))
+    """The sum of the last ``w`` days of the series (null if one is unknown). Rows are one per
+    calendar day, series after series (``_pos``: the day's index in it), so the ``w`` values are the
+    row's and the ``w - 1`` before it: no group-by over the series. Added up, not a running sum over
+    the whole column: that one carried the rounding of the series before into the next (a cell that
+    never sold summed to 3e-12, not 0) and differed from run to run with Polars' chunks."""
+    total = values
+    for lag in range(1, w):
+        total = total + values.shift(lag)
+    return pl.when(pl.col("_pos") >= w - 1).then(total)
 
 
 def _window(base: pl.DataFrame, w: int, config: DetectionConfig) -> pl.DataFrame:
