@@ -113,3 +113,11 @@ def test_window_sums_stay_inside_their_series(shop) -> None:
     cell = first.scored.filter(window).join(quiet, on=["sku", "region"])
     assert cell.height == len(checked) and cell["observed"].to_list() == [0.0] * len(checked)
     assert cell["baseline"].to_list() == [0.0] * len(checked)
+
+
+def test_the_chunk_benchmark_finds_the_same_alerts_in_every_chunk_length() -> None:
+    from benchmarks import detect_chunks
+
+    out = detect_chunks.measure(20, TODAY - dt.timedelta(days=69), TODAY)
+    assert out["days_checked"] == 70 and out["same_alerts"] is True
+    assert set(out["chunks"]) == {31, 70, 91} and out["chunks"][31]["alerts"] > 0

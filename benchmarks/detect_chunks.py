@@ -1,0 +1,56 @@
+"""A range run's detection in chunks of 31 days, in the alerts asset's chunks, and in one call: seconds
+and alerts over a generated year (the demo's shape, Poisson counts, ``--skus`` x 6 regions).
+
+Every ``detect_drops`` call scores its HISTORY_DAYS again, so the chunk length sets how many days a
+year's run scores. Run as ``python -m benchmarks.detect_chunks [--skus 500]``; prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import time
+from dataclasses import replace
+
+import polars as pl
+
+from spd_assets.core.detect import HISTORY_DAYS, MIN_CHUNK_DAYS, chunk_days, detect_drops
+from spd_assets.core.incidents import LEAF_COLUMNS, LEAF_ROWS
+from spd_assets.core.metrics import daily_series
+from spd_assets.core.synthetic.shapes import FAMILY, generate_shop
+
+
+def measure(skus: int, first: dt.date, last: dt.date, seed: int = 7) -> dict:
+    """Seconds and alert ids of the checked days in each chunk length, as the alerts asset calls it."""
+    shop = generate_shop(replace(FAMILY["demo"], n_skus=skus), first, last, HISTORY_DAYS, seed)
+    series = daily_series(shop.daily_agg, shop.days)
+    checked = shop.days[HISTORY_DAYS:]
+    per_day = series.height // len(shop.days)
+    out: dict = {"skus": skus, "rows_per_day": per_day, "days_checked": len(checked), "chunks": {}}
+    ids = {}
+    for step in dict.fromkeys((MIN_CHUNK_DAYS, chunk_days(per_day), len(checked))):
+        started, found = time.perf_counter(), []
+        for i in range(0, len(checked), step):
+            chunk = checked[i : i + step]
+            need = [d for d in shop.days if chunk[0] - dt.timedelta(days=HISTORY_DAYS) <= d <= chunk[-1]]
+            window = series.filter(pl.col("date").is_between(need[0], need[-1]))
+            found.append(detect_drops(window, chunk, need, keep=LEAF_ROWS, columns=LEAF_COLUMNS).alerts)
+        ids[step] = set(pl.concat(found)["alert_id"])
+        out["chunks"][step] = {"seconds": round(time.perf_counter() - started, 2), "alerts": len(ids[step])}
+    out["same_alerts"] = len({frozenset(v) for v in ids.values()}) == 1
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skus", type=int, default=500)
+    parser.add_argument("--days", type=int, default=365)
+    args = parser.parse_args()
+    last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    print(json.dumps(measure(args.skus, last - dt.timedelta(days=args.days - 1), last)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
