@@ -1,6 +1,6 @@
 """A range run checks as many days in one detection call as its window of rows allows: every call
 scores its HISTORY_DAYS again, so a small shop's year is four calls, not twelve, and the alerts are
-the same either way."""
+the same either way (here; a borderline day may differ, see ``chunk_days``)."""
 
 from __future__ import annotations
 
@@ -119,5 +119,6 @@ def test_the_chunk_benchmark_finds_the_same_alerts_in_every_chunk_length() -> No
     from benchmarks import detect_chunks
 
     out = detect_chunks.measure(20, TODAY - dt.timedelta(days=69), TODAY)
-    assert out["days_checked"] == 70 and out["same_alerts"] is True
-    assert set(out["chunks"]) == {31, 70, 91} and out["chunks"][31]["alerts"] > 0
+    assert out["days_checked"] == 70 and set(out["chunks"]) == {31, 70, 91}
+    assert out["chunks"][31]["alerts"] > 0
+    assert [c["differ_from_31"] for c in out["chunks"].values()] == [0, 0, 0]  # this shop: none

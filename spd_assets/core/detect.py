@@ -410,7 +410,9 @@ def chunk_days(rows_per_day: int) -> int:
     """Days a range run checks in one ``detect_drops`` call, for a shop of ``rows_per_day`` daily_metrics
     rows. Every call scores its HISTORY_DAYS again: a year in 31-day chunks scores 4 times the days it
     checks, in 91-day chunks twice. So as many days, up to 91, as keep the window under WINDOW_ROWS: a
-    quarter on a catalog of hundreds of SKUs, a month on a big one (the alerts are the same)."""
+    quarter on a catalog of hundreds of SKUs, a month on a big one. The alerts are the same but for a
+    borderline day whose spread reads lookbacks chained past HISTORY_DAYS (the rest of the shop's
+    usual movement), which a day late in a longer chunk holds more of, as it already did in a month."""
     fits = WINDOW_ROWS // max(rows_per_day, 1) - HISTORY_DAYS
     return max(MIN_CHUNK_DAYS, min(MAX_CHUNK_DAYS, fits))
 
