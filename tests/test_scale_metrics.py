@@ -155,3 +155,14 @@ def test_chunks_of_a_week_give_the_months_metrics_and_a_big_shop_gets_shorter_ch
     store = DayStore(str(tmp_path))
     store.write("daily_agg", DAYS[-1], agg.filter(pl.col("date") == DAYS[-1]))
     assert store.row_count("daily_agg", DAYS[-1]) == agg.filter(pl.col("date") == DAYS[-1]).height > 0
+
+
+def test_a_range_runs_chunks_are_sized_by_its_newest_stored_day(tmp_path) -> None:
+    from spd_assets.core.storage import DayFrames
+
+    store, days = DayStore(str(tmp_path)), recent_days(4)
+    frames = DayFrames(store, "daily_agg", tuple(days))
+    assert frames.newest_rows() == 0  # nothing stored yet
+    store.write("daily_agg", days[0], pl.DataFrame({"x": [1, 2, 3]}))
+    store.write("daily_agg", days[2], pl.DataFrame({"x": [1, 2, 3, 4, 5]}))
+    assert frames.newest_rows() == 5  # the newest day's, not the first's nor a missing day's

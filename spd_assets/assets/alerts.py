@@ -179,9 +179,7 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
         prior = previous
         progress = Progress("alerts", len(days), context.log.info, unit="alerts")
         learned = Learned.read(notifications.store_url())
-        stored = sorted(daily_metrics.stored())
-        # The newest day's size sets how many days are checked together (a quarter on a small shop).
-        size = store.row_count(asset, stored[-1]) if stored else 0
+        size = daily_metrics.newest_rows()  # sets how many days are checked together
         for chunk, have in daily_metrics.windows(days, HISTORY_DAYS, chunk_days(size)):
             wanted.update(d for d in daily_metrics.days if chunk[0] - HISTORY <= d <= chunk[-1])
             no_data.update(d for d in chunk if d not in have)

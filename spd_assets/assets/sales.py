@@ -55,9 +55,7 @@ def build(
         progress = Progress("daily_metrics", len(out_days), context.log.info)
         out = DayBatches((), schema.DAILY_METRICS)
 
-        stored = sorted(daily_agg.stored())
-        # The newest day's size sets how many days are computed together (a month on a small shop).
-        size = daily_agg.store.row_count(daily_agg.asset, stored[-1]) if stored else 0
+        size = daily_agg.newest_rows()  # sets how many days are computed together
 
         def batches():
             for chunk, have in daily_agg.windows(out_days, LOOKBACK_DAYS, chunk_days(size)):

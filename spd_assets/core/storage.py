@@ -326,6 +326,12 @@ class DayFrames:
             return {d for d in self.store.days(self.asset) if d in wanted}
         return {d for d in wanted if _is_file(self.store.path(self.asset, d))}
 
+    def newest_rows(self) -> int:
+        """Rows of the newest stored day (0 without one), from its footer: the size a range run's
+        chunks are set by (a month on a small shop, fewer days on a big one)."""
+        stored = self.stored()
+        return self.store.row_count(self.asset, max(stored)) if stored else 0
+
     def windows(
         self, out_days: Sequence[dt.date], lookback: int, chunk_days: int
     ) -> Iterator[tuple[list[dt.date], list[dt.date]]]:
