@@ -1,7 +1,8 @@
 """A range run's detection in chunks of 31 days, in the alerts asset's chunks, and in one call: seconds
 and alerts over a generated year (the demo's shape, Poisson counts, ``--skus`` x 6 regions), and how
 many alerts differ from the 31-day chunks' (a day's spread may read lookbacks chained past
-HISTORY_DAYS, about 120 days deep, and a longer window holds more of them).
+HISTORY_DAYS, about 120 days deep, and a longer window holds more of them). With
+``--one-call-regions R``: one 31-day call of a year's range run at ``--skus`` x R instead.
 
 Every ``detect_drops`` call scores its HISTORY_DAYS again, so the chunk length sets how many days a
 year's run scores. Run as ``python -m benchmarks.detect_chunks [--skus 500]``; prints one JSON line.
@@ -47,11 +48,30 @@ def measure(skus: int, first: dt.date, last: dt.date, seed: int = 7) -> dict:
     return out
 
 
+def one_call(skus: int, regions: int, seed: int = 7) -> dict:
+    """One call of a year's range run at ``skus`` x ``regions``: MIN_CHUNK_DAYS checked on their
+    HISTORY_DAYS and themselves, as the alerts asset makes it on a catalog too big for longer chunks."""
+    last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    names = tuple(f"region-{i:02d}" for i in range(regions))
+    shape = replace(FAMILY["demo"], n_skus=skus, regions=names, region_share=(1.0,) * regions)
+    shop = generate_shop(shape, last - dt.timedelta(days=MIN_CHUNK_DAYS - 1), last, HISTORY_DAYS, seed)
+    series = daily_series(shop.daily_agg, shop.days)
+    started = time.perf_counter()
+    detect_drops(series, shop.days[HISTORY_DAYS:], shop.days, keep=LEAF_ROWS, columns=LEAF_COLUMNS)
+    seconds = time.perf_counter() - started
+    return {"skus": skus, "regions": regions, "days_read": len(shop.days), "rows": series.height,
+            "seconds": round(seconds, 1)}  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skus", type=int, default=500)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--one-call-regions", type=int, default=0, help="time one big-catalog call instead")
     args = parser.parse_args()
+    if args.one_call_regions:
+        print(json.dumps(one_call(args.skus, args.one_call_regions)))
+        return 0
     last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     print(json.dumps(measure(args.skus, last - dt.timedelta(days=args.days - 1), last)))
     return 0

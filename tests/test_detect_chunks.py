@@ -122,3 +122,10 @@ def test_the_chunk_benchmark_finds_the_same_alerts_in_every_chunk_length() -> No
     assert out["days_checked"] == 70 and set(out["chunks"]) == {31, 70, 91}
     assert out["chunks"][31]["alerts"] > 0
     assert [c["differ_from_31"] for c in out["chunks"].values()] == [0, 0, 0]  # this shop: none
+
+
+def test_the_benchmarks_big_catalog_call_reads_a_chunk_and_its_history() -> None:
+    from benchmarks import detect_chunks
+
+    out = detect_chunks.one_call(12, 3)
+    assert out["days_read"] == MIN_CHUNK_DAYS + HISTORY_DAYS and out["rows"] > 12 * 3 * out["days_read"]
