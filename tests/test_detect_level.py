@@ -8,7 +8,14 @@ import numpy as np
 import polars as pl
 from anchor import anchor_day
 
-from spd_assets.core.detect_level import ALL, _category_changes, _robust_changes, shop_levels
+from spd_assets.core.detect_level import (
+    ALL,
+    UNUSUAL,
+    _category_changes,
+    _robust_changes,
+    shop_levels,
+    unusual_days,
+)
 from spd_assets.core.synthetic.shapes import Shape, generate_shop
 
 TODAY = anchor_day()
@@ -96,3 +103,26 @@ def test_a_shop_with_real_daily_shocks_keeps_the_days_own_change() -> None:
     shocked = Shape("shocked", orders_per_day=20_000, n_skus=60, day_shock=0.12, demo_season=False)
     day, shrunk = change_error(shocked, shrink=False), change_error(shocked, shrink=True)
     assert day < 0.05 and shrunk < 1.3 * day, (shrunk, day)
+
+
+def test_a_categorys_promotion_or_outage_is_an_unusual_day_and_a_shop_wide_swing_is_not() -> None:
+    # Four categories of about 500 orders a day. Day 60: the whole shop sells 1.8 times its usual
+    # (Black Friday); day 70: 'b' runs a promotion at three times; day 80: 'c' sells nothing.
+    rng = np.random.default_rng(5)
+    rows = []
+    for i, day in enumerate(DAYS):
+        shop = 1.8 if i == 60 else 1.0
+        for category in "abcd":
+            factor = shop * (
+                3.0 if (i, category) == (70, "b") else 0.0 if (i, category) == (80, "c") else 1.0
+            )
+            rows.append((day, category, "r1", int(rng.poisson(500 * factor)), True))
+    schema = {
+        "date": pl.Date,
+        "category": pl.String,
+        "region": pl.String,
+        "orders": pl.Int64,
+        "_read": pl.Boolean,
+    }
+    far = unusual_days(pl.DataFrame(rows, schema=schema, orient="row")).filter(UNUSUAL)
+    assert sorted(zip(far["date"], far["category"], strict=True)) == [(DAYS[70], "b"), (DAYS[80], "c")]

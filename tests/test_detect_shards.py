@@ -13,7 +13,7 @@ from polars.testing import assert_frame_equal, assert_series_equal
 from spd_assets.core import detect
 from spd_assets.core import detect_grid as grid
 from spd_assets.core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
-from spd_assets.core.detect_level import ALL, cell_orders, change_column, shop_change, shop_levels
+from spd_assets.core.detect_level import ALL, UNUSUAL, cell_orders, change_column, shop_change, shop_levels
 from spd_assets.core.detect_zero import zero_runs
 from spd_assets.core.incidents import LEAF_COLUMNS, LEAF_ROWS
 from spd_assets.core.metrics import calendar_grid, daily_series
@@ -151,8 +151,11 @@ def test_the_shops_change_per_row_is_the_join_on_region_and_category(shop) -> No
             pl.when(pl.col("level") == "total").then(f"_total{c}").otherwise(c).alias(c) for c in columns
         )
         .drop("_region", "_own", *(f"_total{c}" for c in columns))
+        .join(levels.unusual, on=["date", "category"], how="left", maintain_order="left")
+        .with_columns(pl.col(UNUSUAL).fill_null(False))
     )
     placed = shop_change(dense, "shop", 8, levels)
+    assert placed.get_column(UNUSUAL).any()  # the shop has unusual category days to place
     assert placed.select(columns).null_count().sum_horizontal().item() > 0  # early days have no change
     assert_frame_equal(placed, joined, check_exact=True)
 

@@ -14,7 +14,9 @@ and cells, which are many more series, so each must be stricter for the same fal
   over-dispersion (variance over Poisson, from its last 28 days; the weights that estimate one
   factor shared by every cell best). A region's plain sum is as noisy as its few biggest cells; a
   drop of the whole region moves every cell. Expected is the mean of the cell's scaled comparable
-  days (a median of a few orders is biased).
+  days (a median of a few orders is biased), leaving out any day its category was unusual (a
+  promotion, its own outage: ``detect_level.unusual_days``); phi and the weights read the cell's
+  28-day mean, which carries none of the comparable days' noise.
 - The spread of each miss comes from its own history: 1.4826 x the median absolute miss of the 28
   days before, floored by Poisson noise (or 1 / sqrt of the pooled weight), so an over-dispersed
   shop has a wider spread and the same threshold holds on it.
@@ -41,7 +43,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from .detect_level import change_column, row_median
+from .detect_level import UNUSUAL, change_column, row_median
 
 if TYPE_CHECKING:
     from .detect import DetectionConfig
@@ -57,9 +59,15 @@ OUT_COLUMNS = ("date", *SERIES, "rule", "status", "metric", "observed", "baselin
 
 
 def _comparable_orders(base: pl.DataFrame, weeks: int) -> pl.DataFrame:
-    """The one-day rule's comparable days on orders: the same weekday k weeks back, scaled by the shop."""
+    """The one-day rule's comparable days on orders: the same weekday k weeks back, scaled by the shop,
+    leaving out a day its category was unusual (``detect_level.unusual_days``: a promotion k weeks back
+    lifted the mean of a cell's comparable days by a third, and read as a drop the weeks after)."""
+
+    def usual(k: int) -> pl.Expr:
+        return ~pl.col(UNUSUAL).shift(7 * k) if UNUSUAL in base.columns else pl.lit(True)
+
     return base.select(
-        pl.when(pl.col("_pos") >= 7 * k)
+        pl.when((pl.col("_pos") >= 7 * k) & usual(k))
         .then(pl.col("orders").shift(7 * k) * pl.col(change_column(k)))
         .alias(str(k))
         for k in range(1, weeks + 1)
@@ -116,6 +124,10 @@ def _pooled(scored: pl.DataFrame, blocks: pl.DataFrame | None) -> tuple[pl.DataF
     Also the (date, region, category) sums of this frame's cells, which total, region and category
     add up: ``blocks`` replaces them when the frame is one shard of the shop (the sums of every shard).
     """
+    # The weights read the cell's 28-day mean, not its expected orders: a weight falling as the noisy
+    # mean of 8 comparable days rises weighed the cells whose expected came out low by chance more, and
+    # an over-dispersed shop's pooled miss ran 3-5% above zero (a third of a spread: its slow declines
+    # and partial drops had that much to make up before the cusum moved).
     # A cell that sold nothing in its lookback (a long tail's) has no over-dispersion to measure: 0,
     # not 0 / 0, whose NaN summed into every aggregate above it and silenced their cusum.
     phi = pl.when(pl.col("_lam") > 0).then(
@@ -124,7 +136,7 @@ def _pooled(scored: pl.DataFrame, blocks: pl.DataFrame | None) -> tuple[pl.DataF
     phi = phi.fill_null(0.0)
     cells = scored.filter(pl.col("level") == "sku_region", pl.col("_obmean").is_not_null()).select(
         "date", "sku", "category", "region", _o=pl.col("orders"), _x=pl.col("_obmean"),
-        _w=1.0 / (1.0 + phi * pl.col("_obmean")),
+        _w=1.0 / (1.0 + phi * pl.coalesce("_lam", "_obmean")),
     )  # fmt: skip
     sums = {
         "_num": (pl.col("_w") * (pl.col("_o") - pl.col("_x"))).sum(),

@@ -20,6 +20,7 @@ inflating every spread).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,8 @@ MAD_SCALE = 1.4826
 TRIM = 3.0  # a category this many of its usual strays from the median is left out that day
 MIN_SCALE = 0.01  # no category's change is trusted to better than 1% (a flat history has MAD 0)
 ALL = "\x00all"  # the region key of "every region" in the level table
+UNUSUAL_SPREADS = 4.0  # a category's share of the shop this many of its usual strays off: an unusual day
+UNUSUAL = "_far"  # the per-row column: its category's day was unusual
 
 
 def change_column(k: int) -> str:
@@ -87,6 +90,7 @@ class ShopLevels:
 
     levels: pl.DataFrame  # date, _region, _own, _change_1.._change_k
     total: pl.DataFrame  # date, _total_change_1..: the total's trailing median against k weeks before
+    unusual: pl.DataFrame | None = None  # date, category, _far (unusual_days)
 
 
 def _category_scales(long: pl.DataFrame) -> pl.DataFrame:
@@ -212,7 +216,31 @@ def shop_levels(cells: pl.DataFrame, total: pl.DataFrame, weeks: int) -> ShopLev
             for k, c in enumerate(columns, start=1)
         ),
     )
-    return ShopLevels(levels=levels, total=total)
+    return ShopLevels(levels=levels, total=total, unusual=unusual_days(cells))
+
+
+def unusual_days(cells: pl.DataFrame) -> pl.DataFrame:
+    """(date, category) -> ``_far``: the category's orders against the median category's that day stray
+    from their trailing level (the median of the SCALE_DAYS before) by more than UNUSUAL_SPREADS of
+    their usual strays (1.4826 x their median), or of its Poisson noise; or it sold nothing. A
+    promotion of the category, or its own outage: a day that would lift or sink every baseline it
+    is a comparable day of. A shop-wide swing (a season, Black Friday, a region's outage) moves every
+    category alike, and one category's day moves no other's gap to the median category (its share
+    of the shop would: a promotion of one of four is a third less share for the other three)."""
+    by_day = cells.group_by("date", "category").agg(pl.col("orders").sum(), pl.col("_read").any())
+    log = pl.when(pl.col("orders") > 0).then(pl.col("orders").cast(pl.Float64).log())
+    by_day = (
+        by_day.filter("_read")
+        .with_columns(_x=log)
+        .with_columns(_x=pl.col("_x") - pl.col("_x").median().over("date"))
+    )
+    by_day = by_day.sort("category", "date")
+    level = pl.col("_x").shift(1).rolling_median(SCALE_DAYS, min_samples=7).over("category")
+    by_day = by_day.with_columns(_m=level).with_columns(_d=(pl.col("_x") - pl.col("_m")).abs())
+    stray = MAD_SCALE * pl.col("_d").shift(1).rolling_median(SCALE_DAYS, min_samples=7).over("category")
+    noise = 1.0 / pl.col("orders").clip(lower_bound=1).sqrt()
+    far = (pl.col("_d") > UNUSUAL_SPREADS * pl.max_horizontal(stray, noise)) | (pl.col("orders") == 0)
+    return by_day.select("date", "category", far.fill_null(False).alias(UNUSUAL))
 
 
 def shop_change(dense: pl.DataFrame, how: str, weeks: int, levels: ShopLevels | None = None) -> pl.DataFrame:
@@ -267,7 +295,26 @@ def _with_changes(dense: pl.DataFrame, levels: ShopLevels, columns: list[str]) -
         )
         value = np.where(row_total, shop[pos], grid[row_key, pos])
         out.append(pl.Series(c, value, nan_to_null=True))
+    if levels.unusual is not None:
+        out.append(_placed_unusual(firsts, levels.unusual, first, n_days, pos))
     return dense.with_columns(out)
+
+
+def _placed_unusual(
+    firsts: pl.DataFrame, unusual: pl.DataFrame, first: dt.date, n_days: int, pos: np.ndarray
+) -> pl.Series:
+    """Per row, whether its own category's day was unusual (``unusual_days``; False without one)."""
+    names = unusual.get_column("category").unique().sort()
+    code = {name: i for i, name in enumerate(names.to_list())}
+    grid = np.zeros((len(code) + 1, n_days), dtype=bool)  # the last row: no category
+    table = unusual.with_columns(_day=(pl.col("date") - first).dt.total_days()).filter(
+        pl.col("_day").is_between(0, n_days - 1)
+    )
+    rows = np.array([code[x] for x in table.get_column("category").to_list()], dtype=np.int64)
+    grid[rows, table.get_column("_day").to_numpy()] = table.get_column("_far").to_numpy()
+    own = firsts.get_column("category").to_list()
+    per_series = np.array([code.get(x, len(code)) for x in own], dtype=np.int64)
+    return pl.Series(UNUSUAL, grid[np.repeat(per_series, n_days), pos])
 
 
 def row_median(values: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
