@@ -12,7 +12,7 @@ from spd_assets.core.detect import HISTORY_DAYS, detect_drops
 from spd_assets.core.detect_cusum import _pooled
 from spd_assets.core.metrics import daily_series
 from spd_assets.core.synthetic.shape_incidents import ShapeIncident
-from spd_assets.core.synthetic.shapes import FRESH_FAMILY, Shape, generate_shop
+from spd_assets.core.synthetic.shapes import FAMILY, FRESH_FAMILY, Shape, generate_shop
 
 TODAY = anchor_day()  # the same generated shops on any date (tests/anchor.py)
 FIRST = TODAY - dt.timedelta(days=60)
@@ -107,3 +107,23 @@ def test_a_categorys_promotion_is_no_shortfall_on_the_same_weekday_after_it() ->
     cusum = found.scored.filter(rule="cusum", level="category", category="home")
     assert cusum.height == 2 and cusum["robust_z"].min() > -2.5, cusum["robust_z"].to_list()
     assert found.alerts.filter(category="home").is_empty()
+
+
+def test_a_noisy_regions_partial_drop_is_caught_the_day_its_orders_fall_whatever_its_revenue() -> None:
+    # An over-dispersed shop (negative-binomial cells, r = 3, 6% daily shocks): 'us-east' loses 40% of
+    # its orders for a day, but the orders left were dearer: its revenue is under 20% down. The
+    # one-day limit of the pooled orders (3.5 spreads and 20% down) read the revenue for its 20%
+    # and waited for the sum; the orders alone are checked now.
+    shape = FAMILY["overdispersed"]
+    day = TODAY - dt.timedelta(days=3)
+    east = shape.regions.index("us-east")
+    drop = ShapeIncident("r", "region_partial", "region", day, day, 0.6, region="us-east", region_index=east)
+    shop = generate_shop(shape, FIRST, TODAY, HISTORY_DAYS, 1, incidents=[drop])
+    dearer = (pl.col("region") == "us-east") & (pl.col("date") == day)
+    agg = shop.daily_agg.with_columns(
+        pl.when(dearer).then(pl.col("revenue") * 0.85 / 0.6).otherwise("revenue")
+    )
+    found = detect_drops(daily_series(agg, shop.days), [day])
+    region = found.scored.filter(level="region", region="us-east")
+    assert region.filter(rule="weekday_mad")["pct_drop"].item() < 0.2  # its revenue alone: no alert
+    assert found.alerts.filter(level="region", region="us-east").height == 1

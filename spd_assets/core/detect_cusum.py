@@ -218,10 +218,12 @@ def score_cusum(
     pct = pl.when(pl.col("_base") > 0).then(1.0 - pl.col("_obs") / pl.col("_base"))
     # A Shewhart limit beside the CUSUM (Lucas 1982): a large shift is found the day it happens, on the
     # same pooled, self-scaled miss, instead of waiting for the sum to reach h.
-    # The day's revenue against the one-day rule's median baseline must be down too: a promotion
-    # among the comparable days lifts the mean behind the pooled miss, not the median.
+    # The day's orders against the median of its comparable orders must be down too: a SKU's
+    # promotion among the comparable days lifts the mean behind the pooled miss, not the median.
+    # Orders, not the one-day rule's revenue: a noisy region's 40% drop on a day a few dear items
+    # sold was 15% down in revenue, and waited a day for the sum.
     day = (pl.col("_e") <= -config.z_threshold) & (
-        pl.min_horizontal(-pl.col("_omiss"), "_day_pct") >= config.cusum_day_pct
+        pl.min_horizontal(-pl.col("_omiss"), -pl.col("_own")) >= config.cusum_day_pct
     )
     day = day | (
         (pl.col("_own_e") <= -config.z_threshold)
