@@ -20,6 +20,7 @@ from spd_assets.core.synthetic.shapes import Shape, generate_shop
 
 TODAY = anchor_day()
 DAYS = [TODAY - dt.timedelta(days=k) for k in range(119, -1, -1)]
+CELLS = {"date": pl.Date, "category": pl.String, "region": pl.String, "orders": pl.Int64, "_read": pl.Boolean}
 
 
 def cells(promo_today: float) -> pl.DataFrame:
@@ -34,14 +35,7 @@ def cells(promo_today: float) -> pl.DataFrame:
         mid = np.sqrt(low * high) * (promo_today if i == len(DAYS) - 1 else 1.0)
         for category, orders in (("low", low), ("mid", mid), ("high", high)):
             rows.append((day, category, "r1", int(orders), True))
-    schema = {
-        "date": pl.Date,
-        "category": pl.String,
-        "region": pl.String,
-        "orders": pl.Int64,
-        "_read": pl.Boolean,
-    }
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(rows, schema=CELLS, orient="row")
 
 
 def change_of(frame: pl.DataFrame, own: str) -> np.ndarray:
@@ -117,12 +111,5 @@ def test_a_categorys_promotion_or_outage_is_an_unusual_day_and_a_shop_wide_swing
                 3.0 if (i, category) == (70, "b") else 0.0 if (i, category) == (80, "c") else 1.0
             )
             rows.append((day, category, "r1", int(rng.poisson(500 * factor)), True))
-    schema = {
-        "date": pl.Date,
-        "category": pl.String,
-        "region": pl.String,
-        "orders": pl.Int64,
-        "_read": pl.Boolean,
-    }
-    far = unusual_days(pl.DataFrame(rows, schema=schema, orient="row")).filter(UNUSUAL)
+    far = unusual_days(pl.DataFrame(rows, schema=CELLS, orient="row")).filter(UNUSUAL)
     assert sorted(zip(far["date"], far["category"], strict=True)) == [(DAYS[70], "b"), (DAYS[80], "c")]
