@@ -100,12 +100,14 @@ def test_a_shop_with_real_daily_shocks_keeps_the_days_own_change() -> None:
 
 
 def test_a_categorys_promotion_or_outage_is_an_unusual_day_and_a_shop_wide_swing_is_not() -> None:
-    # Four categories of about 500 orders a day. Day 60: the whole shop sells 1.8 times its usual
-    # (Black Friday); day 70: 'b' runs a promotion at three times; day 80: 'c' sells nothing.
-    rng = np.random.default_rng(5)
+    # Four categories of about 500 orders a day and 'e' of one a day, whose days without orders are
+    # ordinary. Day 60: the whole shop sells 1.8 times its usual (Black Friday); day 70: 'b' runs a
+    # promotion at three times; day 80: 'c' sells nothing.
+    rng = np.random.default_rng(6)
     rows = []
     for i, day in enumerate(DAYS):
         shop = 1.8 if i == 60 else 1.0
+        rows.append((day, "e", "r1", int(rng.poisson(1.0 * shop)), True))
         for category in "abcd":
             factor = shop * (
                 3.0 if (i, category) == (70, "b") else 0.0 if (i, category) == (80, "c") else 1.0

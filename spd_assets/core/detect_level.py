@@ -239,7 +239,12 @@ def unusual_days(cells: pl.DataFrame) -> pl.DataFrame:
     by_day = by_day.with_columns(_m=level).with_columns(_d=(pl.col("_x") - pl.col("_m")).abs())
     stray = MAD_SCALE * pl.col("_d").shift(1).rolling_median(SCALE_DAYS, min_samples=7).over("category")
     noise = 1.0 / pl.col("orders").clip(lower_bound=1).sqrt()
-    far = (pl.col("_d") > UNUSUAL_SPREADS * pl.max_horizontal(stray, noise)) | (pl.col("orders") == 0)
+    # A day without orders has no log: unusual when its usual day (the median of the SCALE_DAYS
+    # before) is UNUSUAL_SPREADS of Poisson noise above zero, 16 orders; a category of one or two a
+    # day sells nothing on many ordinary days.
+    usual = pl.col("orders").shift(1).rolling_median(SCALE_DAYS, min_samples=7).over("category")
+    gone = (pl.col("orders") == 0) & (usual >= UNUSUAL_SPREADS**2)
+    far = (pl.col("_d") > UNUSUAL_SPREADS * pl.max_horizontal(stray, noise)) | gone
     return by_day.select("date", "category", far.fill_null(False).alias(UNUSUAL))
 
 
