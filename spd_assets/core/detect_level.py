@@ -124,10 +124,13 @@ def _robust_changes(changes: pl.DataFrame, weeks: int, shrink: bool = True) -> p
     )  # fmt: skip
     long = long.join(_category_scales(long), on=["date", "category", "region"], how="left")
     group = ["date", "region", "_k"]
-    median = pl.col("_x").median().over(group)
-    spread = (MAD_SCALE * (pl.col("_x") - median).abs().median().over(group)).clip(lower_bound=MIN_SCALE)
-    s = pl.coalesce("_s", spread).clip(lower_bound=MIN_SCALE)
-    gap = (pl.col("_x") - median).abs()
+    # The median of all and the spread around it, each one window pass (nested in the expressions
+    # below, they were evaluated again in each: 0.7 of a demo year's 1.2 s here).
+    long = long.with_columns(_gap=(pl.col("_x") - pl.col("_x").median().over(group)).abs())
+    spread = (MAD_SCALE * pl.col("_gap").median().over(group)).clip(lower_bound=MIN_SCALE)
+    long = long.with_columns(_spread=spread)
+    s = pl.coalesce("_s", "_spread").clip(lower_bound=MIN_SCALE)
+    gap = pl.col("_gap")
     kept = pl.col("_x").is_not_null() & (gap <= TRIM * s)
     weight = pl.when(pl.col("_x").is_not_null()).then(1.0 / s**2).otherwise(0.0)
     # When every other category is trimmed (a promotion among two others, both far from the own
