@@ -127,3 +127,24 @@ def test_a_noisy_regions_partial_drop_is_caught_the_day_its_orders_fall_whatever
     region = found.scored.filter(level="region", region="us-east")
     assert region.filter(rule="weekday_mad")["pct_drop"].item() < 0.2  # its revenue alone: no alert
     assert found.alerts.filter(level="region", region="us-east").height == 1
+
+
+def test_a_regions_drop_on_the_day_another_category_runs_a_promotion_is_caught() -> None:
+    # Three categories; 'us-east' loses 40% of its orders on a day one category sells three times
+    # its usual everywhere. That category's cells in the region, far above their expected, made up
+    # for half of the region's drop in its pooled miss; the region now leaves out a category on its
+    # unusual day.
+    shape = Shape("three", orders_per_day=6_000, n_skus=60, n_categories=3, demo_season=False)
+    day = TODAY - dt.timedelta(days=3)
+    east = shape.regions.index("us-east")
+    drop = ShapeIncident("r", "region_partial", "region", day, day, 0.6, region="us-east", region_index=east)
+    shop = generate_shop(shape, FIRST, TODAY, HISTORY_DAYS, 2, incidents=[drop])
+    promoted = shop.catalog["category"][0]
+    lifted = (pl.col("category") == promoted) & (pl.col("date") == day)
+    agg = shop.daily_agg.with_columns(
+        pl.when(lifted).then(pl.col(c) * 3).otherwise(pl.col(c)).alias(c)
+        for c in ("orders", "units", "revenue")
+    )
+    found = detect_drops(daily_series(agg, shop.days), [day])
+    assert found.alerts.filter(level="region", region="us-east").height == 1
+    assert found.alerts.filter(level="category", category=promoted).is_empty()

@@ -134,19 +134,25 @@ def _pooled(scored: pl.DataFrame, blocks: pl.DataFrame | None) -> tuple[pl.DataF
         (pl.col("_var") - pl.col("_lam")).clip(lower_bound=0.0) / pl.col("_lam") ** 2
     )
     phi = phi.fill_null(0.0)
+    far = pl.col(UNUSUAL) if UNUSUAL in scored.columns else pl.lit(False)
     cells = scored.filter(pl.col("level") == "sku_region", pl.col("_obmean").is_not_null()).select(
         "date", "sku", "category", "region", _o=pl.col("orders"), _x=pl.col("_obmean"),
-        _w=1.0 / (1.0 + phi * pl.coalesce("_lam", "_obmean")),
+        _w=1.0 / (1.0 + phi * pl.coalesce("_lam", "_obmean")), _far=far,
     )  # fmt: skip
     sums = {
         "_num": (pl.col("_w") * (pl.col("_o") - pl.col("_x"))).sum(),
         "_pw": (pl.col("_w") * pl.col("_x")).sum(),
     }
     # The region x category sums once; total, region and category add them up.
-    own = cells.group_by("date", "region", "category").agg(**sums)
+    own = cells.group_by("date", "region", "category").agg(**sums, _far=pl.col("_far").any())
     parts = [cells.group_by("date", "sku", "category").agg(**sums).with_columns(level=pl.lit("sku"))]
+    # The total and a region leave out a category on its unusual day (a promotion, its own outage,
+    # ``detect_level.unusual_days``): its cells' misses are the category's news, not theirs, and a
+    # promotion's cells far above their expected hid half of a region's drop the same day.
+    table = own if blocks is None else blocks
     for level, keys in (("total", ()), ("region", ("region",)), ("category", ("category",))):
-        part = (own if blocks is None else blocks).group_by("date", *keys).agg(pl.col("_num", "_pw").sum())
+        usual = table if level == "category" else table.filter(~pl.col("_far"))
+        part = usual.group_by("date", *keys).agg(pl.col("_num", "_pw").sum())
         parts.append(part.with_columns(level=pl.lit(level)))
     parts = [
         p.with_columns(_pm=pl.when(pl.col("_pw") > 0).then(pl.col("_num") / pl.col("_pw"))) for p in parts
@@ -170,7 +176,11 @@ def _total_alone(scored: pl.DataFrame, config: DetectionConfig) -> pl.Series:
 
 def add_blocks(blocks: list[pl.DataFrame]) -> pl.DataFrame:
     """The shards' (date, region, category) cell sums as the whole shop's (``score_cusum``'s ``blocks``)."""
-    return pl.concat(blocks).group_by("date", "region", "category").agg(pl.col("_num", "_pw").sum())
+    return (
+        pl.concat(blocks)
+        .group_by("date", "region", "category")
+        .agg(pl.col("_num", "_pw").sum(), pl.col("_far").any())
+    )
 
 
 def score_cusum(
@@ -185,7 +195,13 @@ def score_cusum(
     comparable = _comparable_orders(base, config.weeks)
     mean = comparable.mean_horizontal().alias("_obmean")
     every = base.select(
-        *USED, mean, zero["_lam"], zero["_var"], _explained=explained, _day_pct=pl.col("pct_drop")
+        *USED,
+        *([UNUSUAL] if UNUSUAL in base.columns else []),
+        mean,
+        zero["_lam"],
+        zero["_var"],
+        _explained=explained,
+        _day_pct=pl.col("pct_drop"),
     )
     # An aggregate's miss is its cells' misses pooled with optimal weights: noise concentrated in a
     # few big, over-dispersed cells weighs less than a drop every cell shares.
