@@ -100,18 +100,25 @@ def test_a_shop_with_real_daily_shocks_keeps_the_days_own_change() -> None:
 
 
 def test_a_categorys_promotion_or_outage_is_an_unusual_day_and_a_shop_wide_swing_is_not() -> None:
-    # Four categories of about 500 orders a day and 'e' of one a day, whose days without orders are
-    # ordinary. Day 60: the whole shop sells 1.8 times its usual (Black Friday); day 70: 'b' runs a
-    # promotion at three times; day 80: 'c' sells nothing.
+    # Four categories of 300 to 3,000 orders a day and 'e' of one a day, whose days without orders
+    # are ordinary. Day 60: the whole shop sells 1.8 times its usual (Black Friday); day 70: 'b' runs
+    # a promotion at three times, passing 'c' (so the median category's orders jump from b's to c's:
+    # a gap to the median category flagged every other category that day); day 80: 'c' sells nothing.
     rng = np.random.default_rng(6)
+    size = {"a": 300, "b": 500, "c": 1_200, "d": 3_000}
     rows = []
     for i, day in enumerate(DAYS):
         shop = 1.8 if i == 60 else 1.0
         rows.append((day, "e", "r1", int(rng.poisson(1.0 * shop)), True))
-        for category in "abcd":
+        for category, orders in size.items():
             factor = shop * (
                 3.0 if (i, category) == (70, "b") else 0.0 if (i, category) == (80, "c") else 1.0
             )
-            rows.append((day, category, "r1", int(rng.poisson(500 * factor)), True))
-    far = unusual_days(pl.DataFrame(rows, schema=CELLS, orient="row")).filter(UNUSUAL)
-    assert sorted(zip(far["date"], far["category"], strict=True)) == [(DAYS[70], "b"), (DAYS[80], "c")]
+            rows.append((day, category, "r1", int(rng.poisson(orders * factor)), True))
+    far = set(unusual_days(pl.DataFrame(rows, schema=CELLS, orient="row")).filter(UNUSUAL).iter_rows())
+    far = {(day, category) for day, category, _ in far}
+    assert {(DAYS[70], "b"), (DAYS[80], "c")} <= far
+    assert not {(day, c) for day, c in far if day in (DAYS[60], DAYS[70]) and c != "b"}  # no other that day
+    assert not {(day, c) for day, c in far if c == "e"}
+    # A 4-spread stray of an ordinary day is rare, not never (the median category's own noise).
+    assert len(far) - 2 <= 0.01 * 4 * len(DAYS)

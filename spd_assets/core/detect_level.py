@@ -32,7 +32,7 @@ MAD_SCALE = 1.4826
 TRIM = 3.0  # a category this many of its usual strays from the median is left out that day
 MIN_SCALE = 0.01  # no category's change is trusted to better than 1% (a flat history has MAD 0)
 ALL = "\x00all"  # the region key of "every region" in the level table
-UNUSUAL_SPREADS = 4.0  # a category's share of the shop this many of its usual strays off: an unusual day
+UNUSUAL_SPREADS = 4.0  # a category this many of its usual strays off the median category: an unusual day
 UNUSUAL = "_far"  # the per-row column: its category's day was unusual
 
 
@@ -223,30 +223,30 @@ def shop_levels(cells: pl.DataFrame, total: pl.DataFrame, weeks: int) -> ShopLev
 
 
 def unusual_days(cells: pl.DataFrame) -> pl.DataFrame:
-    """(date, category) -> ``_far``: the category's orders against the median category's that day stray
-    from their trailing level (the median of the SCALE_DAYS before) by more than UNUSUAL_SPREADS of
-    their usual strays (1.4826 x their median), or of its Poisson noise; or it sold nothing. A
-    promotion of the category, or its own outage: a day that would lift or sink every baseline it
-    is a comparable day of. A shop-wide swing (a season, Black Friday, a region's outage) moves every
-    category alike, and one category's day moves no other's gap to the median category (its share
-    of the shop would: a promotion of one of four is a third less share for the other three)."""
+    """(date, category) -> ``_far``: the category's orders stray from their trailing level (the median
+    of the SCALE_DAYS before, in logs) more than the median category's do that day, by UNUSUAL_SPREADS
+    of its usual such strays (1.4826 x their median) or of its Poisson noise; or it sold nothing on a
+    busy day. A promotion of the category, or its own outage: a day that would lift or sink every
+    baseline it is a comparable day of. A shop-wide swing (a season, a weekday, Black Friday, a
+    region's outage) moves every category's stray alike, and one category's day moves the median
+    stray of the others little (the median category's own orders would jump when the category on
+    promotion passes it: categories of very different sizes)."""
     by_day = cells.group_by("date", "category").agg(pl.col("orders").sum(), pl.col("_read").any())
     log = pl.when(pl.col("orders") > 0).then(pl.col("orders").cast(pl.Float64).log())
-    by_day = (
-        by_day.filter("_read")
-        .with_columns(_x=log)
-        .with_columns(_x=pl.col("_x") - pl.col("_x").median().over("date"))
-    )
-    by_day = by_day.sort("category", "date")
-    level = pl.col("_x").shift(1).rolling_median(SCALE_DAYS, min_samples=7).over("category")
-    by_day = by_day.with_columns(_m=level).with_columns(_d=(pl.col("_x") - pl.col("_m")).abs())
-    stray = MAD_SCALE * pl.col("_d").shift(1).rolling_median(SCALE_DAYS, min_samples=7).over("category")
+    by_day = by_day.filter("_read").with_columns(_x=log).sort("category", "date")
+
+    def trailing(column: str) -> pl.Expr:  # the median of the category's SCALE_DAYS before the day
+        return pl.col(column).shift(1).rolling_median(SCALE_DAYS, min_samples=7).over("category")
+
+    # Busy: a usual day UNUSUAL_SPREADS of Poisson noise above zero, 16 orders. A category of one or two
+    # a day sells nothing on many ordinary days, and its strays are noise: it sets no median stray.
+    busy = trailing("orders") >= UNUSUAL_SPREADS**2
+    by_day = by_day.with_columns(_y=pl.col("_x") - trailing("_x"), _busy=busy)
+    median = pl.when("_busy").then("_y").median().over("date")
+    by_day = by_day.with_columns(_d=(pl.col("_y") - median).abs())
+    stray = MAD_SCALE * trailing("_d")
     noise = 1.0 / pl.col("orders").clip(lower_bound=1).sqrt()
-    # A day without orders has no log: unusual when its usual day (the median of the SCALE_DAYS
-    # before) is UNUSUAL_SPREADS of Poisson noise above zero, 16 orders; a category of one or two a
-    # day sells nothing on many ordinary days.
-    usual = pl.col("orders").shift(1).rolling_median(SCALE_DAYS, min_samples=7).over("category")
-    gone = (pl.col("orders") == 0) & (usual >= UNUSUAL_SPREADS**2)
+    gone = (pl.col("orders") == 0) & pl.col("_busy")  # a day without orders has no log
     far = (pl.col("_d") > UNUSUAL_SPREADS * pl.max_horizontal(stray, noise)) | gone
     return by_day.select("date", "category", far.fill_null(False).alias(UNUSUAL))
 
