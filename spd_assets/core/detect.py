@@ -46,11 +46,14 @@ from .detect_grid import SERIES, SID, dense_rows, row_series
 from .detect_level import (
     LEVEL_DAYS,
     ShopLevels,
+    category_orders,
     cell_orders,
     change_column,
     row_median,
     shop_change,
     shop_levels,
+    unusual_days,
+    with_unusual,
 )
 from .detect_multiday import score_window_mad
 from .detect_zero import (
@@ -531,16 +534,22 @@ def _score_in_shards(
 
     top = dense(-1)
     orders = shop_orders(top)
-    cells, busy = [], [busy_dispersion(dispersion(top, orders, robust=False))]
+    # A category's unusual days from its own rows: the over-dispersion leaves them out as one call does.
+    unusual = unusual_days(category_orders(top)) if config.level_adjust != "none" else None
+
+    def placed(part: pl.DataFrame) -> pl.DataFrame:
+        return part if unusual is None else with_unusual(part, unusual)
+
+    cells, busy = [], [busy_dispersion(dispersion(placed(top), orders, robust=False))]
     without_sku = ids.drop("sku")  # what the first pass reads of the keys
     for i in range(n_shards):
-        part = dense(i, without_sku)
+        part = placed(dense(i, without_sku))
         cells.append(cell_orders(part))
         busy.append(busy_dispersion(dispersion(part, orders, robust=False)))
         del part
     total = top.filter(pl.col("level") == "total").select("date", "orders")
     shop = ShopContext(
-        levels=shop_levels(pl.concat(cells), total, config.weeks),
+        levels=shop_levels(pl.concat(cells), total, config.weeks, unusual),
         dispersion=level_dispersion(pl.concat(busy)),
         orders=orders,
     )

@@ -202,9 +202,12 @@ def _shrunk(table: pl.DataFrame) -> pl.DataFrame:
     return table.with_columns(_c=shrunk).select("date", "region", "_own", "_k", "_c")
 
 
-def shop_levels(cells: pl.DataFrame, total: pl.DataFrame, weeks: int) -> ShopLevels:
+def shop_levels(
+    cells: pl.DataFrame, total: pl.DataFrame, weeks: int, unusual: pl.DataFrame | None = None
+) -> ShopLevels:
     """From ``cell_orders`` of every cell and the total's dense rows (date, orders): the tables
-    ``shop_change`` joins, for every own category (null: a series with none) and region."""
+    ``shop_change`` joins, for every own category (null: a series with none) and region.
+    ``unusual``: ``unusual_days`` when already found (from ``category_orders``: the same table)."""
     columns = [change_column(k) for k in range(1, weeks + 1)]
     levels = _robust_changes(_category_changes(cells, weeks), weeks)
     orders = pl.col("orders").cast(pl.Float64)
@@ -219,7 +222,15 @@ def shop_levels(cells: pl.DataFrame, total: pl.DataFrame, weeks: int) -> ShopLev
             for k, c in enumerate(columns, start=1)
         ),
     )
-    return ShopLevels(levels=levels, total=total, unusual=unusual_days(cells))
+    return ShopLevels(levels=levels, total=total, unusual=unusual_days(cells) if unusual is None else unusual)
+
+
+def category_orders(dense: pl.DataFrame) -> pl.DataFrame:
+    """(date, category, region=ALL) -> the category's orders and whether the day was read, from its own
+    rows: what ``unusual_days`` reads of ``cell_orders``, known before the cells are gathered."""
+    rows = dense.filter(pl.col("level") == "category")
+    return rows.select("date", "category", region=pl.lit(ALL), orders=pl.col("orders").fill_null(0),
+                       _read=pl.col("orders").is_not_null())  # fmt: skip
 
 
 def unusual_days(cells: pl.DataFrame) -> pl.DataFrame:
@@ -303,15 +314,24 @@ def _with_changes(dense: pl.DataFrame, levels: ShopLevels, columns: list[str]) -
         )
         value = np.where(row_total, shop[pos], grid[row_key, pos])
         out.append(pl.Series(c, value, nan_to_null=True))
-    if levels.unusual is not None:
-        out.append(_placed_unusual(firsts, levels.unusual, first, n_days, pos))
-    return dense.with_columns(out)
+    dense = dense.with_columns(out)
+    return dense if levels.unusual is None else with_unusual(dense, levels.unusual)
+
+
+def with_unusual(dense: pl.DataFrame, unusual: pl.DataFrame) -> pl.DataFrame:
+    """``dense`` with UNUSUAL: whether the row's own category's day was unusual (``unusual_days``;
+    False for a series without a category). Rows are one per calendar day, series after series."""
+    if dense.is_empty():
+        return dense.with_columns(pl.lit(False).alias(UNUSUAL))
+    firsts = dense.filter(pl.col("_pos") == 0)  # one row per series, in order
+    first, n_days = firsts.get_column("date")[0], dense.height // firsts.height
+    pos = dense.get_column("_pos").to_numpy()
+    return dense.with_columns(_placed_unusual(firsts, unusual, first, n_days, pos))
 
 
 def _placed_unusual(
     firsts: pl.DataFrame, unusual: pl.DataFrame, first: dt.date, n_days: int, pos: np.ndarray
 ) -> pl.Series:
-    """Per row, whether its own category's day was unusual (``unusual_days``; False without one)."""
     names = unusual.get_column("category").unique().sort()
     code = {name: i for i, name in enumerate(names.to_list())}
     grid = np.zeros((len(code) + 1, n_days), dtype=bool)  # the last row: no category

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from .detect_level import UNUSUAL
+
 if TYPE_CHECKING:
     from .detect import DetectionConfig
 
@@ -87,6 +89,25 @@ def _lookback_sums(n_days: int, arrays: list[np.ndarray]) -> tuple[list[np.ndarr
     return [window(np.where(known, a, 0.0)) for a in arrays], window(known.astype(float))
 
 
+def _usual_lookback_sums(
+    frame: pl.DataFrame, n_days: int, arrays: list[np.ndarray]
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """``_lookback_sums`` leaving out the days the row's category was unusual (``UNUSUAL``: a
+    promotion, its own outage), where ZERO_LOOKBACK // 2 usual days remain. Two 3x promotion days
+    of a category in 28 doubled the variance of its SKUs' orders: a SKU of 40 orders a day selling
+    nothing read as over-dispersed noise (a 1-in-300 day, not 1 in 300,000), and its stock-out
+    waited a day for the run."""
+    sums, count = _lookback_sums(n_days, arrays)
+    if UNUSUAL not in frame.columns:
+        return sums, count
+    far = frame.get_column(UNUSUAL).fill_null(False).to_numpy()
+    if not far.any():
+        return sums, count
+    usual, kept = _lookback_sums(n_days, [np.where(far, np.nan, a) for a in arrays])
+    enough = kept >= ZERO_LOOKBACK // 2
+    return [np.where(enough, u, a) for u, a in zip(usual, sums, strict=True)], np.where(enough, kept, count)
+
+
 def dispersion(frame: pl.DataFrame, shop: pl.DataFrame | None = None, robust: bool = True) -> pl.DataFrame:
     """``frame`` (a dense grid) with the series' daily orders over the ZERO_LOOKBACK days ending
     ZERO_GAP days back: ``_lam`` and ``_var``, their mean and variance; ``_share``, its orders per
@@ -100,7 +121,8 @@ def dispersion(frame: pl.DataFrame, shop: pl.DataFrame | None = None, robust: bo
     zero-day odds) judges a zero day against what the shop sold that day: a business supplier's SKU
     of 5 orders a day sells 1 on a Sunday, and a January after the holiday peak sells less on every
     day, so a weekend or a January week without sales is less unlikely than a weekday in December.
-    ``_lam`` and ``_var`` keep the shop's swings in (the cusum's cell weights).
+    ``_lam`` and ``_var`` keep the shop's swings in (the cusum's cell weights); ``_share`` and
+    ``_phi`` leave out the days the series' category was unusual (``_usual_lookback_sums``).
     """
     shop = shop_orders(frame) if shop is None else shop
     n_days = int(frame.get_column("_pos").max()) + 1 if frame.height else 1
@@ -110,7 +132,7 @@ def dispersion(frame: pl.DataFrame, shop: pl.DataFrame | None = None, robust: bo
         g = _per_row(frame, _quiet_shop(shop), "orders").to_numpy()
         g = g / max(float(np.nanmedian(g)), 1.0) if not np.isnan(g).all() else g  # small squares
     (sy, syy), count = _lookback_sums(n_days, [y, y * y])
-    (ty, tyy, sg, syg, sgg), both = _lookback_sums(n_days, [y, y * y, g, y * g, g * g])
+    (ty, tyy, sg, syg, sgg), both = _usual_lookback_sums(frame, n_days, [y, y * y, g, y * g, g * g])
     with np.errstate(all="ignore"):
         enough = count >= ZERO_LOOKBACK // 2
         lam = np.where(enough, sy / count, np.nan)
