@@ -491,7 +491,7 @@ def _score(
         else:
             frame = {"weekday_mad": base, "zero_run": zero}.get(rule)
             frame = score_window_mad(base, config, zero) if frame is None else frame
-        kept = frame.filter(pl.col("date").is_in(wanted)).select(SID, *SCORED)
+        kept = frame.select(SID, *SCORED).filter(pl.col("date").is_in(wanted))  # the columns, then the rows
         parts.append(kept.cast(SCORED).with_columns(_rank=pl.lit(RULES.index(rule), dtype=pl.Int8)))
     empty_scored = pl.DataFrame(schema={SID: pl.UInt32, **SCORED, "_rank": pl.Int8})
     return (pl.concat(parts) if parts else empty_scored), blocks
