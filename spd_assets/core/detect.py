@@ -42,7 +42,7 @@ import numpy as np
 import polars as pl
 
 from .detect_cusum import add_blocks, score_cusum
-from .detect_grid import SERIES, SID, dense_rows, row_series
+from .detect_grid import SERIES, SID, dense_rows, row_series, trailing_median
 from .detect_level import (
     LEVEL_DAYS,
     ShopLevels,
@@ -226,16 +226,14 @@ def score_weekday_mad(
     baseline_orders = row_median(same_days)[0].alias("baseline_orders")
     # The series' own odds of a zero day and its over-dispersion (detect_zero.zero_day_odds).
     leveled = zero_day_odds(leveled, *((shop.dispersion, shop.orders) if shop else ()))
-    scored = (
-        leveled.with_columns(baseline=baseline, comparable=comparable, baseline_orders=baseline_orders)
-        .with_columns(
-            _miss=pl.when(pl.col("baseline") > 0).then((pl.col("revenue") / pl.col("baseline") - 1.0).abs())
-        )
-        .with_columns(
-            relative_mad=pl.col("_miss").shift(1).rolling_median(RESIDUAL_DAYS, min_samples=7).over(SID)
-        )
-        .with_columns(mad=pl.col("relative_mad") * pl.col("baseline"))
+    scored = leveled.with_columns(
+        baseline=baseline, comparable=comparable, baseline_orders=baseline_orders
+    ).with_columns(
+        _miss=pl.when(pl.col("baseline") > 0).then((pl.col("revenue") / pl.col("baseline") - 1.0).abs())
     )
+    scored = scored.with_columns(
+        relative_mad=trailing_median(scored, pl.col("_miss"), RESIDUAL_DAYS, 7, lag=1)
+    ).with_columns(mad=pl.col("relative_mad") * pl.col("baseline"))
     # Count noise of the day and of the baseline: a median of n comparable days misses by
     # sqrt(pi / 2n) of one day's noise (its efficiency), and a day of n orders varies by 1/n + phi
     # (negative binomial, phi a SKU's or a cell's own over-dispersion beyond the shop's pattern; 0 is

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from .detect_grid import trailing_median
 from .detect_level import UNUSUAL, change_column, row_median
 
 if TYPE_CHECKING:
@@ -106,12 +107,12 @@ def _accumulate(x: np.ndarray, sid: np.ndarray, cap: np.ndarray) -> tuple[np.nda
 def _with_spread(scored: pl.DataFrame, config: DetectionConfig, weight: str | None = None) -> pl.DataFrame:
     """``_orel``: the relative spread of ``_omiss`` from its own history, floored by Poisson noise of
     the baseline (or by 1 / sqrt of the pooled ``weight``, the same floor for a pooled miss)."""
-    history = MAD_SCALE * pl.col("_omiss").abs().shift(1).rolling_median(RESIDUAL_DAYS, min_samples=7)
+    history = MAD_SCALE * trailing_median(scored, pl.col("_omiss").abs(), RESIDUAL_DAYS, 7, lag=1)
     error = 1.0 + math.pi / (2.0 * pl.col("comparable").clip(lower_bound=1))
     floor = (error / pl.col("_ob")).sqrt()
     if weight is not None:
         floor = pl.when(pl.col(weight) > 0).then((1.0 / pl.col(weight)).sqrt()).otherwise(floor)
-    return scored.with_columns(_orel=history.over(SID)).with_columns(
+    return scored.with_columns(_orel=history).with_columns(
         _orel=pl.max_horizontal("_orel", floor, pl.lit(config.min_rel_spread_window))
     )
 

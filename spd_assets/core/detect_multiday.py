@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from .detect_zero import SID, score_zero_run
+from .detect_grid import trailing_median
+from .detect_zero import score_zero_run
 
 if TYPE_CHECKING:
     from .detect import DetectionConfig
@@ -53,8 +54,8 @@ def _window(base: pl.DataFrame, w: int, config: DetectionConfig) -> pl.DataFrame
         # independent values) can miss by half.
         _daily=_rolling_sum(pl.col("spread").pow(2), w).sqrt(),
     ).with_columns(_miss=pl.when(pl.col("_base") > 0).then(pl.col("_obs") / pl.col("_base") - 1.0))
-    history = pl.col("_miss").abs().shift(w).rolling_median(WINDOW_RESIDUAL_DAYS, min_samples=14)
-    scored = scored.with_columns(_rel=MAD_SCALE * history.over(SID))
+    history = trailing_median(scored, pl.col("_miss").abs(), WINDOW_RESIDUAL_DAYS, 14, lag=w)
+    scored = scored.with_columns(_rel=MAD_SCALE * history)
     rel = pl.max_horizontal(
         "_rel",
         pl.when(pl.col("_base") > 0).then(pl.col("_daily") / pl.col("_base")),
@@ -104,9 +105,11 @@ def score_window_mad(
             & (-pl.col("_miss") >= pct)
             & (pl.col("pct_drop") >= pct)
             & (pl.col("robust_z") <= -config.window_today_z)
-            & (pl.col("pct_drop").rolling_median(w).over(SID) >= config.window_today_drop)
+            & (pl.col("_days_drop") >= config.window_today_drop)
         )
-        scored = _window(base, w, config).with_columns(_flag=flag.fill_null(False))
+        scored = _window(base, w, config)
+        scored = scored.with_columns(_days_drop=trailing_median(scored, pl.col("pct_drop"), w, w))
+        scored = scored.with_columns(_flag=flag.fill_null(False)).drop("_days_drop")
         best = scored if best is None else _more_significant(best, scored)
     assert best is not None  # DetectionConfig refuses an empty windows tuple
     gate = pl.col("baseline_orders") < config.min_window_orders

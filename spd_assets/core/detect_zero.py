@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from .detect_grid import trailing_median
 from .detect_level import UNUSUAL
 
 if TYPE_CHECKING:
@@ -160,13 +161,15 @@ def _with_noise(scored: pl.DataFrame, shop: pl.DataFrame) -> pl.DataFrame:
         scored = scored.with_columns(_f=pl.lit(1.0))
     else:
         scored = scored.with_columns(_per_row(scored, _pattern(shop), "_f").fill_null(1.0))
-    usual = (pl.col("orders") / pl.col("_f")).shift(ZERO_GAP)
+    usual = pl.col("orders") / pl.col("_f")
     n = ZERO_LOOKBACK // 2
-    gap = (usual - usual.rolling_median(ZERO_LOOKBACK, min_samples=n)).abs()
-    noise = (MAD_SCALE * gap.rolling_median(ZERO_LOOKBACK, min_samples=n)).pow(2).over(SID)
+    level = trailing_median(scored, usual, ZERO_LOOKBACK, n, lag=ZERO_GAP)
+    before = pl.when(pl.col("_pos") >= ZERO_GAP).then(usual.shift(ZERO_GAP))  # in the series' own rows
+    scored = scored.with_columns(_gap=(before - level).abs())
+    noise = (MAD_SCALE * trailing_median(scored, pl.col("_gap"), ZERO_LOOKBACK, n)).pow(2)
     return scored.with_columns(
         _phi_noise=((noise - pl.col("_lam")) / pl.col("_lam") ** 2).clip(lower_bound=0.0)
-    ).drop("_f")
+    ).drop("_f", "_gap")
 
 
 def busy_dispersion(scored: pl.DataFrame) -> pl.DataFrame:
