@@ -332,6 +332,7 @@ def with_unusual(dense: pl.DataFrame, unusual: pl.DataFrame) -> pl.DataFrame:
 def _placed_unusual(
     firsts: pl.DataFrame, unusual: pl.DataFrame, first: dt.date, n_days: int, pos: np.ndarray
 ) -> pl.Series:
+    """Per row, whether its own category's day was unusual (``unusual_days``; False without one)."""
     names = unusual.get_column("category").unique().sort()
     code = {name: i for i, name in enumerate(names.to_list())}
     grid = np.zeros((len(code) + 1, n_days), dtype=bool)  # the last row: no category
