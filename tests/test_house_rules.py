@@ -101,6 +101,41 @@ def test_rows_conserved_fails_when_the_source_loses_a_row(settings, instance) ->
     evaluation = _evaluation(result, "rows_conserved")
     assert not evaluation.passed
     assert "1 of 1 day(s) do not add up" in evaluation.description
+    # Blocking: nothing below `orders` is built on a day that lost a row (the rate check still ran).
+    assert _evaluation(result, "quarantine_rate").passed
+    built = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert "orders" in built and not built & {"daily_agg", "daily_metrics", "alerts"}
+
+
+@pytest.mark.parametrize(
+    ("asset", "check"),
+    [("orders", "rows_conserved"), ("quarantine", "quarantine_rate"), ("alerts", "alerts_schema")],
+)
+def test_each_check_runs_alone_on_stored_days(settings, instance, asset, check) -> None:
+    """Two checks share a step, yet the UI's "Execute" of one check runs that check and nothing else."""
+    (day,) = recent_days(1)
+    defs = _with_resources(build_defs(settings), build_resources(settings))
+    assert _run_day(defs, instance, day).success
+    key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+    daily = defs.get_assets_def("orders").partitions_def
+    job = dg.define_asset_job("one_check", selection=dg.AssetSelection.checks(key), partitions_def=daily)
+    alone = dg.Definitions(
+        assets=list(defs.assets),
+        asset_checks=list(defs.asset_checks or []),
+        jobs=[job],
+        resources=defs.resources,
+        executor=dg.in_process_executor,
+    )
+    # The partition as a tag, as the UI launches it (a job of checks alone has no partitions to validate).
+    result = alone.resolve_job_def("one_check").execute_in_process(
+        instance=instance, tags={"dagster/partition": day.isoformat()}
+    )
+    assert [e.check_name for e in result.get_asset_check_evaluations()] == [check]
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.passed and evaluation.partition == day.isoformat()
+    meta = {k: v.value for k, v in evaluation.metadata.items()}
+    assert meta.get("days", 1) == 1 and meta.get("worst_day", day.isoformat()) == day.isoformat()
+    assert not result.get_asset_materialization_events()
 
 
 def test_alerts_schema_fails_on_a_file_with_a_foreign_column(settings, instance) -> None:

@@ -15,6 +15,7 @@ for the range.
 import dataclasses
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -262,39 +263,68 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
             meta = incidents_metadata(incidents, out.height)
             yield dg.Output(batches, output_name="incidents", metadata=meta)
 
-    @dg.asset_check(
-        asset=ALERTS_KEY, partitions_def=daily, description="WARN when the day(s) have revenue drops."
-    )
-    def no_revenue_drops(context: dg.AssetCheckExecutionContext, alerts: DayFrames) -> dg.AssetCheckResult:
-        """Fails (severity WARN) with the alerts as metadata, so anomalies show in the UI without a file."""
-        found = alerts.read(sorted(alerts.stored()))
-        found = found if found.width else schema.empty(schema.ALERTS)
-        return dg.AssetCheckResult(
-            passed=found.is_empty(),
-            severity=dg.AssetCheckSeverity.WARN,
-            description=f"{found.height} revenue drop(s)" if found.height else "no revenue drops",
-            metadata={
-                "alerts": found.height,
-                "by_severity": _counts(found, "severity"),
-                "alerts_table": dg.MetadataValue.md(_alerts_markdown(found, CHECK_ALERTS)),
-                "alert_rows": dg.MetadataValue.json(
-                    ordered(found).head(CHECK_ALERTS).with_columns(pl.col(pl.Date).cast(pl.String)).to_dicts()
-                ),
-            },
-        )
+    specs = [
+        dg.AssetCheckSpec(
+            "no_revenue_drops",
+            asset=ALERTS_KEY,
+            partitions_def=daily,
+            description="WARN when the day(s) have revenue drops.",
+        ),
+        dg.AssetCheckSpec(
+            "alerts_schema",
+            asset=ALERTS_KEY,
+            partitions_def=daily,
+            description="Columns, types, ids and values of alerts.",
+        ),
+    ]
 
-    @dg.asset_check(
-        asset=ALERTS_KEY, partitions_def=daily, description="Columns, types, ids and values of alerts."
+    @dg.multi_asset_check(
+        name="alerts_checks", specs=specs, can_subset=True, ins={"alerts": dg.AssetIn(ALERTS_KEY)}
     )
-    def alerts_schema(context: dg.AssetCheckExecutionContext, alerts: DayFrames) -> dg.AssetCheckResult:
-        """Every day's file has exactly the ALERTS columns, unique 16-character ids and known values."""
-        problems = [p for day in sorted(alerts.stored()) for p in schema_problems(day, alerts.read([day]))]
-        return dg.AssetCheckResult(
-            passed=not problems,
-            metadata={
-                "days": len(alerts.stored()),
-                "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems)),
-            },
-        )
+    def alerts_checks(
+        context: dg.AssetCheckExecutionContext, alerts: DayFrames
+    ) -> Iterator[dg.AssetCheckResult]:
+        """The selected checks of the run's alerts files, read once for both (one step, not two)."""
+        selected = {key.name for key in context.selected_asset_check_keys}
+        days = {day: alerts.read([day]) for day in sorted(alerts.stored())}
+        if "no_revenue_drops" in selected:
+            yield no_revenue_drops(list(days.values()))
+        if "alerts_schema" in selected:
+            yield alerts_schema(days)
 
-    return [alerts, no_revenue_drops, alerts_schema]
+    return [alerts, alerts_checks]
+
+
+def no_revenue_drops(frames: list[pl.DataFrame]) -> dg.AssetCheckResult:
+    """Fails (severity WARN) with the alerts as metadata, so anomalies show in the UI without a file."""
+    found = pl.concat(frames, how="diagonal_relaxed") if frames else schema.empty(schema.ALERTS)
+    found = found if found.width else schema.empty(schema.ALERTS)
+    return dg.AssetCheckResult(
+        check_name="no_revenue_drops",
+        asset_key=ALERTS_KEY,
+        passed=found.is_empty(),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{found.height} revenue drop(s)" if found.height else "no revenue drops",
+        metadata={
+            "alerts": found.height,
+            "by_severity": _counts(found, "severity"),
+            "alerts_table": dg.MetadataValue.md(_alerts_markdown(found, CHECK_ALERTS)),
+            "alert_rows": dg.MetadataValue.json(
+                ordered(found).head(CHECK_ALERTS).with_columns(pl.col(pl.Date).cast(pl.String)).to_dicts()
+            ),
+        },
+    )
+
+
+def alerts_schema(days: dict[dt.date, pl.DataFrame]) -> dg.AssetCheckResult:
+    """Every day's file has exactly the ALERTS columns, unique 16-character ids and known values."""
+    problems = [p for day, frame in days.items() for p in schema_problems(day, frame)]
+    return dg.AssetCheckResult(
+        check_name="alerts_schema",
+        asset_key=ALERTS_KEY,
+        passed=not problems,
+        metadata={
+            "days": len(days),
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems)),
+        },
+    )
