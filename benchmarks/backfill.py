@@ -7,6 +7,7 @@ memory is the process's own.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import resource
@@ -61,7 +62,7 @@ def compute_floor(
     from spd_assets.core.aggregate import aggregate_daily
     from spd_assets.core.detect import HISTORY_DAYS, chunk_days, detect_drops
     from spd_assets.core.metrics import LOOKBACK_DAYS, rolling_metrics
-    from spd_assets.core.storage import DayStore
+    from spd_assets.core.storage import DayStore, day_windows
     from spd_assets.core.synthetic.catalog import generate_catalog
     from spd_assets.core.synthetic.orders import generate_day
 
@@ -90,10 +91,8 @@ def compute_floor(
             metrics[day] = part
             if store:
                 store.write("daily_metrics", day, part)
-    step = chunk_days(metrics[days[-1]].height)  # detection in the alerts asset's chunks
-    for i in range(0, len(days), step):
-        chunk = days[i : i + step]
-        need = [d for d in days if chunk[0] - dt.timedelta(days=HISTORY_DAYS) <= d <= chunk[-1]]
+    size = functools.partial(chunk_days, metrics[days[-1]].height)  # the alerts asset's chunks
+    for chunk, need in day_windows(days, days, HISTORY_DAYS, size):
         found = detect_drops(pl.concat([metrics[d] for d in need]), chunk, available=need).alerts
         if store:
             for day in chunk:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import resource
@@ -183,6 +184,7 @@ def floor(landing: Path, days: list[dt.date]) -> dict:
     from spd_assets.core.landing.catalog import landing_catalog
     from spd_assets.core.landing.files import load_day
     from spd_assets.core.metrics import LOOKBACK_DAYS, chunk_days, rolling_metrics
+    from spd_assets.core.storage import day_windows
 
     started = time.perf_counter()
     catalog = landing_catalog(landing)
@@ -204,12 +206,10 @@ def floor(landing: Path, days: list[dt.date]) -> dict:
         metrics.update({day: part for (day,), part in frame.partition_by("date", as_dict=True).items()})
     t_detect = time.perf_counter()
     stages["metrics"] = t_detect - t_metrics
-    step = detect_chunk_days(metrics[days[-1]].height)  # as the alerts asset chunks
-    for i in range(0, len(days), step):
-        chunk = days[i : i + step]
-        need = [d for d in days if chunk[0] - dt.timedelta(days=HISTORY_DAYS) <= d <= chunk[-1]]
+    size = functools.partial(detect_chunk_days, metrics[days[-1]].height)  # as the alerts asset chunks
+    for chunk, need in day_windows(days, days, HISTORY_DAYS, size):
         window = pl.concat([metrics[d] for d in need if d in metrics])
-        detect_drops(window, chunk, available=need, keep=LEAF_ROWS, columns=LEAF_COLUMNS)  # as `alerts`
+        detect_drops(window, chunk, available=need, keep=LEAF_ROWS, columns=LEAF_COLUMNS, compact=True)
     stages["detect"] = time.perf_counter() - t_detect
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": time.perf_counter() - started, "peak_mb": peak, "stages_s": stages}

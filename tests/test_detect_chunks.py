@@ -5,6 +5,7 @@ the same either way (here; a borderline day may differ, see ``chunk_days``)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import polars as pl
 import pytest
@@ -22,6 +23,7 @@ from spd_assets.core.detect import (
     detect_drops,
 )
 from spd_assets.core.metrics import daily_series
+from spd_assets.core.storage import day_windows
 from spd_assets.core.synthetic.shapes import FAMILY, Shape, generate_shop
 
 TODAY = anchor_day()  # the same generated shop on any date (tests/anchor.py)
@@ -35,6 +37,8 @@ def test_a_small_shop_checks_a_quarter_at_once_and_a_big_one_a_month() -> None:
     assert chunk_days(80_000) == WINDOW_ROWS // 80_000 - HISTORY_DAYS == 59
     assert chunk_days(105_000) == MIN_CHUNK_DAYS == 31  # 5,000 x 20: as before
     assert chunk_days(420_000) == 31 and chunk_days(0) == 91
+    # Where history starts the window holds no days before the chunk: a quarter at once at 5,000 x 20.
+    assert chunk_days(105_000, history_days=0) == 91 and chunk_days(105_000, history_days=40) == 74
     # Every window a chunk holds stays under the budget, the smallest chunk apart.
     for rows in (1_000, 20_000, 60_000, 90_000):
         assert (chunk_days(rows) + HISTORY_DAYS) * rows <= WINDOW_ROWS
@@ -129,3 +133,35 @@ def test_the_benchmarks_big_catalog_call_reads_a_chunk_and_its_history() -> None
 
     out = detect_chunks.one_call(12, 3)
     assert out["days_read"] == MIN_CHUNK_DAYS + HISTORY_DAYS and out["rows"] > 12 * 3 * out["days_read"]
+
+
+def test_a_backfill_from_the_first_day_checks_a_quarter_first_in_the_same_rows() -> None:
+    """At 5,000 x 20 a chunk with its HISTORY_DAYS reads 122 days; the first chunk of a backfill from
+    the first stored day has none before it, so it checks 91 days in 91 days of rows, then a month."""
+    first = TODAY - dt.timedelta(days=364)
+    year = [first + dt.timedelta(days=i) for i in range(365)]
+    size = functools.partial(chunk_days, 105_000)
+    chunks = list(day_windows(year, year, HISTORY_DAYS, size))
+    assert [len(c) for c, _ in chunks[:3]] == [91, 31, 31] and sum(len(c) for c, _ in chunks) == 365
+    assert len(chunks) == 10  # 12 months of calls before, each reading 122 days
+    assert chunks[0][1] == year[:91] and chunks[1][1] == year[:122]
+    assert all(len(read) * 105_000 <= WINDOW_ROWS + MIN_CHUNK_DAYS * 105_000 for _, read in chunks)
+    # A range starting later reads its history: a month at a time from the start.
+    later = list(day_windows(year[200:], year, HISTORY_DAYS, size))
+    assert len(later[0][0]) == 31 and later[0][1] == year[200 - HISTORY_DAYS : 231]
+
+
+def test_where_history_starts_one_call_and_monthly_calls_find_the_same_alerts() -> None:
+    """Detection reads no day after the one it checks: from the first day of history, a quarter in one
+    call and the same days a month at a time (each reading every day since the first) give the same
+    alerts, spreads and all. (Past HISTORY_DAYS a monthly window starts later than one call's, and a
+    cusum run on a borderline day may differ: see ``chunk_days``.)"""
+    # A young shop: five weeks of history, then eight weeks with drops in them; 91 days in all.
+    young = generate_shop(SHOP, TODAY - dt.timedelta(days=55), TODAY, 35, seed=3)
+    frame, days = daily_series(young.daily_agg, young.days), young.days
+    checked = days[:HISTORY_DAYS]
+    assert checked == days
+    monthly = _in_chunks(frame, days, checked, MIN_CHUNK_DAYS)
+    at_once = _in_chunks(frame, days, checked, len(checked))
+    assert monthly.height >= 5  # something to agree on
+    assert_frame_equal(at_once, monthly)

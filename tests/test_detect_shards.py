@@ -15,7 +15,7 @@ from spd_assets.core import detect_grid as grid
 from spd_assets.core.detect import HISTORY_DAYS, RULES, DetectionConfig, detect_drops
 from spd_assets.core.detect_level import ALL, UNUSUAL, cell_orders, change_column, shop_change, shop_levels
 from spd_assets.core.detect_zero import zero_runs
-from spd_assets.core.incidents import LEAF_COLUMNS, LEAF_ROWS
+from spd_assets.core.incidents import LEAF_COLUMNS, LEAF_ROWS, leaves
 from spd_assets.core.metrics import calendar_grid, daily_series
 from spd_assets.core.synthetic.shapes import FAMILY, Shape, generate_shop
 
@@ -84,6 +84,14 @@ def test_shards_agree_on_days_not_read_and_on_kept_rows(shop) -> None:
     assert_frame_equal(kept.scored, expected, rel_tol=1e-9, abs_tol=1e-9)
     assert kept.reasons() == one.reasons()  # counted over every row, not only the kept ones
     assert_frame_equal(kept.alerts, one.alerts)
+    # Kept compact (keys Categorical, as the alerts asset keeps a big shop's leaves): the same rows,
+    # and the same leaves once their keys are text again.
+    small = detect_drops(frame, checked, have, keep=LEAF_ROWS, columns=LEAF_COLUMNS, shard_rows=TINY_SHARDS,
+                         compact=True)  # fmt: skip
+    assert small.scored.schema["sku"] == pl.Categorical and small.scored.schema["observed"] == pl.Float64
+    assert_frame_equal(small.scored.with_columns(pl.col(pl.Categorical).cast(pl.String)), kept.scored)
+    assert_frame_equal(leaves(small.scored), leaves(kept.scored))
+    assert_frame_equal(small.alerts, kept.alerts)
 
 
 def test_a_shop_of_one_category_in_shards(shop) -> None:

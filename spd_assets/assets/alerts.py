@@ -14,6 +14,7 @@ for the range.
 
 import dataclasses
 import datetime as dt
+import functools
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -181,7 +182,7 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
         progress = Progress("alerts", len(days), context.log.info, unit="alerts")
         learned = Learned.read(notifications.store_url())
         size = daily_metrics.newest_rows()  # sets how many days are checked together
-        for chunk, have in daily_metrics.windows(days, HISTORY_DAYS, chunk_days(size)):
+        for chunk, have in daily_metrics.windows(days, HISTORY_DAYS, functools.partial(chunk_days, size)):
             wanted.update(d for d in daily_metrics.days if chunk[0] - HISTORY <= d <= chunk[-1])
             no_data.update(d for d in chunk if d not in have)
             window = {d: f for d, f in window.items() if d in have}
@@ -193,7 +194,13 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
             if checked:
                 history = pl.concat([window[d] for d in have])
                 result = detect_drops(
-                    history, checked, have, detection, keep=grouping.LEAF_ROWS, columns=grouping.LEAF_COLUMNS
+                    history,
+                    checked,
+                    have,
+                    detection,
+                    keep=grouping.LEAF_ROWS,
+                    columns=grouping.LEAF_COLUMNS,
+                    compact=True,
                 )
                 chained = assign_episodes(learned.apply(result.alerts, checked), prior, gap)
                 alert_days = chained["date"].unique().implode()

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import polars.selectors as cs
 
 from .detect_cusum import add_blocks, score_cusum
 from .detect_grid import SERIES, SID, dense_rows, row_series, trailing_median
@@ -407,14 +408,17 @@ WINDOW_ROWS = 12_000_000
 MIN_CHUNK_DAYS, MAX_CHUNK_DAYS = 31, HISTORY_DAYS
 
 
-def chunk_days(rows_per_day: int) -> int:
+def chunk_days(rows_per_day: int, history_days: int = HISTORY_DAYS) -> int:
     """Days a range run checks in one ``detect_drops`` call, for a shop of ``rows_per_day`` daily_metrics
-    rows. Every call scores its HISTORY_DAYS again: a year in 31-day chunks scores 4 times the days it
-    checks, in 91-day chunks twice. So as many days, up to 91, as keep the window under WINDOW_ROWS: a
-    quarter on a catalog of hundreds of SKUs, a month on a big one. The alerts are the same but for a
+    rows whose window holds ``history_days`` stored days before the first checked day. Every call
+    scores its history again: a year in 31-day chunks scores 4 times the days it checks, in 91-day
+    chunks twice. So as many days, up to 91, as keep the window under WINDOW_ROWS: a quarter on a
+    catalog of hundreds of SKUs, a month on a big one, and a quarter on a big one too where history
+    starts (a backfill's first chunk reads no days before its own). The alerts are the same but for a
     borderline day whose spread reads lookbacks chained past HISTORY_DAYS (the rest of the shop's
-    usual movement), which a day late in a longer chunk holds more of, as it already did in a month."""
-    fits = WINDOW_ROWS // max(rows_per_day, 1) - HISTORY_DAYS
+    usual movement), which a day late in a longer chunk holds more of, as it already did in a month;
+    where history starts, every chunk length reads the same days and finds the same alerts."""
+    fits = WINDOW_ROWS // max(rows_per_day, 1) - history_days
     return max(MIN_CHUNK_DAYS, min(MAX_CHUNK_DAYS, fits))
 
 
@@ -429,6 +433,7 @@ def detect_drops(
     keep: pl.Expr | None = None,
     columns: Sequence[str] = tuple(SCORED),
     shard_rows: int = SHARD_ROWS,
+    compact: bool = False,
 ) -> Detection:
     """Alerts on ``days`` from daily revenue and orders per series (history included in ``frame``).
 
@@ -437,6 +442,8 @@ def detect_drops(
     scored rows returned and ``columns`` their columns (default: every one; a big shop's are many,
     twelve million rows of SKU x region leaves in a month at 20,000 x 20). A shop of more than
     ``shard_rows`` series-days is scored a few SKUs at a time (``_score_in_shards``, the same result).
+    ``compact``: the scored rows' text columns come back Categorical, kept so as each shard is scored
+    (a quarter of a big shop's SKU x region leaves: 9 M rows in 40 bytes each, not 100).
     """
     config = config or DetectionConfig()
     available = sorted(set(frame["date"].to_list())) if available is None else available
@@ -455,12 +462,19 @@ def detect_drops(
     ordered = [SID, "_rank", *dict.fromkeys(("date", *columns))]  # what _in_order sorts on, then columns
     for scored in shards:
         counts.update(_status_counts(scored))
-        found.append(scored.filter(pl.col("status") == "alert"))
-        shop.append(scored.filter(pl.col("level") == "total", pl.col("status") != "alert"))
-        kept.append((scored if keep is None else scored.filter(keep)).select(ordered))
+        found.append(_own(scored.filter(pl.col("status") == "alert")))
+        shop.append(_own(scored.filter(pl.col("level") == "total", pl.col("status") != "alert")))
+        rows = (scored if keep is None else scored.filter(keep)).select(ordered)
+        kept.append(rows.with_columns(cs.string().cast(pl.Categorical)) if compact else rows)
     alerts = _to_alerts(pl.concat([_in_order(pl.concat(found)), *shop]).select(list(SCORED)), config)
     scored = _in_order(pl.concat(kept)).select(*columns)
     return Detection(alerts=alerts, scored=scored, counts=dict(sorted(counts.items())))
+
+
+def _own(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (a few of a shard's) in text of their own: a filter's strings keep the whole shard's
+    string buffers alive, and every shard's few alerts held 10 MB each."""
+    return rows.with_columns(cs.string().cast(pl.Categorical).cast(pl.String))
 
 
 def _in_order(scored: pl.DataFrame) -> pl.DataFrame:

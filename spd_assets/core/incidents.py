@@ -57,10 +57,12 @@ def cell_rows(day_frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
 def leaves(scored: pl.DataFrame) -> pl.DataFrame:
     """The SKU x region leaves of detection's scored rows: observed against the one-day baseline.
 
-    A leaf without a baseline (short history) counts as expected, so it explains nothing.
+    A leaf without a baseline (short history) counts as expected, so it explains nothing. Keys kept
+    Categorical (``detect_drops(compact=True)``) come back as text.
     """
     rows = scored.filter(LEAF_ROWS)
-    return rows.select("date", *DIMENSIONS, "observed", expected=pl.coalesce("baseline", "observed")).filter(
+    keys = [pl.col(d).cast(pl.String) for d in DIMENSIONS]
+    return rows.select("date", *keys, "observed", expected=pl.coalesce("baseline", "observed")).filter(
         pl.col("observed").is_not_null()
     )
 

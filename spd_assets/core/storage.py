@@ -8,11 +8,12 @@ pipeline and in the dashboard alike; an asset's days are found with one recursiv
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -333,18 +334,39 @@ class DayFrames:
         return self.store.row_count(self.asset, max(stored)) if stored else 0
 
     def windows(
-        self, out_days: Sequence[dt.date], lookback: int, chunk_days: int
+        self, out_days: Sequence[dt.date], lookback: int, chunk_days: int | Callable[[int], int]
     ) -> Iterator[tuple[list[dt.date], list[dt.date]]]:
-        """(output days, stored input days they read) for chunks of ``chunk_days`` output days.
+        """``day_windows`` of ``out_days`` over this asset's stored days."""
+        yield from day_windows(out_days, sorted(self.stored()), lookback, chunk_days)
 
-        Each chunk reads its days and the ``lookback`` days before them, of those that exist: a day
-        never materialized (before history, a gap, past the newest day) is left out, not an error.
-        """
-        stored = self.stored()
-        for i in range(0, len(out_days), chunk_days):
-            chunk = list(out_days[i : i + chunk_days])
-            first = chunk[0] - dt.timedelta(days=lookback)
-            yield chunk, [d for d in self.days if first <= d <= chunk[-1] and d in stored]
+
+def day_windows(
+    out_days: Sequence[dt.date],
+    stored: Sequence[dt.date],
+    lookback: int,
+    chunk_days: int | Callable[[int], int],
+) -> Iterator[tuple[list[dt.date], list[dt.date]]]:
+    """(output days, stored input days they read) for chunks of ``chunk_days`` output days.
+
+    Each chunk reads its days and the ``lookback`` days before them, of those in ``stored``: a day
+    never materialized (before history, a gap, past the newest day) is left out, not an error.
+    ``chunk_days`` may depend on how many stored days the lookback of the chunk's first day holds:
+    a range that starts where history starts reads none, so its first chunk can check more days in
+    the same rows.
+    """
+    stored = sorted(stored)
+    i = 0
+    while i < len(out_days):
+        start = out_days[i]
+        held = bisect.bisect_left(stored, start) - bisect.bisect_left(
+            stored, start - dt.timedelta(days=lookback)
+        )
+        step = chunk_days(held) if callable(chunk_days) else chunk_days
+        chunk = list(out_days[i : i + max(step, 1)])
+        first = chunk[0] - dt.timedelta(days=lookback)
+        lo, hi = bisect.bisect_left(stored, first), bisect.bisect_right(stored, chunk[-1])
+        yield chunk, stored[lo:hi]
+        i += len(chunk)
 
 
 class DayBatches:
