@@ -34,11 +34,12 @@ SHOP = Shape("chunked", orders_per_day=4_000, n_skus=30, regions=FAMILY["small"]
 
 def test_a_small_shop_checks_a_quarter_at_once_and_a_big_one_a_month() -> None:
     assert chunk_days(3_500) == MAX_CHUNK_DAYS == HISTORY_DAYS == 91  # 500 SKUs x 6 regions
-    assert chunk_days(80_000) == WINDOW_ROWS // 80_000 - HISTORY_DAYS == 59
-    assert chunk_days(105_000) == MIN_CHUNK_DAYS == 31  # 5,000 x 20: as before
-    assert chunk_days(420_000) == 31 and chunk_days(0) == 91
+    assert chunk_days(80_000) == WINDOW_ROWS // 80_000 - HISTORY_DAYS == 84
+    assert chunk_days(150_000) == MIN_CHUNK_DAYS  # 2 days fit under the budget: a month is the least
+    assert chunk_days(105_000) == WINDOW_ROWS // 105_000 - HISTORY_DAYS == 42  # 5,000 x 20
+    assert chunk_days(420_000) == MIN_CHUNK_DAYS == 31 and chunk_days(0) == 91  # 20,000 x 20
     # Where history starts the window holds no days before the chunk: a quarter at once at 5,000 x 20.
-    assert chunk_days(105_000, history_days=0) == 91 and chunk_days(105_000, history_days=40) == 74
+    assert chunk_days(105_000, history_days=0) == 91 and chunk_days(105_000, history_days=60) == 73
     # Every window a chunk holds stays under the budget, the smallest chunk apart.
     for rows in (1_000, 20_000, 60_000, 90_000):
         assert (chunk_days(rows) + HISTORY_DAYS) * rows <= WINDOW_ROWS
@@ -136,19 +137,19 @@ def test_the_benchmarks_big_catalog_call_reads_a_chunk_and_its_history() -> None
 
 
 def test_a_backfill_from_the_first_day_checks_a_quarter_first_in_the_same_rows() -> None:
-    """At 5,000 x 20 a chunk with its HISTORY_DAYS reads 122 days; the first chunk of a backfill from
-    the first stored day has none before it, so it checks 91 days in 91 days of rows, then a month."""
+    """At 5,000 x 20 a chunk with its HISTORY_DAYS reads 133 days; the first chunk of a backfill from
+    the first stored day has none before it, so it checks 91 days in 91 days of rows, then six weeks."""
     first = TODAY - dt.timedelta(days=364)
     year = [first + dt.timedelta(days=i) for i in range(365)]
     size = functools.partial(chunk_days, 105_000)
     chunks = list(day_windows(year, year, HISTORY_DAYS, size))
-    assert [len(c) for c, _ in chunks[:3]] == [91, 31, 31] and sum(len(c) for c, _ in chunks) == 365
-    assert len(chunks) == 10  # 12 months of calls before, each reading 122 days
-    assert chunks[0][1] == year[:91] and chunks[1][1] == year[:122]
-    assert all(len(read) * 105_000 <= WINDOW_ROWS + MIN_CHUNK_DAYS * 105_000 for _, read in chunks)
-    # A range starting later reads its history: a month at a time from the start.
+    assert [len(c) for c, _ in chunks[:3]] == [91, 42, 42] and sum(len(c) for c, _ in chunks) == 365
+    assert len(chunks) == 8  # 12 calls of a month before, each reading 122 days
+    assert chunks[0][1] == year[:91] and chunks[1][1] == year[:133]
+    assert all(len(read) * 105_000 <= WINDOW_ROWS for _, read in chunks)
+    # A range starting later reads its history: six weeks at a time from the start.
     later = list(day_windows(year[200:], year, HISTORY_DAYS, size))
-    assert len(later[0][0]) == 31 and later[0][1] == year[200 - HISTORY_DAYS : 231]
+    assert len(later[0][0]) == 42 and later[0][1] == year[200 - HISTORY_DAYS : 242]
 
 
 def test_where_history_starts_one_call_and_monthly_calls_find_the_same_alerts() -> None:

@@ -212,6 +212,7 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
                 grouped.append(day_incidents)
                 prior = pl.concat([prior, chained])
                 reasons.update(result.reasons())
+                del history, result, leaves, rows  # not held while the next chunk is scored
             progress.step(sum(f.height for f in found[-1:]) if checked else 0, days=len(chunk))
         out = pl.concat(found) if found else schema.empty(schema.ALERTS)
         incidents = pl.concat(grouped) if grouped else schema.empty(schema.INCIDENTS)
