@@ -59,10 +59,12 @@ def _counting_shards(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     [DetectionConfig(), DetectionConfig(rules=RULES), DetectionConfig(level_adjust="none")],
     ids=["default", "every_rule", "no_level_adjust"],
 )
-def test_shards_find_the_same_alerts_and_scores_as_one_call(shop, config, monkeypatch) -> None:
+@pytest.mark.parametrize("workers", [1, 2], ids=["one_at_a_time", "two_threads"])
+def test_shards_find_the_same_alerts_and_scores_as_one_call(shop, config, workers, monkeypatch) -> None:
     frame, days = shop
     checked = days[-45:]
     one = detect_drops(frame, checked, days, config)
+    monkeypatch.setattr(detect, "SHARD_WORKERS", workers)
     calls = _counting_shards(monkeypatch)
     sharded = detect_drops(frame, checked, days, config, shard_rows=TINY_SHARDS)
     assert len(calls) > 10  # cut in many shards, not one

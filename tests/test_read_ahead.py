@@ -54,3 +54,24 @@ def test_nothing_is_read_ahead_while_a_big_item_is_in_hand() -> None:
         in_hand.append((item, list(loading)))
     assert in_hand[0] == (0, [0])  # day 0 is big: day 1 waited until day 0 was handed back
     assert [item for item, _ in in_hand] == [0, 1, 2]
+
+
+def test_two_workers_load_two_items_at_once_and_hold_no_more_than_two_ahead() -> None:
+    gate = threading.Barrier(2, timeout=5)  # passes only when two loads run at the same time
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def load(n: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        if n < 2:
+            gate.wait()  # items 0 and 1 must be loading together, or this times out
+        with lock:
+            running -= 1
+        return n * 10
+
+    seen = [(item, result) for item, result in read_ahead(list(range(6)), load, workers=2)]
+    assert seen == [(n, n * 10) for n in range(6)]
+    assert most == 2

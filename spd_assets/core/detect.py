@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -67,6 +68,7 @@ from .detect_zero import (
 )
 from .episodes import assign_episodes
 from .metrics import WINDOW, rolling_7d, window_days
+from .read_ahead import read_ahead
 from .schema import ALERTS, conform, empty
 
 MAX_WEEKS = 8
@@ -400,9 +402,13 @@ ON_WEEKDAY_BASE = ("zero_run", "window_mad", "cusum")  # rules scored on the one
 
 
 SHARD_ROWS = 250_000  # series-days scored at once: bounds detection's memory on a big catalog
+# Shards scored at the same time, each in a thread (numpy and Polars release the GIL): one at a time
+# kept 1.2 of 2 cores busy, two take 0.7 of the time. The second thread's working memory and
+# allocator arenas cost a quarter of a GB at 5,000 x 20 whatever the shard size, so not every core.
+SHARD_WORKERS = min(2, os.cpu_count() or 1)
 # daily_metrics rows a range run's detection window may hold (the chunk's days and their HISTORY_DAYS):
 # 42 days of a 5,000 SKU x 20 region shop and their history (133 days of 105,000 rows). Its alerts
-# step peaked at 1.7 GB over 86 days with history (1.6 GB in 31-day chunks, 2.0 GB in 61-day ones).
+# step over 86 days with history (benchmarks.alerts_step): 74 s at 2.3 GB; 31-day chunks, 96 s at 2.0.
 WINDOW_ROWS = 14_000_000
 # At most HISTORY_DAYS a chunk: a chunk then re-scores no more days than it checks, and a year's run
 # at 500 x 6 peaks at about 1.5x a nightly run (a year in one call: 1.8x, for 5 s less detection).
@@ -554,13 +560,16 @@ def _score_in_shards(
     def placed(part: pl.DataFrame) -> pl.DataFrame:
         return part if unusual is None else with_unusual(part, unusual)
 
-    cells, busy = [], [busy_dispersion(dispersion(placed(top), orders, robust=False))]
     without_sku = ids.drop("sku")  # what the first pass reads of the keys
-    for i in range(n_shards):
+
+    def first_pass(i: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         part = placed(dense(i, without_sku))
-        cells.append(cell_orders(part))
-        busy.append(busy_dispersion(dispersion(part, orders, robust=False)))
-        del part
+        return cell_orders(part), busy_dispersion(dispersion(part, orders, robust=False))
+
+    cells, busy = [], [busy_dispersion(dispersion(placed(top), orders, robust=False))]
+    for _, (cell, busy_days) in read_ahead(range(n_shards), first_pass, workers=SHARD_WORKERS):
+        cells.append(cell)
+        busy.append(busy_days)
     total = top.filter(pl.col("level") == "total").select("date", "orders")
     shop = ShopContext(
         levels=shop_levels(pl.concat(cells), total, config.weeks, unusual),
@@ -569,8 +578,10 @@ def _score_in_shards(
     )
     del cells, busy
     blocks = []
-    for i in range(n_shards):
-        scored, sums = _score(dense(i), config, wanted, shop)
+    scoring = read_ahead(
+        range(n_shards), lambda i: _score(dense(i), config, wanted, shop), workers=SHARD_WORKERS
+    )
+    for _, (scored, sums) in scoring:
         if sums is not None:
             blocks.append(sums)
         yield scored
