@@ -167,3 +167,34 @@ def test_the_readme_backfill_commands_run_a_range_as_one_run(tmp_path):
         runs = instance.get_runs()
         assert len(runs) == 2  # the catalog, then the whole range in one run
         assert runs[0].tags["dagster/asset_partition_range_start"] == days[0].isoformat()
+
+
+def test_daily_agg_reads_orders_files_an_older_version_wrote_without_statuses(defs, instance, settings):
+    """daily_agg decodes only the orders columns it sums; files written before order statuses lack
+    ``status`` and ``counted``, and every row of them counts."""
+    (day,) = recent_days(1)
+    dg.materialize(_assets(defs), selection=["catalog"], instance=instance, resources=defs.resources)
+    assert _materialize(defs, instance, ["orders"], day).success
+    store = DayStore(settings.data_dir)
+    old = store.read("orders", day).drop("status", "counted", strict=False)  # the older layout
+    cancelled = pl.int_range(pl.len()) % 10 == 0
+    statuses = old.with_columns(status=pl.when(cancelled).then(pl.lit("cancelled")).otherwise(pl.lit("paid")),
+                                counted=~cancelled)  # fmt: skip
+    for orders, kept_out in ((old, 0), (statuses, statuses.height - statuses["counted"].sum())):
+        store.write("orders", day, orders)
+        assert _materialize(defs, instance, ["daily_agg"], day).success
+        agg = store.read("daily_agg", day)
+        assert agg["orders"].sum() == orders.height - kept_out
+        assert agg["cancelled_orders"].sum() == kept_out
+        counted = orders if kept_out == 0 else orders.filter("counted")
+        assert agg["revenue"].sum() == pytest.approx(counted["revenue"].sum(), abs=0.01)
+    assert kept_out > 0
+
+
+def test_a_column_a_file_lacks_is_an_error_unless_asked_for_as_optional(tmp_path):
+    store = DayStore(str(tmp_path))
+    (day,) = recent_days(1)
+    store.write("orders", day, pl.DataFrame({"sku": ["a"], "qty": [2]}))
+    assert store.read("orders", day, ["sku", "counted"], missing_ok=True).columns == ["sku"]
+    with pytest.raises(Exception, match="counted"):
+        store.read("orders", day, ["sku", "counted"])

@@ -161,6 +161,14 @@ def test_an_assets_days_are_listed_in_one_request_not_one_per_day(s3_endpoint, s
     assert (len(listing), len(per_day)) == (1, 365), listing[:3]
 
 
+def test_an_object_read_for_some_columns_decodes_those_it_has(s3_bucket) -> None:
+    store, (day,) = DayStore(f"s3://{s3_bucket}/shop"), recent_days(1)
+    store.write("orders", day, pl.DataFrame({"sku": ["a"], "qty": [2], "ts": ["x"]}))  # no `counted`
+    assert store.read("orders", day, ["sku", "counted"], missing_ok=True).columns == ["sku"]
+    with pytest.raises(Exception, match="counted"):
+        store.read("orders", day, ["sku", "counted"])
+
+
 @pytest.mark.parametrize("page", ["views/skus.py", "views/regions.py", "views/alerts.py"])
 def test_every_page_reads_an_s3_data_dir(history, open_app, page) -> None:
     at = open_app(history, page=page, params={"dates": [DAYS[0].isoformat(), DAYS[-1].isoformat()]})

@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from ..core import schema
-from ..core.aggregate import aggregate_daily
+from ..core.aggregate import ORDER_COLUMNS, aggregate_daily
 from ..core.metrics import LOOKBACK_DAYS, chunk_days, rolling_metrics
 from ..core.storage import DayBatches, DayFrames
 from ..partitions import dated_asset, partition_days, with_history
@@ -35,7 +35,7 @@ def build(
                 if day not in stored:
                     out.no_data.add(day)
                     continue
-                frame = orders.read([day])
+                frame = orders.read([day], ORDER_COLUMNS)
                 progress.step(frame.height)
                 yield aggregate_daily(frame, catalog)
 

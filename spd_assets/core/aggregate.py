@@ -6,6 +6,9 @@ import polars as pl
 
 from .schema import DAILY_AGG, conform
 
+# The orders columns aggregation reads: the rest (order ids, times, prices, statuses) are not decoded.
+ORDER_COLUMNS = ("date", "sku", "region", "qty", "revenue", "counted")
+
 
 def aggregate_daily(orders: pl.DataFrame | pl.LazyFrame, catalog: pl.DataFrame) -> pl.DataFrame:
     """Orders, units, revenue and AOV per date x sku x region, with the SKU's category.

@@ -94,10 +94,15 @@ def read_bytes(uri: str) -> bytes:
         return source.read()
 
 
-def read_parquet_uri(uri: str, columns: list[str] | None = None) -> pa.Table:
-    """One Parquet file of the store; an unreadable one raises DamagedPartitionError naming it."""
+def read_parquet_uri(uri: str, columns: list[str] | None = None, missing_ok: bool = False) -> pa.Table:
+    """One Parquet file of the store; an unreadable one raises DamagedPartitionError naming it.
+    ``missing_ok``: of ``columns``, those the file has (a column added later is absent from older files)."""
     try:
-        return pq.read_table(pa.BufferReader(read_bytes(uri)), columns=columns)
+        data = read_bytes(uri)
+        if columns is not None and missing_ok:
+            have = set(pq.read_schema(pa.BufferReader(data)).names)
+            columns = [c for c in columns if c in have]
+        return pq.read_table(pa.BufferReader(data), columns=columns)
     except FileNotFoundError:
         raise
     except (pa.ArrowException, OSError) as exc:
@@ -218,25 +223,43 @@ class DayStore:
         fs, _ = self._fs
         return fs.get_file_info(self.path(asset, day)).type == pafs.FileType.File
 
-    def read(self, asset: str, day: dt.date | None = None, columns: list[str] | None = None) -> pl.DataFrame:
-        """One day (or the unpartitioned file); a missing file raises MissingPartitionError naming it."""
+    def read(
+        self,
+        asset: str,
+        day: dt.date | None = None,
+        columns: Sequence[str] | None = None,
+        missing_ok: bool = False,
+    ) -> pl.DataFrame:
+        """One day (or the unpartitioned file); a missing file raises MissingPartitionError naming it.
+
+        ``columns``: only those are decoded; with ``missing_ok``, those of them the file has (a column
+        added later is absent from files an older version wrote), else a missing one is an error."""
         fs, _ = self._fs
         path = self.path(asset, day)
         if fs.get_file_info(path).type != pafs.FileType.File:
             what = f"{asset} for {day.isoformat()}" if day else asset
             raise MissingPartitionError(f"{what} is not materialized: no file at {self.uri(asset, day)}")
+        columns = None if columns is None else list(columns)
         if is_remote(self.root):
-            return pl.from_arrow(read_parquet_uri(self.uri(asset, day), columns))  # type: ignore[return-value]
+            table = read_parquet_uri(self.uri(asset, day), columns, missing_ok)
+            return pl.from_arrow(table)  # type: ignore[return-value]
         try:  # polars' own reader: twice as fast as pyarrow's plus the conversion
+            if columns is not None and missing_ok:
+                have = pl.read_parquet_schema(path)
+                columns = [c for c in columns if c in have]
             return pl.read_parquet(path, columns=columns)
         except (pl.exceptions.PolarsError, pa.ArrowException, OSError) as exc:
             raise DamagedPartitionError(damaged_file_message(self.uri(asset, day), str(exc))) from None
 
     def read_days(
-        self, asset: str, days: Iterable[dt.date], columns: list[str] | None = None
+        self,
+        asset: str,
+        days: Iterable[dt.date],
+        columns: Sequence[str] | None = None,
+        missing_ok: bool = False,
     ) -> pl.DataFrame:
         """Several days concatenated (an empty frame with no columns if ``days`` is empty)."""
-        frames = [self.read(asset, d, columns) for d in days]
+        frames = [self.read(asset, d, columns, missing_ok) for d in days]
         return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
     def days(self, asset: str) -> list[dt.date]:
@@ -312,8 +335,11 @@ class DayFrames:
     asset: str
     days: tuple[dt.date, ...]
 
-    def read(self, days: Sequence[dt.date] | None = None) -> pl.DataFrame:
-        return self.store.read_days(self.asset, self.days if days is None else days)
+    def read(
+        self, days: Sequence[dt.date] | None = None, columns: Sequence[str] | None = None
+    ) -> pl.DataFrame:
+        """The days (default: all of them); ``columns``: only those, as far as each file has them."""
+        return self.store.read_days(self.asset, self.days if days is None else days, columns, True)
 
     def stored(self) -> set[dt.date]:
         """Those of ``days`` that have a file (a day never materialized has none).
