@@ -51,6 +51,10 @@ evaluate: setup ## detection quality over a synthetic year, written to benchmark
 bench-landing: setup ## a big shop's CSV exports: 60 days x 1M lines, nightly days, a 10M-line day -> results.json
 	$(VENV)/bin/python -m benchmarks.landing --write --keep $${BENCH_EXPORTS:-.bench-exports}
 
+.PHONY: bench-alerts
+bench-alerts: setup ## the alerts step alone at 5,000 SKUs x 20 regions: 86 days with history, and the nightly day (printed)
+	$(VENV)/bin/python -m benchmarks.alerts_step --keep $${BENCH_EXPORTS:-.bench-exports}
+
 .PHONY: bench-catalog bench-history
 bench-catalog: setup ## 20,000 SKUs x 20 regions vs 500 x 6: metrics and detection per row, the dashboard on the big year (printed)
 	$(VENV)/bin/python -m benchmarks.catalog_scale
