@@ -57,8 +57,9 @@ async def _read(page, after: bool) -> dict:
 
 
 async def _show(page, url: str) -> None:
-    """Open ``url`` and wait for its chart (a context's first load parses plotly: slow on 2 cores)."""
-    await page.goto(url)
+    """Open ``url`` and wait for its chart (a context's first load parses plotly: slow on 2 cores,
+    and ten of them at once took over 30 s, Playwright's default, while another test file ran)."""
+    await page.goto(url, timeout=120_000)
     await page.wait_for_selector(IDLE, timeout=120_000)
     await page.wait_for_function(f"{BARS}?.x?.length > 0", timeout=120_000, polling=100)
 
