@@ -56,11 +56,8 @@ def _alerts(work: Path, first: dt.date, last: dt.date) -> dict:
     home = work / f"home-{first}-{last}"
     home.mkdir(parents=True, exist_ok=True)
     env = {**_env(work, work / "landing"), "DAGSTER_HOME": str(home), "SPD_SOURCE": "synthetic"}
-    span = str(first) if first == last else f"{first}...{last}"
-    args = ["asset", "materialize", "-m", DEFINITIONS, "--select", "alerts", "--partition-range", span]
-    if first == last:
-        args[-2:] = ["--partition", span]
-    run = _timed([DAGSTER, *args], env)
+    span = ["--partition", str(first)] if first == last else ["--partition-range", f"{first}...{last}"]
+    run = _timed([DAGSTER, "asset", "materialize", "-m", DEFINITIONS, "--select", "alerts", *span], env)
     store = DayStore(env["SPD_DATA_DIR"])
     span_days = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
     written = [d for d in span_days if store.exists("alerts", d)]
