@@ -39,6 +39,13 @@ run_retries:
   enabled: true
   max_retries: 2
   retry_on_asset_or_op_failure: false
+# The runs the sensors, the schedule and the dashboard's checks ask for start within a second of being
+# queued (Dagster polls its run queue every 5 s by default; once a second is one small query).
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
 # Two runs never write the same day at once: each run holds a lock per day it writes (see README,
 # "Reliability"), for CLI and daemon runs alike, so no run-queue limit is needed here.
 """

@@ -3,6 +3,7 @@ ports, each in its own process group (stopped as a group), and Debian's headless
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from spd_assets.core.storage import DayStore
 from spd_assets.launcher import DAGSTER_YAML, STREAMLIT_FLAGS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,6 +169,49 @@ def wait_until(what: str, check, timeout_s: float, every_s: float = 1.0, log: Se
     raise AssertionError(
         f"timed out after {timeout_s:.0f} s waiting for {what}" + (f":\n{log.tail()}" if log else "")
     )
+
+
+LAUNCH = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+STATUS = """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+  ... on PartitionBackfill { status } } }"""
+
+
+def launch_backfill(url: str, params: dict) -> str:
+    """Launch a backfill as the UI does (``LaunchBackfillParams``); returns its id."""
+    answer = graphql(url, LAUNCH, {"p": params})["launchPartitionBackfill"]
+    assert answer["__typename"] == "LaunchBackfillSuccess", answer
+    return answer["backfillId"]
+
+
+def settled(url: str) -> bool:
+    """No run is queued, starting or running."""
+    return not runs(url, UNFINISHED)
+
+
+def failed(url: str) -> list[dict]:
+    return runs(url, ["FAILURE"])
+
+
+def backfill_done(url: str, backfill_id: str) -> str | None:
+    """The backfill's final status once the daemon has marked it and no run is left, else None."""
+    status = graphql(url, STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
+    return status if status not in ("REQUESTED", "CANCELING", "FAILING") and settled(url) else None
+
+
+def days_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
+
+
+def ago(n: int) -> dt.date:
+    """The UTC day ``n`` days before today (tests hold on any date)."""
+    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=n)
+
+
+def missing(data_dir: str, days: list[dt.date], assets=("orders", "daily_agg", "daily_metrics", "alerts")):
+    """'asset day' for each of ``assets`` x ``days`` without a stored file."""
+    store = DayStore(data_dir)
+    return [f"{a} {d}" for a in assets for d in days if not store.exists(a, d)]
 
 
 def dagster_dev(

@@ -11,8 +11,7 @@ import dagster as dg
 import pytest
 from cli_runs import cli_shop, day_files, reference, wait_for
 from conftest import recent_days
-from harness import UNFINISHED, dagster_dev, dagster_ready, graphql, runs
-from test_daemon_backfills import LAUNCH, STATUS
+from harness import backfill_done, dagster_dev, dagster_ready, launch_backfill, runs
 
 from spd_assets.core.day_locks import hold_days, lock_dir
 from spd_assets.launcher import DAGSTER_YAML
@@ -29,9 +28,7 @@ def launch(url: str, days) -> str:
         "partitionNames": [d.isoformat() for d in days],
         "fromFailure": False,
     }
-    answer = graphql(url, LAUNCH, {"p": params})["launchPartitionBackfill"]
-    assert answer["__typename"] == "LaunchBackfillSuccess", answer
-    return answer["backfillId"]
+    return launch_backfill(url, params)
 
 
 def waiting_runs(home: str) -> set[str]:
@@ -59,11 +56,7 @@ def test_two_overlapping_ui_backfills_wait_for_each_other_and_end_as_one_run(tmp
         for backfill_id in ids:
             wait_for(
                 f"backfill {backfill_id}",
-                lambda b=backfill_id: (
-                    graphql(server.url, STATUS, {"id": b})["partitionBackfillOrError"]["status"]
-                    in ("COMPLETED", "COMPLETED_SUCCESS")
-                    and not runs(server.url, UNFINISHED)
-                ),
+                lambda b=backfill_id: backfill_done(server.url, b) in ("COMPLETED", "COMPLETED_SUCCESS"),
                 240,
                 2,
             )

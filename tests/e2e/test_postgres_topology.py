@@ -27,12 +27,12 @@ from harness import (
     free_port,
     graphql,
     launch,
+    launch_backfill,
     runs,
     wait_code_location_loaded,
     wait_until,
 )
 from pg_server import dagster_pg_env, new_database
-from test_daemon_backfills import LAUNCH
 
 from spd_assets.core.settings import load_settings
 from spd_assets.core.storage import DayStore
@@ -132,9 +132,7 @@ def test_a_chunked_ui_backfill_the_sensor_and_a_dashboard_check_run_through_the_
         ],
         "fromFailure": False,
     }
-    answer = graphql(url, LAUNCH, {"p": params})["launchPartitionBackfill"]
-    assert answer["__typename"] == "LaunchBackfillSuccess", answer
-    backfill_id = answer["backfillId"]
+    backfill_id = launch_backfill(url, params)
 
     # the backfill's runs, then the sensor's checks: every day gets alerts without anyone asking
     store = DayStore(str(data_dir))
