@@ -28,9 +28,11 @@ run: setup ## materialize a demo history if none, then start the Dagster UI and 
 demo: setup ## only materialize the demo history
 	$(VENV)/bin/spd demo
 
-test: setup ## lint, then every test (the slow end-to-end ones included), two files at a time
+# Three files at a time on two cores: the end-to-end tests spend most of their time waiting for a
+# daemon tick or a run worker's start, and a third worker fills that time (16.3 -> 14.7 min here).
+test: setup ## lint, then every test (the slow end-to-end ones included), three files at a time
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -n 2 --dist loadfile
+	$(VENV)/bin/pytest -n 3 --dist loadfile
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
