@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -25,6 +26,7 @@ OPTIONAL = ("date", "ts", "revenue", "status")
 REVENUE_ABS_TOL = 0.01  # revenue may differ from qty × price by a cent ...
 REVENUE_REL_TOL = 0.005  # ... or by 0.5 %, whichever is larger (rounded unit prices)
 _P = "__spd_"  # prefix of working columns, so they never collide with a file's own columns
+TEXT_THREADS = 2  # columns trimmed at once: 0.29 -> 0.15 s for a 1,000,000-line day on 2 cores
 
 
 class LandingFileError(ValueError):
@@ -148,10 +150,7 @@ def validate_orders(
     names = resolve_columns(data_cols, source_file)
     types = {k: raw.schema[c] for k, c in names.items()}
     when = "date" if "date" in names else "ts"
-    texts = {
-        k: when_text(raw, c) if k in ("date", "ts") else (trimmed_column(raw, c), None)
-        for k, c in names.items()
-    }
+    texts = _texts(raw, names)
     frame = raw.with_columns(text.alias(f"{_P}t_{k}") for k, (text, _) in texts.items())
     frame = frame.with_columns(
         *[
@@ -223,6 +222,18 @@ def validate_orders(
         rows_cancelled=orders.height - int(orders["counted"].sum()),
     )
     return ValidatedDay(orders=orders, quarantine=quarantine, report=report, other_days=other_days)
+
+
+def _texts(raw: pl.DataFrame, names: dict[str, str]) -> dict[str, tuple[pl.Series, pl.Series | None]]:
+    """Each known column as trimmed text (and, for the date/time, which rows are plain), a column per
+    thread: each is one Polars pass on one core (polars releases the GIL), so two run at once."""
+
+    def text(key: str) -> tuple[pl.Series, pl.Series | None]:
+        col = names[key]
+        return when_text(raw, col) if key in ("date", "ts") else (trimmed_column(raw, col), None)
+
+    with ThreadPoolExecutor(max_workers=TEXT_THREADS, thread_name_prefix="spd-text") as pool:
+        return dict(zip(names, pool.map(text, names), strict=True))
 
 
 def _with_when(
