@@ -7,6 +7,7 @@ event timestamps (wall clock, so comparable with the time the command was starte
 - ``to_first_event_s``: Python and Dagster's CLI, the instance, spd's definitions, the run's creation
 - ``planned_events_s``: the run's "planned" events, then its start
 - ``steps_s``: first step start to last step success (the data work, and each step's own events)
+  (and, in ``steps_s`` beside ``nightly``, each step's own STEP_START to STEP_SUCCESS)
 - ``after_steps_s``: run success and teardown; ``exit_s``: from the last event to the process's end
 
 Beside them, the imports on their own (best of 3): ``dagster --version``, ``import dagster, polars``
@@ -44,6 +45,17 @@ def _events(home: Path, run_id: str) -> list[tuple[float, str | None]]:
     return [(dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC).timestamp(), e) for t, e in rows]
 
 
+def _step_seconds(home: Path, run_id: str) -> dict[str, float]:
+    """Each step's own time, STEP_START to STEP_SUCCESS, from the run's SQLite shard."""
+    with sqlite3.connect(home / "history" / "runs" / f"{run_id}.db") as db:
+        rows = db.execute(
+            "select step_key, dagster_event_type, timestamp from event_logs"
+            " where dagster_event_type in ('STEP_START', 'STEP_SUCCESS') order by id"
+        ).fetchall()
+    at = {(k, e): dt.datetime.fromisoformat(t).timestamp() for k, e, t in rows}
+    return {k: at[k, "STEP_SUCCESS"] - at[k, "STEP_START"] for k, e, _ in rows if e == "STEP_START"}
+
+
 def _latest_run(home: Path) -> str:
     with sqlite3.connect(home / "history" / "runs.db") as db:
         return db.execute("select run_id from runs order by id desc limit 1").fetchone()[0]
@@ -61,7 +73,8 @@ def nightly_phases(work: Path, landing: Path, day: dt.date) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.decode()[-4000:])
-    events = _events(work / "home", _latest_run(work / "home"))
+    run_id = _latest_run(work / "home")
+    events = _events(work / "home", run_id)
     first, last = events[0][0], events[-1][0]
     run_start = next(t for t, e in events if e == "PIPELINE_START")
     step_start = next(t for t, e in events if e == "STEP_START")
@@ -77,6 +90,7 @@ def nightly_phases(work: Path, landing: Path, day: dt.date) -> dict:
         "after_steps_s": last - step_end,
         "exit_s": ended - last,
         "events": len(events),
+        "step_s": _step_seconds(work / "home", run_id),
     }
 
 
@@ -109,7 +123,8 @@ def measure(
         work = Path(tmp_name) / "cli"
         cli_backfill(work, landing, days)
         each = [nightly_phases(work, landing, days[-1]) for _ in range(runs)]
-    nightly = {k: round(statistics.median(r[k] for r in each), 3) for k in each[0]}
+    steps = {k: round(statistics.median(r["step_s"][k] for r in each), 3) for k in each[0]["step_s"]}
+    nightly = {k: round(statistics.median(r[k] for r in each), 3) for k in each[0] if k != "step_s"}
     return {
         "measured_on": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "runs": runs,
@@ -118,6 +133,7 @@ def measure(
         "regions": regions,
         "nightly": nightly,
         "walls_s": [round(r["wall_s"], 2) for r in each],
+        "steps_s": steps,
         "imports": imports(),
     }
 

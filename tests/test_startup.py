@@ -123,4 +123,7 @@ def test_the_startup_benchmark_splits_a_nightly_cli_run_into_its_phases(monkeypa
     assert all(nightly[p] >= 0 for p in phases), nightly
     assert sum(nightly[p] for p in phases) == pytest.approx(nightly["wall_s"], abs=0.01)
     assert nightly["events"] > 50 and nightly["steps_s"] > 0
+    # each step's own time lies within the steps' span; the orders step is one of them
+    assert "orders_and_quarantine" in out["steps_s"], out["steps_s"]
+    assert all(0 < t <= nightly["steps_s"] + 0.01 for t in out["steps_s"].values()), out["steps_s"]
     assert set(out["imports"]) == {"dagster_cli_s", "import_dagster_and_polars_s", "import_definitions_s"}
