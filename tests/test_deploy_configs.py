@@ -22,6 +22,7 @@ from pg_server import dagster_pg_env
 from spd_assets.core.run_tags import DEFINITIONS
 from spd_assets.core.settings import SettingsError, load_settings
 from spd_assets.definitions import build_defs
+from spd_assets.launcher import DAGSTER_YAML
 
 pg_url = pg_server.pg_url  # the fixture: a real PostgreSQL on loopback
 
@@ -89,6 +90,15 @@ def test_the_deploy_instance_keeps_runs_and_events_in_postgres_behind_the_run_qu
     finally:
         engine.dispose()
     assert not list((tmp_path / "home").glob("**/*.db"))
+
+
+def test_the_laptop_instance_retries_dead_runs_and_starts_queued_runs_within_a_second(tmp_path) -> None:
+    """The dagster.yaml `make run` writes (SQLite): what the README says of it is what Dagster loads."""
+    with instance_from(tmp_path / "home", DAGSTER_YAML) as instance:
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.run_coordinator.dequeue_interval_seconds == 1
+        assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+        assert not instance.run_retries_retry_on_asset_or_op_failure
 
 
 def test_the_docker_variant_is_dagster_yaml_plus_a_launcher_that_takes_its_config(
