@@ -1,6 +1,6 @@
 """The landing sensor's requests on a real instance: new, changed and unchanged files, late data, gaps.
 
-These tick the sensor directly (no run is launched); tests/e2e/test_daemon_backfills.py runs the same
+These tick the sensor directly (no run is launched); tests/e2e/test_daemon_landing.py runs the same
 flows through the real daemon.
 """
 
