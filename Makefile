@@ -29,10 +29,12 @@ demo: setup ## only materialize the demo history
 	$(VENV)/bin/spd demo
 
 # Three files at a time on two cores: the end-to-end tests spend most of their time waiting for a
-# daemon tick or a run worker's start, and a third worker fills that time (16.3 -> 14.7 min here).
+# daemon tick or a run worker's start, and a third worker fills that time. Files go out in collection
+# order, tests/e2e/ (the longest) first: xdist's default sends the files with most tests first, which
+# left the one-test e2e files, 1-4 minutes each, to start last.
 test: setup ## lint, then every test (the slow end-to-end ones included), three files at a time
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -n 3 --dist loadfile
+	$(VENV)/bin/pytest -n 3 --dist loadfile --no-loadscope-reorder
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
