@@ -38,22 +38,19 @@ from spd_assets.core.run_tags import PARTITION_TAG, pipeline_command
 NIGHTLY_DAYS = 15  # the metrics' lookback under the re-run day, as in benchmarks.landing
 
 
-def _events(home: Path, run_id: str) -> list[tuple[float, str | None]]:
-    """(timestamp, event type) of a run's events, in order, from its SQLite shard."""
-    with sqlite3.connect(home / "history" / "runs" / f"{run_id}.db") as db:
-        rows = db.execute("select timestamp, dagster_event_type from event_logs order by id").fetchall()
-    return [(dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC).timestamp(), e) for t, e in rows]
-
-
-def _step_seconds(home: Path, run_id: str) -> dict[str, float]:
-    """Each step's own time, STEP_START to STEP_SUCCESS, from the run's SQLite shard."""
+def _events(home: Path, run_id: str) -> list[tuple[float, str | None, str | None]]:
+    """(timestamp, event type, step key) of a run's events, in order, from its SQLite shard."""
     with sqlite3.connect(home / "history" / "runs" / f"{run_id}.db") as db:
         rows = db.execute(
-            "select step_key, dagster_event_type, timestamp from event_logs"
-            " where dagster_event_type in ('STEP_START', 'STEP_SUCCESS') order by id"
+            "select timestamp, dagster_event_type, step_key from event_logs order by id"
         ).fetchall()
-    at = {(k, e): dt.datetime.fromisoformat(t).timestamp() for k, e, t in rows}
-    return {k: at[k, "STEP_SUCCESS"] - at[k, "STEP_START"] for k, e, _ in rows if e == "STEP_START"}
+    return [(dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC).timestamp(), e, k) for t, e, k in rows]
+
+
+def _step_seconds(events: list[tuple[float, str | None, str | None]]) -> dict[str, float]:
+    """Each step's own time, STEP_START to STEP_SUCCESS."""
+    at = {(k, e): t for t, e, k in events if e in ("STEP_START", "STEP_SUCCESS")}
+    return {k: at[k, "STEP_SUCCESS"] - at[k, "STEP_START"] for t, e, k in events if e == "STEP_START"}
 
 
 def _latest_run(home: Path) -> str:
@@ -73,12 +70,11 @@ def nightly_phases(work: Path, landing: Path, day: dt.date) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.decode()[-4000:])
-    run_id = _latest_run(work / "home")
-    events = _events(work / "home", run_id)
+    events = _events(work / "home", _latest_run(work / "home"))
     first, last = events[0][0], events[-1][0]
-    run_start = next(t for t, e in events if e == "PIPELINE_START")
-    step_start = next(t for t, e in events if e == "STEP_START")
-    step_end = [t for t, e in events if e == "STEP_SUCCESS"][-1]
+    run_start = next(t for t, e, _ in events if e == "PIPELINE_START")
+    step_start = next(t for t, e, _ in events if e == "STEP_START")
+    step_end = [t for t, e, _ in events if e == "STEP_SUCCESS"][-1]
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     return {
         "wall_s": ended - started,
@@ -90,7 +86,7 @@ def nightly_phases(work: Path, landing: Path, day: dt.date) -> dict:
         "after_steps_s": last - step_end,
         "exit_s": ended - last,
         "events": len(events),
-        "step_s": _step_seconds(work / "home", run_id),
+        "step_s": _step_seconds(events),
     }
 
 
