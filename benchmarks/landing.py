@@ -270,15 +270,21 @@ def _history_case(tmp: Path, landing: Path, days: list[dt.date], floor_too: bool
     return result
 
 
-def _startup(tmp: Path) -> dict:
-    """What a run pays before its first step: Dagster's CLI, then loading spd's definitions."""
-    env = {**os.environ, "DAGSTER_HOME": str(tmp)}
-    cli = min(_timed([DAGSTER, "--version"], env)["seconds"] for _ in range(3))
-    load = min(
-        _timed([sys.executable, "-c", "import spd_assets.definitions"], env)["seconds"] for _ in range(3)
-    )
-    bare = min(_timed([sys.executable, "-c", "import dagster, polars"], env)["seconds"] for _ in range(3))
-    return {"dagster_cli_s": cli, "import_definitions_s": load, "import_dagster_and_polars_s": bare}
+def startup(samples: int = 3) -> dict:
+    """What a run pays before its first step: Dagster's CLI, then loading spd's definitions, and the
+    two libraries alone; best of ``samples`` fresh interpreters each (one at ``BENCH_QUICK``'s tiny
+    sizes, where no time is asserted)."""
+    with tempfile.TemporaryDirectory(prefix="spd-startup-") as home:
+        env = {**os.environ, "DAGSTER_HOME": home}
+        python = [sys.executable, "-c"]
+        return {
+            name: round(min(_timed(args, env)["seconds"] for _ in range(samples)), 3)
+            for name, args in {
+                "dagster_cli_s": [DAGSTER, "--version"],
+                "import_definitions_s": [*python, "import spd_assets.definitions"],
+                "import_dagster_and_polars_s": [*python, "import dagster, polars"],
+            }.items()
+        }
 
 
 def measure(
@@ -324,7 +330,7 @@ def measure(
             "nightly": night["nightly"],
             "check": night["check"],
         }
-        out["startup"] = _startup(tmp)
+        out["startup"] = startup(1 if quick else 3)
         if big_lines:
             big = root / f"big-1x{big_lines}-{skus}x{regions}"
             big_written = write_history(big, days[-1:], big_lines, skus, regions)

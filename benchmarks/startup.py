@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.landing import DAGSTER, ROOT, _env, _timed, cli_backfill, history, write_history
+from benchmarks.landing import DAGSTER, ROOT, _env, cli_backfill, history, startup, write_history
 from spd_assets.core.run_tags import PARTITION_TAG, pipeline_command
 
 NIGHTLY_DAYS = 15  # the metrics' lookback under the re-run day, as in benchmarks.landing
@@ -90,27 +90,13 @@ def nightly_phases(work: Path, landing: Path, day: dt.date) -> dict:
     }
 
 
-def imports() -> dict:
-    """The start-up's imports alone, best of three each."""
-    with tempfile.TemporaryDirectory(prefix="spd-startup-") as home:
-        env = {**os.environ, "DAGSTER_HOME": home}
-        python = [sys.executable, "-c"]
-        return {
-            name: round(min(_timed(args, env)["seconds"] for _ in range(3)), 3)
-            for name, args in {
-                "dagster_cli_s": [DAGSTER, "--version"],
-                "import_dagster_and_polars_s": [*python, "import dagster, polars"],
-                "import_definitions_s": [*python, "import spd_assets.definitions"],
-            }.items()
-        }
-
-
 def measure(
     runs: int = 3, lines: int = 1_000_000, skus: int = 500, regions: int = 6, keep: str | None = None
 ) -> dict:
     """The nightly case's phases (medians of ``runs``) and the imports; ``BENCH_QUICK=1``: tiny sizes."""
+    samples = 3
     if os.environ.get("BENCH_QUICK") == "1":
-        runs, lines, skus, regions = 1, 2_000, 20, 3
+        runs, lines, skus, regions, samples = 1, 2_000, 20, 3, 1
     days = history(NIGHTLY_DAYS)
     with tempfile.TemporaryDirectory(prefix="spd-startup-") as tmp_name:
         root = Path(keep) if keep else Path(tmp_name)
@@ -130,7 +116,7 @@ def measure(
         "nightly": nightly,
         "walls_s": [round(r["wall_s"], 2) for r in each],
         "steps_s": steps,
-        "imports": imports(),
+        "imports": startup(samples),
     }
 
 
