@@ -20,3 +20,16 @@ def test_landing_history_backfill_keeps_every_line_and_every_cent(monkeypatch) -
     assert history["check"] == {"revenue_equal": True, "days_unequal": [], "lines_lost_days": []}
     assert history["orders_bytes_per_line"] > 0
     assert history["nightly"]["seconds"] > 0 and history["cli"]["peak_mb"] > 0
+
+
+def test_the_parse_floor_reads_every_line_each_way(monkeypatch) -> None:
+    """``benchmarks.parse_floor`` at a tiny size: its readers and spd's read and validation all see
+    the export's every line, so their times compare the same work."""
+    from benchmarks import parse_floor
+
+    monkeypatch.setenv("BENCH_QUICK", "1")
+    out = parse_floor.measure()
+    assert out["days"] == 2 and out["lines_a_day"] == 2_000
+    assert set(out["rows_read"].values()) == {2 * 2_000}
+    ways = {"newlines", "polars_text", "duckdb_to_polars", "spd_read", "spd_validate"}
+    assert set(out["seconds_a_day"]) == ways
