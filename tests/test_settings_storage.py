@@ -86,6 +86,32 @@ def test_store_lists_complete_days_and_names_missing_ones(tmp_path):
         store.read("a", dt.date(2025, 1, 3))
 
 
+def test_ids_and_times_are_stored_plain_and_the_repeated_columns_by_dictionary(tmp_path):
+    """An order line's id and time are nearly unique a row: no dictionary and no min/max for them;
+    SKU, region and status repeat: dictionary-encoded with statistics (what the README promises)."""
+    day, n = dt.date(2025, 1, 1), 5_000
+    frame = pl.DataFrame(
+        {
+            "order_id": [f"SO-{i}" for i in range(n)],
+            "ts": [dt.datetime(2025, 1, 1) + dt.timedelta(seconds=i) for i in range(n)],
+            "sku": [f"SKU-{i % 40}" for i in range(n)],
+            "region": [("north", "south")[i % 2] for i in range(n)],
+            "status": ["paid"] * n,
+        }
+    )
+    store = DayStore(str(tmp_path))
+    store.write("orders", day, frame)
+    meta = pq.read_metadata(store.path("orders", day)).row_group(0)
+    chunks = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
+    for name in ("order_id", "ts"):
+        assert not {"RLE_DICTIONARY", "PLAIN_DICTIONARY"} & set(chunks[name].encodings), name
+        assert not chunks[name].is_stats_set, name
+    for name in ("sku", "region", "status"):
+        assert "RLE_DICTIONARY" in chunks[name].encodings, name
+        assert chunks[name].is_stats_set, name
+    assert store.read("orders", day).equals(frame)
+
+
 def test_spd_today_pins_the_partitions_to_a_past_day(tmp_path):
     from spd_assets.partitions import daily_partitions
 
