@@ -33,6 +33,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 IDLE = "[data-testid=stApp][data-test-connection-state=CONNECTED][data-test-script-state=notRunning]"
+# How long a page may take to draw its plotly charts: a browser parses the plotly bundle on first use,
+# which took over 30 s beside the load test's ten Chromium sessions on 2 cores.
+CHART_MS = 120_000
 
 
 def chromium_missing() -> str | None:

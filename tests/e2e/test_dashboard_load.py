@@ -20,7 +20,7 @@ import pytest
 from cli_runs import cli_shop, finish, start_range
 from conftest import materialize_range, recent_days
 from dashboard_data import read_asset
-from harness import CHROMIUM, CHROMIUM_ARGS, IDLE, chromium_missing, dashboard_on
+from harness import CHART_MS, CHROMIUM, CHROMIUM_ARGS, IDLE, chromium_missing, dashboard_on
 
 from spd_assets.core.settings import load_settings
 from spd_assets.definitions import build_defs
@@ -59,9 +59,9 @@ async def _read(page, after: bool) -> dict:
 async def _show(page, url: str) -> None:
     """Open ``url`` and wait for its chart (a context's first load parses plotly: slow on 2 cores,
     and ten of them at once took over 30 s, Playwright's default, while another test file ran)."""
-    await page.goto(url, timeout=120_000)
-    await page.wait_for_selector(IDLE, timeout=120_000)
-    await page.wait_for_function(f"{BARS}?.x?.length > 0", timeout=120_000, polling=100)
+    await page.goto(url, timeout=CHART_MS)
+    await page.wait_for_selector(IDLE, timeout=CHART_MS)
+    await page.wait_for_function(f"{BARS}?.x?.length > 0", timeout=CHART_MS, polling=100)
 
 
 async def _open(browser, url: str):

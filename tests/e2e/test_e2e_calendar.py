@@ -10,7 +10,7 @@ import re
 import shutil
 
 import pytest
-from harness import CHROMIUM, CHROMIUM_ARGS, IDLE, chromium_missing, dashboard_on
+from harness import CHART_MS, CHROMIUM, CHROMIUM_ARGS, IDLE, chromium_missing, dashboard_on
 
 pytestmark = [
     pytest.mark.slow,
@@ -47,5 +47,5 @@ def test_an_imported_events_csv_is_listed_rechecked_and_shaded(dashboard_history
         page.goto(f"{dashboard.url}/?{week}")
         page.wait_for_selector(IDLE, timeout=60_000)
         chart = page.locator(".js-plotly-plot").first
-        expect(chart.locator(".annotation-text", has_text="Autumn sale")).to_be_visible(timeout=30_000)
+        expect(chart.locator(".annotation-text", has_text="Autumn sale")).to_be_visible(timeout=CHART_MS)
         browser.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from harness import CHROMIUM, CHROMIUM_ARGS, IDLE, chromium_missing, dashboard_on
+from harness import CHART_MS, CHROMIUM, CHROMIUM_ARGS, IDLE, chromium_missing, dashboard_on
 
 from spd_assets.core.storage import DayStore
 
@@ -79,7 +79,7 @@ def test_names_with_markup_show_as_plain_text_on_every_page(dashboard_history, r
                 expect(page.get_by_test_id("stMetricValue").first).to_have_text(SKU)
             if path == "regions":
                 chart = page.locator(".js-plotly-plot").first
-                expect(chart.locator(".ytick text")).to_have_text([REGION])
+                expect(chart.locator(".ytick text")).to_have_text([REGION], timeout=CHART_MS)
             _assert_nothing_injected(page, path or "overview")
 
         page.goto(f"{renamed.url}/alerts?{urllib.parse.urlencode(week, doseq=True)}")

@@ -11,7 +11,7 @@ import re
 
 import polars as pl
 import pytest
-from harness import CHROMIUM, CHROMIUM_ARGS, IDLE, chromium_missing, dashboard_on, save_screenshot
+from harness import CHART_MS, CHROMIUM, CHROMIUM_ARGS, IDLE, chromium_missing, dashboard_on, save_screenshot
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,7 +44,7 @@ def test_why_view_shows_the_waterfall_of_a_chosen_alert(dashboard_history, dashb
         page.wait_for_selector(IDLE, timeout=60_000)
         expect(page.get_by_role("heading", name="Why", exact=True)).to_be_visible()
         chart = page.locator(".js-plotly-plot").first
-        expect(chart.locator(".waterfalllayer .point")).not_to_have_count(0, timeout=30_000)
+        expect(chart.locator(".waterfalllayer .point")).not_to_have_count(0, timeout=CHART_MS)
         ticks = chart.locator(".xtick text").all_text_contents()
         assert ticks[0] == "base" and ticks[-2:] == ["everything else", "current"]
         assert len(ticks) > 3 and all(t.startswith("region ") for t in ticks[1:-2])  # within one SKU
