@@ -72,6 +72,8 @@ def measure(days: int = 8, lines: int = 1_000_000, exports: str | None = None) -
         if not exports:
             write_history(folder, history(days), lines, 5_000, 20)
         paths = sorted(folder.glob("orders_*.csv"))[-days:]
+        if not paths:
+            raise SystemExit(f"{folder}: no orders_YYYY-MM-DD.csv export to read")
         each = [_day(path, landing_mapping(folder)) for path in paths]
     per_day = {way: round(statistics.median(d[way][0] for d in each), 3) for way in each[0]}
     rows = {way: sum(d[way][1] for d in each) for way in each[0]}

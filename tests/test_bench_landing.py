@@ -33,3 +33,10 @@ def test_the_parse_floor_reads_every_line_each_way(monkeypatch) -> None:
     assert set(out["rows_read"].values()) == {2 * 2_000}
     ways = {"newlines", "polars_text", "duckdb_to_polars", "spd_read", "spd_validate"}
     assert set(out["seconds_a_day"]) == ways
+
+
+def test_the_parse_floor_names_a_folder_without_exports(tmp_path) -> None:
+    from benchmarks import parse_floor
+
+    with pytest.raises(SystemExit, match=f"{tmp_path}: no orders_YYYY-MM-DD.csv export to read"):
+        parse_floor.measure(exports=str(tmp_path))
