@@ -51,8 +51,11 @@ def _page_calls(root: str, regions: tuple = (), categories: tuple = (), search: 
     previous = query.daily_totals(root, selection, period.prev_start, period.prev_end) if prev_ok else None
     seven = query.seven_day(root, selection, period.start, period.end)
     summary.period_kpis(totals, previous, seven)
+    query.cancelled(root, selection, period.start, period.end)
     filter_alerts(query.alerts(root, period.start, period.end), selection)
-    table = summary.sku_table(query.by_sku(root, selection, period), query.catalog(root), prev_ok)
+    table = summary.sku_table(
+        query.by_sku(root, selection, period, daily=False), query.catalog(root), prev_ok
+    )
     summary.movers(table)
     return totals
 

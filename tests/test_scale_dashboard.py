@@ -136,3 +136,70 @@ def test_a_region_and_a_category_sum_the_sku_region_rows_as_sql_does(shop_dir, b
     ).pl()
     assert totals["revenue"].to_list() == pytest.approx(direct["revenue"].to_list())
     assert totals["orders"].to_list() == direct["orders"].cast(pl.Int64).to_list()
+
+
+def _sku_sums_sql(root: str, regions: tuple[str, ...], period: Period) -> pl.DataFrame:
+    """Each SKU's revenue, orders and previous revenue in ``regions``, summed from daily_agg in SQL."""
+    import duckdb
+
+    files = [DayStore(root).path("daily_agg", d) for d in DayStore(root).days("daily_agg")]
+    return duckdb.sql(
+        f"SELECT sku, coalesce(sum(revenue) FILTER (WHERE date >= DATE '{period.start}'), 0) AS revenue,"
+        f" coalesce(sum(orders) FILTER (WHERE date >= DATE '{period.start}'), 0)::BIGINT AS orders,"
+        f" coalesce(sum(revenue) FILTER (WHERE date < DATE '{period.start}'), 0) AS prev_revenue"
+        f" FROM read_parquet({files!r}) WHERE region IN {regions!r} AND date BETWEEN"
+        f" DATE '{period.prev_start}' AND DATE '{period.end}' GROUP BY sku ORDER BY sku"
+    ).pl()
+
+
+def _sku_sums(root: str, sel: Selection, period: Period) -> pl.DataFrame:
+    import streamlit as st
+
+    st.cache_data.clear()
+    got = query.by_sku(root, sel, period, daily=False)
+    assert got["daily"].null_count() == got.height  # no lists asked for, none made
+    return got.select("sku", "revenue", "orders", "prev_revenue").sort("sku")
+
+
+@pytest.mark.parametrize("days", [28, 30, 9])
+def test_a_regions_sku_sums_from_7_day_windows_equal_the_days_sums(shop_dir, days):
+    """The Overview's movers sum a region's SKUs from daily_metrics' 7-day windows (8 files for 28 days
+    and the 28 before, not 56): the same sums as daily_agg's days, the odd days read one by one."""
+    period = Period(DAYS[-days], DAYS[-1])
+    regions = ("us-east", "eu-west")
+    expected = _sku_sums_sql(shop_dir, regions, period)
+    got = _sku_sums(shop_dir, Selection(regions=regions), period)
+    assert_frame_equal(got, expected, check_exact=False, abs_tol=1e-6, check_dtypes=False)
+    listed = query.by_sku(shop_dir, Selection(regions=regions), period)  # daily lists: the days read
+    assert_frame_equal(
+        listed.select(got.columns).sort("sku"), got, check_exact=False, abs_tol=1e-6, check_dtypes=False
+    )
+    assert listed["daily"].list.len().unique().to_list() == [days]
+
+
+@pytest.mark.parametrize("change", ["rewritten", "deleted"])
+def test_a_window_not_current_is_read_day_by_day(shop_dir, tmp_path, change):
+    """A day rewritten (daily_agg and its own metrics) after the windows that cover it were written, or
+    deleted since: those windows no longer stand for their days, which are then read one by one."""
+    root = str(tmp_path / "data")
+    shutil.copytree(shop_dir, root)
+    store, day = DayStore(root), DAYS[-10]
+    if change == "rewritten":
+        later = store.read("daily_agg", day).with_columns(pl.col("revenue") * 3, pl.col("orders") * 2)
+        store.write("daily_agg", day, later)
+        need = [d for d in DAYS if day - dt.timedelta(days=LOOKBACK_DAYS) <= d <= day]
+        store.write("daily_metrics", day, rolling_metrics(store.read_days("daily_agg", need), need, [day]))
+    else:
+        store.delete("daily_agg", day)
+        store.delete("daily_metrics", day)
+    period = Period(DAYS[-28], DAYS[-1])
+    assert rolled_up(root, period.prev_start, period.end) is not None  # each day's own metrics current
+    regions = ("us-east",)
+    expected = _sku_sums_sql(root, regions, period)
+    assert_frame_equal(
+        _sku_sums(root, Selection(regions=regions), period),
+        expected,
+        check_exact=False,
+        abs_tol=1e-6,
+        check_dtypes=False,
+    )

@@ -53,7 +53,9 @@ st.subheader("Top movers vs previous period")
 if not v.prev_complete:
     st.caption("The previous period is not fully materialized, so changes are not shown.")
 else:
-    up, down = summary.movers(summary.sku_table(query.by_sku(v.root, sel, p), query.catalog(v.root), True))
+    up, down = summary.movers(
+        summary.sku_table(query.by_sku(v.root, sel, p, daily=False), query.catalog(v.root), True)
+    )
     config = {
         "revenue": ui.MONEY,
         "change_abs": st.column_config.NumberColumn("change", format="dollar"),
