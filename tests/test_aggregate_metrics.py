@@ -7,7 +7,7 @@ import pytest
 
 from spd_assets.core.aggregate import aggregate_daily
 from spd_assets.core.metrics import rolling_metrics
-from spd_assets.core.schema import DAILY_AGG, DAILY_METRICS
+from spd_assets.core.schema import DAILY_AGG, DAILY_METRICS, METRICS_LEVELS
 from spd_assets.core.synthetic.orders import generate_day
 
 D0 = dt.date(2025, 6, 2)
@@ -79,7 +79,8 @@ def test_every_level_rolls_up_the_same_total():
     agg = pl.concat([_agg({0: 5.0}, "A", "us-east"), _agg({0: 7.0}, "B", "apac")])
     m = rolling_metrics(agg, days=[D0], output_days=[D0])
     per_level = m.group_by("level").agg(pl.col("revenue").sum()).sort("level")
-    assert per_level["revenue"].to_list() == [12.0] * 5
+    assert per_level["level"].to_list() == sorted(METRICS_LEVELS)
+    assert per_level["revenue"].to_list() == [12.0] * 6
     assert m.filter(level="sku_region").height == 2  # only series that exist
     assert m.filter(level="sku", sku="B")["category"].item() == "toys"
 

@@ -17,13 +17,14 @@ from spd_assets.core.storage import DayStore
 APP = Path(__file__).resolve().parents[1] / "spd_dashboard" / "app.py"
 
 
-@pytest.fixture
-def one_region_shop(tmp_path) -> str:
-    """14 days of a shop with region `all`; the first 7 days in the old layout (no cancelled columns)."""
+@pytest.fixture(params=["metrics", "daily_agg"])
+def one_region_shop(tmp_path, request) -> str:
+    """14 days of a shop with region `all`; the first 7 days in the old layout (no cancelled columns).
+    Cancelled lines are read from daily_metrics, or (``daily_agg``: metrics written before they held
+    them) from daily_agg."""
     store, days = DayStore(str(tmp_path / "data")), recent_days(14)
     store.write("catalog", None, pl.DataFrame({"sku": ["A", "B"], "name": ["A", "B"],
                 "category": ["toys", "books"], "base_price": [5.0, 9.0]}, schema=schema.CATALOG))  # fmt: skip
-    frames = []
     for i, day in enumerate(days):
         agg = pl.DataFrame(
             {"date": [day, day], "sku": ["A", "B"], "category": ["toys", "books"], "region": ["all", "all"],
@@ -31,9 +32,10 @@ def one_region_shop(tmp_path) -> str:
              "cancelled_orders": [1, 0], "cancelled_revenue": [5.5, 0.0]},
             schema=schema.DAILY_AGG,
         )  # fmt: skip
-        frames.append(agg)
         store.write("daily_agg", day, agg.drop("cancelled_orders", "cancelled_revenue") if i < 7 else agg)
-    metrics = rolling_metrics(pl.concat(frames), days, days)
+    metrics = rolling_metrics(store.read_days("daily_agg", days), days, days)  # as stored: old days none
+    if request.param == "daily_agg":
+        metrics = metrics.drop("cancelled_orders", "cancelled_revenue")
     for (day,), part in metrics.partition_by("date", as_dict=True).items():
         store.write("daily_metrics", day, part)
     return store.root

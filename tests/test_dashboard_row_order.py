@@ -24,7 +24,7 @@ from spd_dashboard.selection import Period, Selection, match_skus
 from tests.conftest import recent_days
 
 DAYS = recent_days(70)
-NEW_ORDER = ("total", "region", "category", "sku", "sku_region")
+NEW_ORDER = ("total", "region", "category", "category_region", "sku", "sku_region")
 
 
 def new_order(day: pl.DataFrame) -> pl.DataFrame:

@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 from anchor import anchor_day
+from polars.testing import assert_frame_equal
 
 from spd_assets.core.detect import HISTORY_DAYS, DetectionConfig, alert_id, detect_drops
 from spd_assets.core.metrics import daily_series
@@ -381,3 +382,18 @@ def test_a_five_orders_a_day_sku_stopping_on_an_overdispersed_shop_is_caught_wit
     found = alerts.filter(level="sku", sku=shop.catalog["sku"][1])
     assert found["date"].min() <= days[3] and found["rule"][0] == "zero_run"
     assert alerts.filter(rule="zero_run").height == found.height  # no other series' zero run
+
+
+def test_the_dashboards_category_region_roll_up_is_not_checked() -> None:
+    """daily_metrics' category-in-a-region rows are for the dashboard: detection scores the same series
+    and finds the same alerts with or without them, and none at that level."""
+    days = history(100)
+    drop_day = days[90]
+    frame = series(shop_agg(days, {("SKU-B", drop_day): 0.3, ("SKU-A", drop_day): 0.5}))
+    assert frame.filter(level="category_region").height > 0
+    found = detect_drops(frame, days[85:])
+    without = detect_drops(frame.filter(pl.col("level") != "category_region"), days[85:])
+    assert found.alerts.height > 0
+    assert found.alerts.equals(without.alerts)
+    assert_frame_equal(found.scored, without.scored, check_exact=False, rtol=1e-9)  # the last bit may move
+    assert "category_region" not in found.scored["level"].to_list()

@@ -93,6 +93,7 @@ def test_a_shopify_export_backfills_to_the_cent_with_refunds_and_voids_counted_a
     assert per_day(store) == expected(truth)
     assert store.read("daily_metrics", DAYS[-1])["level"].unique().sort().to_list() == [
         "category",
+        "category_region",
         "region",
         "sku",
         "sku_region",

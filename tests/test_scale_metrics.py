@@ -166,3 +166,31 @@ def test_a_range_runs_chunks_are_sized_by_its_newest_stored_day(tmp_path) -> Non
     store.write("daily_agg", days[0], pl.DataFrame({"x": [1, 2, 3]}))
     store.write("daily_agg", days[2], pl.DataFrame({"x": [1, 2, 3, 4, 5]}))
     assert frames.newest_rows() == 5  # the newest day's, not the first's nor a missing day's
+
+
+def test_category_region_rows_and_cancelled_lines_sum_what_daily_agg_holds():
+    """The dashboard's category-in-a-region roll-up and every level's cancelled lines are daily_agg's sums."""
+    agg = _shop_days(30, 4)
+    rng = np.random.default_rng(5)
+    cancelled = rng.binomial(agg["orders"].to_numpy(), 0.1)
+    agg = agg.with_columns(
+        cancelled_orders=pl.Series(cancelled, dtype=pl.Int64),
+        cancelled_revenue=pl.Series(np.round(cancelled * rng.uniform(5, 50, agg.height), 2)),
+    )
+    m = rolling_metrics(agg, DAYS, DAYS[14:])
+    cells = (
+        agg.filter(pl.col("date") >= DAYS[14])
+        .group_by("date", "region", "category")
+        .agg(pl.col("revenue", "orders", "cancelled_orders", "cancelled_revenue").sum())
+    )
+    got = m.filter(level="category_region").select(cells.columns)
+    joined = cells.join(got, on=["date", "region", "category"], how="full", coalesce=True)
+    assert joined.height == cells.height == got.height
+    for col in ("revenue", "cancelled_revenue"):
+        assert (joined[col] - joined[f"{col}_right"]).abs().max() < 1e-6, col
+    assert (joined["orders"] == joined["orders_right"]).all()
+    assert (joined["cancelled_orders"] == joined["cancelled_orders_right"]).all()
+    day_cancelled = agg.filter(pl.col("date") >= DAYS[14])["cancelled_orders"].sum()
+    for level in ("total", "region", "category", "sku", "sku_region", "category_region"):
+        assert m.filter(level=level)["cancelled_orders"].sum() == day_cancelled, level
+    assert m.filter(level="category_region")["revenue_7d"].null_count() == 0

@@ -69,7 +69,7 @@ from .detect_zero import (
 from .episodes import assign_episodes
 from .metrics import WINDOW, rolling_7d, window_days
 from .read_ahead import read_ahead
-from .schema import ALERTS, conform, empty
+from .schema import ALERTS, LEVELS, conform, empty
 
 MAX_WEEKS = 8
 SEED_DAYS = 28
@@ -455,6 +455,9 @@ def detect_drops(
     """
     config = config or DetectionConfig()
     available = sorted(set(frame["date"].to_list())) if available is None else available
+    checked = pl.col("level").is_in(LEVELS)  # daily_metrics' dashboard-only roll-up is not checked
+    if not frame.is_empty() and not frame.select(checked.all()).item():
+        frame = frame.filter(checked)
     if frame.is_empty() or not available:
         return Detection(alerts=empty(ALERTS), scored=pl.DataFrame(schema=SCORED))
     wanted = sorted(set(days))

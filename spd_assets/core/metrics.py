@@ -9,7 +9,16 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .schema import DAILY_METRICS, LEVEL_KEYS, LEVELS, conform, empty
+from .schema import (
+    DAILY_AGG,
+    DAILY_AGG_ADDED,
+    DAILY_METRICS,
+    LEVEL_KEYS,
+    METRICS_LEVELS,
+    conform,
+    empty,
+    with_added,
+)
 
 ONE_REGION = "all"  # the region of a shop whose export names none (spd_assets.core.landing.exports)
 
@@ -80,16 +89,16 @@ def daily_series(daily_agg: pl.DataFrame, days: Sequence[dt.date]) -> pl.DataFra
     one region ``all`` has no region levels: they would repeat total and sku, and alert twice.
     """
     grid_days = pl.DataFrame({"date": sorted(set(days))}, schema={"date": pl.Date})
+    daily_agg = with_added(daily_agg, DAILY_AGG_ADDED, DAILY_AGG)
     sku_category = daily_agg.select("sku", "category").unique("sku", keep="first")
     frames = []
     for level in levels(daily_agg):
         keys = list(LEVEL_KEYS[level])
-        sums = daily_agg.group_by(["date", *keys]).agg(
-            pl.col("orders").sum(), pl.col("units").sum(), pl.col("revenue").sum()
-        )
+        sums = daily_agg.group_by(["date", *keys]).agg(pl.col(*_DAILY).sum())
         grid = grid_days.join(sums.select(keys).unique(), how="cross") if keys else grid_days
         filled = grid.join(sums, on=["date", *keys], how="left").with_columns(
-            pl.col("orders", "units").fill_null(0), pl.col("revenue").fill_null(0.0)
+            pl.col("orders", "units", "cancelled_orders").fill_null(0),
+            pl.col("revenue", "cancelled_revenue").fill_null(0.0),
         )
         if "sku" in keys:
             filled = filled.join(sku_category, on="sku", how="left")
@@ -98,15 +107,15 @@ def daily_series(daily_agg: pl.DataFrame, days: Sequence[dt.date]) -> pl.DataFra
     for col in ("sku", "category", "region"):
         if col not in out.columns:
             out = out.with_columns(pl.lit(None, dtype=pl.String).alias(col))
-    return out.select("date", "level", "sku", "category", "region", "orders", "units", "revenue")
+    return out.select("date", "level", "sku", "category", "region", *_DAILY)
 
 
 def levels(daily_agg: pl.DataFrame) -> tuple[str, ...]:
     """The roll-up levels the shop has: no region levels when its only region is ``all``."""
     regions = daily_agg["region"].unique().to_list() if daily_agg.height else []
     if regions == [ONE_REGION]:
-        return tuple(lvl for lvl in LEVELS if "region" not in LEVEL_KEYS[lvl])
-    return LEVELS
+        return tuple(lvl for lvl in METRICS_LEVELS if "region" not in LEVEL_KEYS[lvl])
+    return METRICS_LEVELS
 
 
 def rolling_metrics(
@@ -143,8 +152,10 @@ def rolling_metrics(
     def window(arr: np.ndarray, end: np.ndarray) -> np.ndarray:  # sums over days end-6..end
         return arr[:, end + 1] - arr[:, end + 1 - WINDOW]
 
-    sums = {
-        c: np.concatenate([np.zeros((len(v), 1), np.int64), v.cumsum(axis=1)], 1) for c, v in values.items()
+    sums = {  # cancelled lines are kept per day only
+        c: np.concatenate([np.zeros((len(v), 1), np.int64), v.cumsum(axis=1)], 1)
+        for c, v in values.items()
+        if c in ("orders", "units", "cents")
     }
     flat = {  # day-major: every series of the first output day, then the next day, ...
         "orders": values["orders"][:, out_idx],
@@ -154,6 +165,8 @@ def rolling_metrics(
         "units_7d": window(sums["units"], out_idx),
         "orders_7d": window(sums["orders"], out_idx),
         "cents_7d_prev": window(sums["cents"], out_idx - WINDOW),
+        "cancelled_orders": values["cancelled_orders"][:, out_idx],
+        "cancelled_cents": values["cancelled_cents"][:, out_idx],
     }
     frame = pl.concat([keys] * n_out).with_columns(
         date=pl.Series(np.repeat(np.array([first], "datetime64[D]") + out_idx, keys.height), dtype=pl.Date),
@@ -165,6 +178,7 @@ def rolling_metrics(
     result = frame.with_columns(
         revenue=pl.col("cents") / 100,
         revenue_7d=pl.col("cents_7d") / 100,
+        cancelled_revenue=pl.col("cancelled_cents") / 100,
         revenue_7d_prev=pl.when(pl.col("prev_days") > 0).then(pl.col("cents_7d_prev") / 100),
         pct_change_7d=pct_change_7d(pl.col("cents_7d"), pl.col("cents_7d_prev"), complete).round(6),
         aov_7d=pl.when(pl.col("orders_7d") > 0).then(
@@ -174,7 +188,8 @@ def rolling_metrics(
     return conform(result, DAILY_METRICS)
 
 
-_MEASURES = ("orders", "units", "cents")
+_MEASURES = ("orders", "units", "cents", "cancelled_orders", "cancelled_cents")
+_DAILY = ("orders", "units", "revenue", "cancelled_orders", "cancelled_revenue")  # a series' day values
 _NO_KEYS = pl.DataFrame(
     {"level": ["total"], "sku": [None], "category": [None], "region": [None]},
     schema={"level": pl.String, "sku": pl.String, "category": pl.String, "region": pl.String},
@@ -198,7 +213,7 @@ class _Cells:
 
     @classmethod
     def of(cls, daily_agg: pl.DataFrame, first: dt.date, n_cal: int, available: np.ndarray) -> _Cells:
-        frame = daily_agg.select(*_KEYS, "date", "orders", "units", "revenue")
+        frame = with_added(daily_agg, DAILY_AGG_ADDED, DAILY_AGG).select(*_KEYS, "date", *_DAILY)
         labels = {k: frame.get_column(k).unique().sort() for k in _KEYS}
         coded = frame.select(
             [pl.col(k).cast(pl.Enum(labels[k])).to_physical().cast(pl.Int64) for k in _KEYS],
@@ -206,6 +221,8 @@ class _Cells:
             orders=pl.col("orders"),
             units=pl.col("units"),
             cents=(pl.col("revenue") * 100).round().cast(pl.Int64),
+            cancelled_orders=pl.col("cancelled_orders"),
+            cancelled_cents=(pl.col("cancelled_revenue") * 100).round().cast(pl.Int64),
         )
         n_cat, n_reg = max(len(labels["category"]), 1), max(len(labels["region"]), 1)
         cell = (coded["sku"].to_numpy() * n_cat + coded["category"].to_numpy()) * n_reg + coded[
