@@ -86,7 +86,7 @@ def test_seven_day_sums_the_pipelines_rows_of_the_matching_level(dashboard_histo
     cells = metrics.filter(
         (pl.col("level") == "sku_region") & (pl.col("region") == "apac") & (pl.col("category") == "home")
     )
-    assert cell["level"][0] == "sku_region"
+    assert cell["level"][0] == "category_region"  # the pipeline's roll-up of exactly those cells
     assert cell["revenue_7d"][0] == pytest.approx(cells["revenue_7d"].sum())
 
     by_region = query.seven_day(h.data_dir, ALL, h.last, h.last, by_region=True)

@@ -16,7 +16,7 @@ from benchmarks.catalog_scale import CatalogShop
 from spd_assets.core.metrics import LOOKBACK_DAYS, rolling_metrics
 from spd_assets.core.storage import DayStore
 from spd_dashboard import query
-from spd_dashboard.query.sales import rolled_up
+from spd_dashboard.query.levels import rolled_up
 from spd_dashboard.selection import Period, Selection
 from tests.conftest import recent_days
 
@@ -29,6 +29,12 @@ def shop_dir(tmp_path_factory) -> str:
     shop = CatalogShop(60, 4)
     shop.write(root, DAYS)
     store = DayStore(root)
+    for day in DAYS:  # some lines cancelled, as in a real export: their own card, kept out of revenue
+        frame = store.read("daily_agg", day)
+        lost = (frame["orders"] * (frame["units"] % 3) // 10).cast(pl.Int64)
+        store.write(
+            "daily_agg", day, frame.with_columns(cancelled_orders=lost, cancelled_revenue=lost * 9.99)
+        )
     agg = store.read_days("daily_agg", DAYS)
     metrics = rolling_metrics(agg, DAYS, DAYS)
     for (day,), part in metrics.partition_by("date", as_dict=True).items():
@@ -143,11 +149,12 @@ def _sku_sums_sql(root: str, regions: tuple[str, ...], period: Period) -> pl.Dat
     import duckdb
 
     files = [DayStore(root).path("daily_agg", d) for d in DayStore(root).days("daily_agg")]
+    where = f"region IN {(*regions, '')!r}" if regions else "TRUE"
     return duckdb.sql(
         f"SELECT sku, coalesce(sum(revenue) FILTER (WHERE date >= DATE '{period.start}'), 0) AS revenue,"
         f" coalesce(sum(orders) FILTER (WHERE date >= DATE '{period.start}'), 0)::BIGINT AS orders,"
         f" coalesce(sum(revenue) FILTER (WHERE date < DATE '{period.start}'), 0) AS prev_revenue"
-        f" FROM read_parquet({files!r}) WHERE region IN {regions!r} AND date BETWEEN"
+        f" FROM read_parquet({files!r}) WHERE {where} AND date BETWEEN"
         f" DATE '{period.prev_start}' AND DATE '{period.end}' GROUP BY sku ORDER BY sku"
     ).pl()
 
@@ -161,12 +168,13 @@ def _sku_sums(root: str, sel: Selection, period: Period) -> pl.DataFrame:
     return got.select("sku", "revenue", "orders", "prev_revenue").sort("sku")
 
 
+@pytest.mark.parametrize("regions", [("us-east", "eu-west"), ()], ids=["sku_region", "sku"])
 @pytest.mark.parametrize("days", [28, 30, 9])
-def test_a_regions_sku_sums_from_7_day_windows_equal_the_days_sums(shop_dir, days):
-    """The Overview's movers sum a region's SKUs from daily_metrics' 7-day windows (8 files for 28 days
-    and the 28 before, not 56): the same sums as daily_agg's days, the odd days read one by one."""
+def test_sku_sums_from_7_day_windows_equal_the_days_sums(shop_dir, days, regions):
+    """The Overview's movers sum SKUs (in regions: SKU x region rows) from daily_metrics' 7-day windows
+    (8 files for 28 days and the 28 before, not 56): the same sums as daily_agg's days, the odd days
+    read one by one."""
     period = Period(DAYS[-days], DAYS[-1])
-    regions = ("us-east", "eu-west")
     expected = _sku_sums_sql(shop_dir, regions, period)
     got = _sku_sums(shop_dir, Selection(regions=regions), period)
     assert_frame_equal(got, expected, check_exact=False, abs_tol=1e-6, check_dtypes=False)
@@ -203,3 +211,116 @@ def test_a_window_not_current_is_read_day_by_day(shop_dir, tmp_path, change):
         abs_tol=1e-6,
         check_dtypes=False,
     )
+
+
+def _previous_version(root: str) -> None:
+    """daily_metrics as the version before the category_region roll-up wrote it: without that level's
+    rows and without the cancelled columns (each file rewritten later than its daily_agg, as it was)."""
+    store = DayStore(root)
+    for day in store.days("daily_metrics"):
+        frame = store.read("daily_metrics", day)
+        store.write(
+            "daily_metrics",
+            day,
+            frame.filter(pl.col("level") != "category_region").drop("cancelled_orders", "cancelled_revenue"),
+        )
+
+
+PAGE_SELECTIONS = [*SELECTIONS, Selection(regions=("us-east",), categories=("toys", "books"))]
+
+
+@pytest.mark.parametrize("sel", PAGE_SELECTIONS, ids=range(len(PAGE_SELECTIONS)))
+def test_the_page_gives_the_same_figures_on_files_the_previous_version_wrote(shop_dir, tmp_path, sel):
+    """Totals, 7-day windows (overall and by region), cancelled lines, the SKU sums and the Regions
+    page's sums come from the category_region roll-up and the cancelled columns when the files hold
+    them, and from SKU x region rows and daily_agg when they were written before: the same figures
+    either way, and daily_agg's."""
+    import duckdb
+    import streamlit as st
+
+    from spd_dashboard.query.files import clear_memory
+
+    period = Period(DAYS[-28], DAYS[-1])
+
+    def page(root: str) -> dict:
+        st.cache_data.clear()
+        clear_memory()
+        return {
+            "totals": query.daily_totals(root, sel, period.start, period.end),
+            "seven": query.seven_day(root, sel, period.start, period.end).drop("level"),
+            "by_region": query.seven_day(root, sel, period.start, period.end, by_region=True).drop("level"),
+            "cancelled": query.cancelled(root, sel, period.start, period.end),
+            "skus": query.by_sku(root, sel, period, daily=False).sort("sku"),
+            "by_region_category": query.by_region_category(root, sel, period),
+            "region_daily": query.region_daily(root, sel, period.start, period.end),
+        }
+
+    old = str(tmp_path / "old")
+    shutil.copytree(shop_dir, old)
+    _previous_version(old)
+    new, before = page(shop_dir), page(old)
+    for name in ("totals", "seven", "by_region", "skus", "by_region_category", "region_daily"):
+        assert_frame_equal(new[name], before[name], check_exact=False, abs_tol=1e-6, check_dtypes=False)
+    assert new["cancelled"][0] == before["cancelled"][0]
+    assert new["cancelled"][0] > 0 or sel.skus == ()  # a search that matched no SKU cancels nothing
+    assert new["cancelled"][1] == pytest.approx(before["cancelled"][1])
+    files = [DayStore(shop_dir).path("daily_agg", d) for d in DAYS[-28:]]
+    where = (
+        " AND ".join(
+            [f"{c} IN {(*v, '')!r}" for c, v in (("region", sel.regions), ("category", sel.categories)) if v]
+            + ([f"sku IN {(*sel.skus, '')!r}"] if sel.skus is not None else [])
+        )
+        or "TRUE"
+    )
+    direct = duckdb.sql(
+        f"SELECT sum(cancelled_orders) FROM read_parquet({files!r}) WHERE {where}"
+    ).fetchall()[0]
+    assert new["cancelled"][0] == (direct[0] or 0)
+
+
+def test_the_combined_roll_up_is_what_a_region_with_categories_reads(shop_dir):
+    """On files that hold it, a region with categories reads the category_region rows (a few a day),
+    not the SKU x region rows; on files written before, it cannot."""
+    from spd_dashboard.query.levels import finest_level, has_combined
+
+    both = Selection(regions=("us-east",), categories=("toys",))
+    paths = query.scan(shop_dir, "daily_metrics").between(DAYS[-28], DAYS[-1])
+    assert has_combined(paths, DAYS[-1])
+    assert finest_level(both, paths, DAYS[-1]) == "category_region"
+    assert finest_level(Selection(regions=("us-east",), skus=("SKU-0003",)), paths, DAYS[-1]) == "sku_region"
+    assert finest_level(Selection(categories=("toys",)), paths, DAYS[-1], by_region=True) == "category_region"
+
+
+def test_the_regions_page_and_the_cancelled_card_read_the_roll_ups_not_daily_agg(shop_dir, tmp_path):
+    """With current roll-ups the Regions page's sums and the cancelled card never open daily_agg: its
+    files emptied behind the pipeline's back (their times kept) change nothing they show."""
+    import streamlit as st
+
+    from spd_dashboard.query.files import clear_memory
+
+    root = str(tmp_path / "data")
+    shutil.copytree(shop_dir, root)
+    sel, period = Selection(categories=("toys",)), Period(DAYS[-28], DAYS[-1])
+
+    def shown() -> tuple:
+        st.cache_data.clear()
+        clear_memory()
+        return (
+            query.by_region_category(root, sel, period),
+            query.region_daily(root, sel, period.start, period.end),
+            query.region_daily(root, Selection(skus=("SKU-0003",)), period.start, period.end),
+            query.cancelled(root, sel, period.start, period.end),
+        )
+
+    before = shown()
+    store = DayStore(root)
+    for day in DAYS:
+        path = store.path("daily_agg", day)
+        stat = os.stat(path)
+        store.write("daily_agg", day, store.read("daily_agg", day).clear())
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = shown()
+    for old, new in zip(before[:3], after[:3], strict=True):
+        assert old.height > 0
+        assert_frame_equal(old, new)
+    assert before[3] == after[3] and before[3][0] > 0

@@ -14,15 +14,14 @@ from .alerts import (
     series,
 )
 from .files import AssetFiles, data_dir, list_assets, scan
+from .regions import by_region_category, region_daily
 from .sales import (
     Bounds,
     bounds,
-    by_region_category,
     by_sku,
     cancelled,
     catalog,
     daily_totals,
-    region_daily,
     seven_day,
 )
 

@@ -26,6 +26,7 @@ import pyarrow as pa
 import streamlit as st
 from streamlit import runtime
 
+from spd_assets.core.schema import DAILY_METRICS
 from spd_assets.core.settings import data_dir_from_env
 from spd_assets.core.storage import (
     DamagedPartitionError,
@@ -120,16 +121,18 @@ def _remote_table(files: list[str]) -> pa.Table:
     return concat([have[k] for k in keys])
 
 
-# daily_metrics' roll-up rows (levels total, region, category, sku: 20,031 of a day's 420,031 rows at
-# 20,000 SKUs x 20 regions) of each local day file read, by level, keyed by (path, identity): every
-# filter but a region's is answered from these, so a filter change after the first load reads no file.
+# daily_metrics' roll-up rows (levels total, region, category, sku, category_region: 20,231 of a day's
+# 420,231 rows at 20,000 SKUs x 20 regions) of each local day file read, by level, keyed by (path,
+# identity): every filter but a region's SKU table is answered from these, so a filter change after
+# the first load reads no file but a region's SKU x region rows.
 _ROLLUPS: OrderedDict[tuple[str, tuple[int, int, int] | None], dict[str, pl.DataFrame]] = OrderedDict()
 _KEEP_ROLLUP_ROWS = 3_000_000  # about 150 days at 20,000 SKUs (some 300 MB), years at 500 SKUs
 _ROLLUP_TABLE = "spd_rollups"
-ROLLUP_LEVELS = ("total", "region", "category", "sku")
+ROLLUP_LEVELS = ("total", "region", "category", "sku", "category_region")
 # The columns the queries on roll-up rows read (``sql(..., rollup=level)``): the others are not kept.
 ROLLUP_COLUMNS = ("date", "level", "sku", "category", "region", "orders", "units", "revenue",
-                  "revenue_7d", "revenue_7d_prev", "pct_change_7d", "window_days")  # fmt: skip
+                  "revenue_7d", "revenue_7d_prev", "pct_change_7d", "window_days", "units_7d", "orders_7d",
+                  "cancelled_orders", "cancelled_revenue")  # fmt: skip
 
 
 def clear_memory() -> None:
@@ -166,18 +169,18 @@ def _read_rollups(files: list[str]) -> pl.DataFrame:
     twice as fast as DuckDB hands them over. A file Polars cannot read is read again by DuckDB, whose
     error names it (``sql`` turns that into the damaged-file message)."""
     try:
-        return (
-            pl.scan_parquet(
-                files,
-                hive_partitioning=False,
-                include_file_paths="filename",
-                missing_columns="insert",
-                extra_columns="ignore",
-            )
-            .filter(pl.col("level").is_in(ROLLUP_LEVELS))
-            .select(*ROLLUP_COLUMNS, "filename")
-            .collect()
+        scan = pl.scan_parquet(
+            files,
+            hive_partitioning=False,
+            include_file_paths="filename",
+            missing_columns="insert",
+            extra_columns="ignore",
         )
+        have = scan.collect_schema()  # the first file's: one written before a column was added lacks it
+        columns = [
+            pl.col(c) if c in have else pl.lit(None, DAILY_METRICS[c]).alias(c) for c in ROLLUP_COLUMNS
+        ]
+        return scan.filter(pl.col("level").is_in(ROLLUP_LEVELS)).select(*columns, "filename").collect()
     except (pl.exceptions.PolarsError, OSError):
         with _DB.cursor() as cur:
             return cur.sql(

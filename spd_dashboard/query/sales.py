@@ -19,7 +19,8 @@ from spd_assets.core.storage import DayStore
 
 from ..selection import Period, Selection
 from . import windows
-from .files import CACHE, SEL, AssetFiles, days_frame, level_rows, scan, sel_params, sql
+from .files import CACHE, SEL, days_frame, level_rows, scan, sel_params, sql
+from .levels import finest_level, has_combined, rolled_up
 
 
 @st.cache_data(**CACHE)
@@ -70,41 +71,27 @@ def bounds(root: str) -> Bounds | None:
 # ---- sales ----------------------------------------------------------------------------------------
 
 
-def rolled_up(root: str, start: dt.date, end: dt.date) -> AssetFiles | None:
-    """daily_metrics' files of start..end when their rows sum to what daily_agg's would: the same days,
-    each written after its daily_agg (none stale). Its roll-ups are a few rows a day where daily_agg
-    has one per SKU and region (400,000 a day at 20,000 SKUs x 20 regions), so pages read them first.
-    """
-    agg, metrics = scan(root, "daily_agg"), scan(root, "daily_metrics")
-    have, rolled = agg.mtimes_between(start, end), metrics.mtimes_between(start, end)
-    if have.keys() != rolled.keys() or any(rolled[d] < m for d, m in have.items()):
-        return None
-    return metrics
-
-
-def _leaf_rows(
-    files: tuple[str, ...], sel: dict, start: dt.date, end: dt.date, columns: list[str]
+def _level_rows(
+    files: tuple[str, ...], level: str, sel: dict, start: dt.date, end: dt.date, columns: list[str]
 ) -> pl.DataFrame:
-    """The selection's SKU x region rows of daily_metrics from ``start`` to ``end``: what a region and a
-    category (or SKUs) together sum, since no roll-up holds them."""
-    return level_rows(files, "sku_region", columns, {"start": start, "end": end, **sel})
+    """The selection's rows of one daily_metrics ``level`` from ``start`` to ``end``: a roll-up's from
+    memory, SKU x region rows (what a region and SKUs together sum) read by Polars."""
+    return level_rows(files, level, columns, {"start": start, "end": end, **sel})
 
 
 @st.cache_data(**CACHE)
 def _daily_totals(
     files: tuple[str, ...], stamp: str, sel: dict, start: dt.date, end: dt.date, level: str | None
 ) -> pl.DataFrame:
-    if level == "sku_region":
-        rows = _leaf_rows(files, sel, start, end, ["date", "revenue", "orders", "units"])
+    if level is not None:  # summed by Polars: handing the roll-up rows to DuckDB cost more than the sums
+        rows = _level_rows(files, level, sel, start, end, ["date", "revenue", "orders", "units"])
         sums = pl.col("revenue").sum(), pl.col("orders", "units").sum().cast(pl.Int64)
         return rows.group_by("date").agg(*sums)
     return sql(
         "SELECT date, sum(revenue) AS revenue, sum(orders)::BIGINT AS orders, sum(units)::BIGINT AS units"
         f" FROM read_parquet($files, union_by_name=true) WHERE date BETWEEN $start AND $end AND {SEL}"
-        + (" AND level = $level" if level else "")
-        + " GROUP BY date",
-        {"files": list(files), "start": start, "end": end, **sel, **({"level": level} if level else {})},
-        rollup=level,
+        " GROUP BY date",
+        {"files": list(files), "start": start, "end": end, **sel},
     )
 
 
@@ -117,8 +104,10 @@ def daily_totals(root: str, sel: Selection, start: dt.date, end: dt.date) -> pl.
     )
     if days:
         rolled = rolled_up(root, start, end)
-        source, level = (rolled, sel.metrics_level) if rolled else (files, None)
-        sums = _daily_totals(source.between(start, end), source.stamp, sel_params(sel), start, end, level)
+        source = rolled or files
+        paths = source.between(start, end)
+        level = finest_level(sel, paths, end) if rolled else None
+        sums = _daily_totals(paths, source.stamp, sel_params(sel), start, end, level)
     return (
         days_frame(days)
         .join(sums, on="date", how="left")
@@ -140,12 +129,26 @@ def _cancelled(files: tuple[str, ...], stamp: str, sel: dict, start: dt.date, en
         return pl.DataFrame({"orders": [0], "revenue": [0.0]})
 
 
+@st.cache_data(**CACHE)
+def _cancelled_rolled(
+    files: tuple[str, ...], stamp: str, sel: dict, start: dt.date, end: dt.date, level: str
+) -> tuple[int, float]:
+    rows = _level_rows(files, level, sel, start, end, ["cancelled_orders", "cancelled_revenue"])
+    return int(rows["cancelled_orders"].sum()), float(rows["cancelled_revenue"].sum())
+
+
 def cancelled(root: str, sel: Selection, start: dt.date, end: dt.date) -> tuple[int, float]:
-    """Cancelled, refunded, voided or failed orders (kept out of revenue) and their revenue, in the period."""
+    """Cancelled, refunded, voided or failed orders (kept out of revenue) and their revenue, in the period:
+    from daily_metrics' roll-ups when they are current and hold them, else from daily_agg."""
     files = scan(root, "daily_agg")
     paths = files.between(start, end)
     if not paths:
         return 0, 0.0
+    rolled = rolled_up(root, start, end)
+    if rolled is not None and has_combined(rolled.between(start, end), end):
+        mine = rolled.between(start, end)
+        level = finest_level(sel, mine, end)
+        return _cancelled_rolled(mine, rolled.stamp, sel_params(sel), start, end, level)
     row = _cancelled(paths, files.stamp, sel_params(sel), start, end).row(0)
     return int(row[0] or 0), float(row[1] or 0.0)
 
@@ -154,27 +157,17 @@ def cancelled(root: str, sel: Selection, start: dt.date, end: dt.date) -> tuple[
 def _seven_day(
     files: tuple[str, ...], stamp: str, level: str, sel: dict, start: dt.date, end: dt.date, by_region: bool
 ) -> pl.DataFrame:
-    if level == "sku_region":
-        keys = ["date", "region"] if by_region else ["date"]
-        sums = ("revenue_7d", "revenue_7d_prev")
-        columns = [*keys, *sums, "window_days", "pct_change_7d"]
-        return (
-            _leaf_rows(files, sel, start, end, columns)
-            .group_by(keys)
-            .agg(  # a sum over no value is null, as in SQL (a window not yet complete)
-                *(pl.when(pl.col(c).count() > 0).then(pl.col(c).sum()).alias(c) for c in sums),
-                pl.col("window_days").min(),
-                n_pct=pl.col("pct_change_7d").count().cast(pl.Int64),
-            )
+    keys = ["date", "region"] if by_region else ["date"]
+    sums = ("revenue_7d", "revenue_7d_prev")
+    columns = [*keys, *sums, "window_days", "pct_change_7d"]
+    return (
+        _level_rows(files, level, sel, start, end, columns)
+        .group_by(keys)
+        .agg(  # a sum over no value is null, as in SQL (a window not yet complete)
+            *(pl.when(pl.col(c).count() > 0).then(pl.col(c).sum()).alias(c) for c in sums),
+            pl.col("window_days").min(),
+            n_pct=pl.col("pct_change_7d").count().cast(pl.Int64),
         )
-    group = "date, region" if by_region else "date"
-    return sql(
-        f"SELECT {group}, sum(revenue_7d) AS revenue_7d, sum(revenue_7d_prev) AS revenue_7d_prev,"
-        " min(window_days) AS window_days, count(pct_change_7d) AS n_pct"
-        " FROM read_parquet($files, union_by_name=true)"
-        f" WHERE level = $level AND date BETWEEN $start AND $end AND {SEL} GROUP BY {group}",
-        {"files": list(files), "level": level, "start": start, "end": end, **sel},
-        rollup=level,
     )
 
 
@@ -187,10 +180,8 @@ def seven_day(
     every series); the change is set only where the pipeline set it (both windows complete).
     """
     files = scan(root, "daily_metrics")
-    level = sel.metrics_level
-    if by_region:
-        level = "sku_region" if sel.categories or sel.skus is not None else "region"
     paths = files.between(start, end)
+    level = finest_level(sel, paths, end, by_region)
     if not paths:
         schema = {
             "date": pl.Date,
@@ -250,7 +241,7 @@ def _by_sku(
         columns = ["sku", "category", "date", "revenue", "units", "orders"]
         parts = [level_rows(files, level, columns, {"end": period.end, **sel})] if files else []
         if sums:  # 7-day windows' sums, each under its last day (never across the periods' border)
-            parts.append(windows.window_rows(sums, sel, period.end))
+            parts.append(windows.window_rows(sums, level, sel, period.end))
         daily = pl.concat(parts)
     else:
         daily = sql(_sku_days_sql(), {"files": list(files), "end": period.end, **sel})
@@ -302,58 +293,10 @@ def by_sku(root: str, sel: Selection, period: Period, daily: bool = True) -> pl.
         return pl.DataFrame(schema=_BY_SKU)
     days = tuple(d for d in files.days if period.start <= d <= period.end) if daily else None
     rolled = rolled_up(root, period.prev_start, period.end)
-    if rolled is not None and sel.regions:
+    if rolled is not None:
+        level = "sku_region" if sel.regions else "sku"
         summed = [(period.prev_start, period.prev_end)] + ([] if daily else [(period.start, period.end)])
         cover = windows.plan(files, rolled, days or (), summed)
         sums = rolled.of(cover.ends)
-        return _by_sku(rolled.of(cover.days), rolled.stamp, sel_params(sel), period, days, "sku_region", sums)
-    if rolled is not None:
-        paths = rolled.between(period.prev_start, period.end)
-        return _by_sku(paths, rolled.stamp, sel_params(sel), period, days, "sku")
+        return _by_sku(rolled.of(cover.days), rolled.stamp, sel_params(sel), period, days, level, sums)
     return _by_sku(paths, files.stamp, sel_params(sel), period, days)
-
-
-_BY_REGION_CATEGORY = {"region": pl.String, "category": pl.String, "revenue": pl.Float64, "units": pl.Int64,
-                       "prev_revenue": pl.Float64}  # fmt: skip
-
-
-@st.cache_data(**CACHE)
-def _by_region_category(files: tuple[str, ...], stamp: str, sel: dict, period: Period) -> pl.DataFrame:
-    return sql(
-        "SELECT region, category,"
-        " coalesce(sum(revenue) FILTER (WHERE date >= $start), 0) AS revenue,"
-        " coalesce(sum(units) FILTER (WHERE date >= $start), 0)::BIGINT AS units,"
-        " coalesce(sum(revenue) FILTER (WHERE date < $start), 0) AS prev_revenue"
-        f" FROM read_parquet($files, union_by_name=true) WHERE date <= $end AND {SEL}"
-        " GROUP BY region, category ORDER BY region, category",
-        {"files": list(files), "start": period.start, "end": period.end, **sel},
-    )
-
-
-def by_region_category(root: str, sel: Selection, period: Period) -> pl.DataFrame:
-    """region, category, revenue, units, prev_revenue over the period and the one before."""
-    files = scan(root, "daily_agg")
-    paths = files.between(period.prev_start, period.end)
-    if not paths:
-        return pl.DataFrame(schema=_BY_REGION_CATEGORY)
-    return _by_region_category(paths, files.stamp, sel_params(sel), period)
-
-
-@st.cache_data(**CACHE)
-def _region_daily(
-    files: tuple[str, ...], stamp: str, sel: dict, start: dt.date, end: dt.date
-) -> pl.DataFrame:
-    return sql(
-        "SELECT date, region, sum(revenue) AS revenue FROM read_parquet($files, union_by_name=true)"
-        f" WHERE date BETWEEN $start AND $end AND {SEL} GROUP BY date, region ORDER BY date, region",
-        {"files": list(files), "start": start, "end": end, **sel},
-    )
-
-
-def region_daily(root: str, sel: Selection, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """date, region, revenue: each region's daily revenue within the selection."""
-    files = scan(root, "daily_agg")
-    paths = files.between(start, end)
-    if not paths:
-        return pl.DataFrame(schema={"date": pl.Date, "region": pl.String, "revenue": pl.Float64})
-    return _region_daily(paths, files.stamp, sel_params(sel), start, end)

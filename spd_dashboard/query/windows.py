@@ -1,4 +1,4 @@
-"""A region's SKU sums over a period from daily_metrics' 7-day windows instead of its days.
+"""SKU sums over a period from daily_metrics' 7-day windows instead of its days.
 
 At 20,000 SKUs x 20 regions a region's SKU sums over 28 days and the 28 before read 56 files of
 400,000 SKU x region rows each to keep 20,000 of every one; the pipeline already wrote each series'
@@ -77,8 +77,8 @@ def checked(cover: Cover, agg: AssetFiles, metrics: AssetFiles) -> Cover:
     )
 
 
-def window_rows(files: tuple[str, ...], sel: dict, end: dt.date) -> pl.DataFrame:
-    """The selection's SKU x region window rows of ``files`` as day rows (sku, category, date, revenue,
-    units, orders): a window's sums under its last day."""
+def window_rows(files: tuple[str, ...], level: str, sel: dict, end: dt.date) -> pl.DataFrame:
+    """The selection's window rows of ``level`` (sku, or sku_region) in ``files`` as day rows (sku,
+    category, date, revenue, units, orders): a window's sums under its last day."""
     columns = ["sku", "category", "date", *WINDOW_SUMS]
-    return level_rows(files, "sku_region", columns, {"end": end, **sel}).rename(WINDOW_SUMS)
+    return level_rows(files, level, columns, {"end": end, **sel}).rename(WINDOW_SUMS)
