@@ -324,3 +324,19 @@ def test_the_regions_page_and_the_cancelled_card_read_the_roll_ups_not_daily_agg
         assert old.height > 0
         assert_frame_equal(old, new)
     assert before[3] == after[3] and before[3][0] > 0
+
+
+def test_roll_up_rows_are_split_by_file_and_level_as_partition_by_splits_them(shop_dir):
+    """The roll-ups read are cut into each file's levels by their runs (a scan keeps a file's rows
+    together); rows out of that order still come out whole, through partition_by."""
+    from spd_dashboard.query.files import _by_file_and_level, _read_rollups
+
+    read = _read_rollups([DayStore(shop_dir).path("daily_metrics", d) for d in DAYS[-5:]])
+    expected = read.partition_by("filename", "level", as_dict=True, include_key=False)
+    assert len(expected) == 5 * 5  # five files, five roll-up levels
+    for frame in (read, read.sample(fraction=1.0, shuffle=True, seed=1)):
+        got = _by_file_and_level(frame)
+        assert got.keys() == expected.keys()
+        for key, part in expected.items():
+            assert_frame_equal(got[key].sort(part.columns), part.sort(part.columns))
+    assert _by_file_and_level(read.clear()) == {}

@@ -153,7 +153,7 @@ def _rollup_rows(files: list[str], ids: tuple, level: str) -> tuple[pl.DataFrame
     if missing:
         read = _read_rollups([f for f, _ in missing])
         empty = read.clear().drop("filename")
-        parts = read.partition_by("filename", "level", as_dict=True, include_key=False)
+        parts = _by_file_and_level(read)
         for key in missing:
             by_level = {lvl: parts.get((key[0], lvl)) for lvl in ROLLUP_LEVELS}
             fresh[key] = {lvl: empty if f is None else f for lvl, f in by_level.items()}
@@ -162,6 +162,22 @@ def _rollup_rows(files: list[str], ids: tuple, level: str) -> tuple[pl.DataFrame
     # (180 of them for a 90-day view and the period before it: a third of its cold time).
     frame = pl.concat([have[k][level] for k in keys], how="diagonal_relaxed", rechunk=False)
     return frame.with_columns(level=pl.lit(level)), fresh
+
+
+def _by_file_and_level(read: pl.DataFrame) -> dict[tuple[str, str], pl.DataFrame]:
+    """``read``'s rows by (filename, level): slices of its runs, since a scan returns each file's rows
+    together and a file holds its levels one after the other (partition_by hashed every row's path, twice
+    as slow); partition_by if a pair ever came in two runs."""
+    if read.is_empty():
+        return {}
+    new_run = (pl.col("filename").rle_id().diff() != 0) | (pl.col("level").rle_id().diff() != 0)
+    starts = read.select(new_run.fill_null(True).arg_true()).to_series().to_list()
+    pairs = list(zip(read["filename"].gather(starts), read["level"].gather(starts), strict=True))
+    if len(set(pairs)) != len(pairs):
+        return read.partition_by("filename", "level", as_dict=True, include_key=False)
+    body = read.drop("filename", "level")  # as partition_by leaves them: the level is set per read
+    bounds = [*starts, read.height]
+    return {pair: body.slice(a, b - a) for pair, a, b in zip(pairs, bounds, bounds[1:], strict=False)}
 
 
 def _read_rollups(files: list[str]) -> pl.DataFrame:
