@@ -69,8 +69,11 @@ DAYS = recent_days(40)
 
 
 def _shop_days(n_skus: int, n_regions: int) -> pl.DataFrame:
+    """The shop's days, some lines cancelled (kept per series and output day, apart from the windows)."""
     shop = CatalogShop(n_skus, n_regions)
-    return pl.concat([shop.day(d) for d in DAYS])
+    days = pl.concat([shop.day(d) for d in DAYS])
+    lost = (days["orders"] // 7).cast(pl.Int64)
+    return days.with_columns(cancelled_orders=lost, cancelled_revenue=(lost * 3.25).round(2))
 
 
 @pytest.mark.parametrize(

@@ -143,19 +143,19 @@ def rolling_metrics(
     if not out_idx.size:
         return empty(DAILY_METRICS)
     cells = _Cells.of(daily_agg, first, n_cal, available)
-    parts = [cells.level(level) for level in sorted(levels(daily_agg))]  # the output's level order
+    parts = [cells.level(level, out_idx) for level in sorted(levels(daily_agg))]  # the output's level order
     keys = pl.concat([k for k, _ in parts])
-    values = {c: np.concatenate([v[c] for _, v in parts]) for c in _MEASURES}
+    values = {c: np.concatenate([v[c] for _, v in parts]) for c in (*_MEASURES, *_CANCELLED)}
     n_out = out_idx.size
     count = np.concatenate([[0], np.cumsum(available, dtype=np.int64)])
 
     def window(arr: np.ndarray, end: np.ndarray) -> np.ndarray:  # sums over days end-6..end
         return arr[:, end + 1] - arr[:, end + 1 - WINDOW]
 
-    sums = {  # cancelled lines are kept per day only
+    sums = {
         c: np.concatenate([np.zeros((len(v), 1), np.int64), v.cumsum(axis=1)], 1)
         for c, v in values.items()
-        if c in ("orders", "units", "cents")
+        if c in _MEASURES
     }
     flat = {  # day-major: every series of the first output day, then the next day, ...
         "orders": values["orders"][:, out_idx],
@@ -165,8 +165,8 @@ def rolling_metrics(
         "units_7d": window(sums["units"], out_idx),
         "orders_7d": window(sums["orders"], out_idx),
         "cents_7d_prev": window(sums["cents"], out_idx - WINDOW),
-        "cancelled_orders": values["cancelled_orders"][:, out_idx],
-        "cancelled_cents": values["cancelled_cents"][:, out_idx],
+        "cancelled_orders": values["cancelled_orders"],  # already per output day
+        "cancelled_cents": values["cancelled_cents"],
     }
     frame = pl.concat([keys] * n_out).with_columns(
         date=pl.Series(np.repeat(np.array([first], "datetime64[D]") + out_idx, keys.height), dtype=pl.Date),
@@ -188,7 +188,8 @@ def rolling_metrics(
     return conform(result, DAILY_METRICS)
 
 
-_MEASURES = ("orders", "units", "cents", "cancelled_orders", "cancelled_cents")
+_MEASURES = ("orders", "units", "cents")  # per series and calendar day, for the windows
+_CANCELLED = ("cancelled_orders", "cancelled_cents")  # per series and output day only
 _DAILY = ("orders", "units", "revenue", "cancelled_orders", "cancelled_revenue")  # a series' day values
 _NO_KEYS = pl.DataFrame(
     {"level": ["total"], "sku": [None], "category": [None], "region": [None]},
@@ -209,7 +210,11 @@ class _Cells:
     labels: dict[str, pl.Series]
     codes: dict[str, np.ndarray]  # per cell
     values: dict[str, np.ndarray]  # per measure: cells x calendar days
+    # The rows with cancelled lines (cell, calendar day, orders, cents): few in most shops, so summed
+    # per level from these rows, not from two more cells x days grids (+50% time at 20,000 x 20).
+    cancelled: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     sku_category: pl.DataFrame  # each SKU's category (its first in daily_agg), for the SKU levels
+    n_cal: int  # calendar days
 
     @classmethod
     def of(cls, daily_agg: pl.DataFrame, first: dt.date, n_cal: int, available: np.ndarray) -> _Cells:
@@ -238,29 +243,38 @@ class _Cells:
             grid = np.zeros(len(ids) * n_cal, np.int64)
             np.add.at(grid, at, coded[m].to_numpy()[keep])
             values[m] = grid.reshape(len(ids), n_cal)
+        lost = {m: coded[m].to_numpy()[keep] for m in _CANCELLED}
+        some = (lost["cancelled_orders"] != 0) | (lost["cancelled_cents"] != 0)
+        cancelled = (row_cell[keep][some], day[keep][some], *(lost[m][some] for m in _CANCELLED))
         sku_cat, region = np.divmod(ids, n_reg)
         codes = {"sku": sku_cat // n_cat, "category": sku_cat % n_cat, "region": region}
         first_category = daily_agg.select("sku", "category").unique("sku", keep="first")
-        return cls(labels, codes, values, first_category)
+        return cls(labels, codes, values, cancelled, first_category, n_cal)
 
-    def level(self, level: str) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
-        """The level's series (keys, sorted) and their sums per calendar day."""
+    def level(self, level: str, out_idx: np.ndarray) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
+        """The level's series (keys, sorted), their sums per calendar day, and their cancelled lines on
+        each output day (``out_idx``)."""
         keys = LEVEL_KEYS[level]
         if not keys:  # the total is one series, even over days that sold nothing
-            return _NO_KEYS.with_columns(level=pl.lit(level)), {
-                m: v.sum(axis=0, keepdims=True) for m, v in self.values.items()
-            }
+            series = np.zeros(len(self.codes["sku"]), np.int64)
+            sums = {m: v.sum(axis=0, keepdims=True) for m, v in self.values.items()}
+            return _NO_KEYS.with_columns(level=pl.lit(level)), sums | self._cancelled(series, 1, out_idx)
         group = np.zeros(len(self.codes["sku"]), np.int64)
         for k in keys:
             group = group * max(len(self.labels[k]), 1) + self.codes[k]
         order = np.argsort(group, kind="stable")
         if not order.size:
-            return _NO_KEYS.clear(), {m: v[:0] for m, v in self.values.items()}
-        starts = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]])
+            none = {m: np.zeros((0, out_idx.size), np.int64) for m in _CANCELLED}
+            return _NO_KEYS.clear(), {m: v[:0] for m, v in self.values.items()} | none
+        run = np.r_[True, group[order][1:] != group[order][:-1]]
+        starts = np.flatnonzero(run)
+        series = np.empty(order.size, np.int64)
+        series[order] = np.cumsum(run) - 1  # each cell's series
         if starts.size == order.size:  # one cell per series (sku_region, normally): nothing to add
             sums = {m: v[order] for m, v in self.values.items()}
         else:
             sums = {m: np.add.reduceat(v[order], starts, axis=0) for m, v in self.values.items()}
+        sums |= self._cancelled(series, starts.size, out_idx)
         rep, n = order[starts], len(starts)
         cols = {
             k: (
@@ -276,3 +290,17 @@ class _Cells:
                 self.sku_category, on="sku", how="left", maintain_order="left"
             )
         return frame.select("level", "sku", "category", "region"), sums
+
+    def _cancelled(self, series: np.ndarray, n: int, out_idx: np.ndarray) -> dict[str, np.ndarray]:
+        """Cancelled orders and cents of ``n`` series (``series``: each cell's) on each output day."""
+        cell, day, *lost = self.cancelled
+        at = np.full(self.n_cal, -1, np.int64)
+        at[out_idx] = np.arange(out_idx.size)
+        pos = at[day]
+        mine = pos >= 0
+        out = {}
+        for m, v in zip(_CANCELLED, lost, strict=True):
+            grid = np.zeros((n, out_idx.size), np.int64)
+            np.add.at(grid, (series[cell[mine]], pos[mine]), v[mine])
+            out[m] = grid
+        return out
