@@ -21,13 +21,14 @@ import polars as pl
 from spd_assets.core.detect import HISTORY_DAYS, MIN_CHUNK_DAYS, chunk_days, detect_drops
 from spd_assets.core.incidents import LEAF_COLUMNS, LEAF_ROWS
 from spd_assets.core.metrics import daily_series
+from spd_assets.core.schema import LEVELS
 from spd_assets.core.synthetic.shapes import FAMILY, generate_shop
 
 
 def measure(skus: int, first: dt.date, last: dt.date, seed: int = 7) -> dict:
     """Seconds and alert ids of the checked days in each chunk length, as the alerts asset calls it."""
     shop = generate_shop(replace(FAMILY["demo"], n_skus=skus), first, last, HISTORY_DAYS, seed)
-    series = daily_series(shop.daily_agg, shop.days)
+    series = daily_series(shop.daily_agg, shop.days).filter(pl.col("level").is_in(LEVELS))  # checked ones
     checked = shop.days[HISTORY_DAYS:]
     per_day = series.height // len(shop.days)
     out: dict = {"skus": skus, "rows_per_day": per_day, "days_checked": len(checked), "chunks": {}}
@@ -55,7 +56,7 @@ def one_call(skus: int, regions: int, seed: int = 7) -> dict:
     names = tuple(f"region-{i:02d}" for i in range(regions))
     shape = replace(FAMILY["demo"], n_skus=skus, regions=names, region_share=(1.0,) * regions)
     shop = generate_shop(shape, last - dt.timedelta(days=MIN_CHUNK_DAYS - 1), last, HISTORY_DAYS, seed)
-    series = daily_series(shop.daily_agg, shop.days)
+    series = daily_series(shop.daily_agg, shop.days).filter(pl.col("level").is_in(LEVELS))  # checked ones
     started = time.perf_counter()
     detect_drops(series, shop.days[HISTORY_DAYS:], shop.days, keep=LEAF_ROWS, columns=LEAF_COLUMNS)
     seconds = time.perf_counter() - started

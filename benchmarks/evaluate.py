@@ -32,6 +32,7 @@ import polars as pl
 
 from spd_assets.core.detect import HISTORY_DAYS, DetectionConfig, detect_drops
 from spd_assets.core.metrics import daily_series
+from spd_assets.core.schema import LEVELS
 from spd_assets.core.synthetic.shapes import FAMILY, FRESH_FAMILY, QUICK_FAMILY, Shape, generate_shop
 
 from .feedback import VARIANT as FEEDBACK
@@ -59,7 +60,7 @@ def evaluate_shape(
     """Raw counts of every variant on one generated shop year (and, if asked, of the default's alerts
     after a year of simulated feedback: ``benchmarks.feedback``)."""
     shop = generate_shop(shape, first, last, HISTORY_DAYS, seed)
-    series = daily_series(shop.daily_agg, shop.days)
+    series = daily_series(shop.daily_agg, shop.days).filter(pl.col("level").is_in(LEVELS))  # checked ones
     days = shop.days[HISTORY_DAYS:]
     n_series = series.select("level", "sku", "category", "region").unique().height
     out = {}
