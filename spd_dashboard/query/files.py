@@ -127,9 +127,8 @@ def _remote_table(files: list[str]) -> pa.Table:
 # the first load reads no file but a region's SKU x region rows.
 _ROLLUPS: OrderedDict[tuple[str, tuple[int, int, int] | None], dict[str, pl.DataFrame]] = OrderedDict()
 _KEEP_ROLLUP_ROWS = 3_000_000  # about 150 days at 20,000 SKUs (some 300 MB), years at 500 SKUs
-_ROLLUP_TABLE = "spd_rollups"
 ROLLUP_LEVELS = ("total", "region", "category", "sku", "category_region")
-# The columns the queries on roll-up rows read (``sql(..., rollup=level)``): the others are not kept.
+# The columns the reads of roll-up rows use (``sql(..., rollup=level, then=...)``): the others are not kept.
 ROLLUP_COLUMNS = ("date", "level", "sku", "category", "region", "orders", "units", "revenue",
                   "revenue_7d", "revenue_7d_prev", "pct_change_7d", "window_days", "units_7d", "orders_7d",
                   "cancelled_orders", "cancelled_revenue")  # fmt: skip
@@ -227,10 +226,9 @@ def sql(
     """Run a query; a damaged day file stops the page with the pipeline's message (which file, and the
     command that rebuilds it) instead of a stack trace.
 
-    ``rollup``: the query reads only that roll-up level of daily_metrics (one of ROLLUP_LEVELS), so it
-    runs, the same SQL, on that level's rows of its files kept in memory (``_rollup_rows``); ``then``:
-    Polars' equivalent of the SQL on those rows, run instead (handing 3.6 million rows of a 90-day
-    view to DuckDB cost a third of the view).
+    ``rollup``: the query reads only that roll-up level of daily_metrics (one of ROLLUP_LEVELS), so
+    ``then``, Polars' equivalent of the SQL, runs on that level's rows of its files kept in memory
+    (``_rollup_rows``) instead: handing 3.6 million rows of a 90-day view to DuckDB cost a third of it.
     """
 
     files = list(params.get("files") or ())
@@ -244,17 +242,12 @@ def sql(
         # x 28 days is slow for a SKU search's list (the SQL's own filter then keeps every row left).
         keep = selection_filters(rest)
         frame = frame.filter(*keep) if keep else frame
-        if then is not None:
-            return then(frame), fresh, list(zip(files, ids, strict=True))
-        with _DB.cursor() as cur:
-            cur.register(_ROLLUP_TABLE, frame)
-            out = cur.sql(query.replace(FILES, _ROLLUP_TABLE), params=rest).pl()
-        return out, fresh, list(zip(files, ids, strict=True))
+        return then(frame), fresh, list(zip(files, ids, strict=True))
 
     kept: list[tuple[dict, list]] = []  # roll-up rows read, kept once the read is known to be whole
 
     def run() -> pl.DataFrame:
-        if rollup in ROLLUP_LEVELS and files and FILES in query:
+        if rollup in ROLLUP_LEVELS and files and then is not None:
             out, fresh, used = run_rollups()
             kept[:] = [(fresh, used)]
             return out

@@ -283,9 +283,10 @@ def _daily_lists(skus: pl.Series, rows: pl.DataFrame, days: tuple) -> pl.Series:
 def by_sku(root: str, sel: Selection, period: Period, daily: bool = True) -> pl.DataFrame:
     """Per SKU: category, revenue, units, orders, prev_revenue (previous period), daily revenue list.
 
-    ``daily=False`` leaves the lists null (the Overview's movers need only the sums), which lets a
-    region's sums come from daily_metrics' 7-day windows (``windows``): 8 files for 28 days and the 28
-    before instead of 56 of 400,000 SKU x region rows each at 20,000 SKUs x 20 regions.
+    ``daily=False`` leaves the lists null (the Overview's movers need only the sums), which lets the
+    sums come from daily_metrics' 7-day windows (``windows``): 8 files for 28 days and the 28 before
+    instead of 56 (for a region, of 400,000 SKU x region rows each at 20,000 SKUs x 20 regions). The
+    previous period is summed so either way.
     """
     files = scan(root, "daily_agg")
     paths = files.between(period.prev_start, period.end)
