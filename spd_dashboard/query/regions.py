@@ -1,8 +1,9 @@
 """The Regions page's sums: each region and category over a period, each region's days.
 
 From daily_metrics' roll-ups when they are current and hold the level (a category in a region is
-``category_region``, a SKU's regions its SKU x region rows), else from daily_agg; a region and
-category, or a day and region, that sold nothing in either is left out on both paths."""
+``category_region``, a SKU's regions its SKU x region rows), else from daily_agg. The roll-ups hold
+zero rows (a series that sold nothing that day) where daily_agg has no row: those are left out, so a
+region and category, or a day and region, that sold nothing is not shown on either path."""
 
 from __future__ import annotations
 
