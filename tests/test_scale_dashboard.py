@@ -340,3 +340,28 @@ def test_roll_up_rows_are_split_by_file_and_level_as_partition_by_splits_them(sh
         for key, part in expected.items():
             assert_frame_equal(got[key].sort(part.columns), part.sort(part.columns))
     assert _by_file_and_level(read.clear()) == {}
+
+
+def test_a_damaged_file_among_files_the_previous_version_wrote_is_named(shop_dir, tmp_path):
+    """Files without the cancelled columns, one of them truncated or overwritten inside: the page still
+    stops naming it (the second reader, DuckDB, must not fail first on a column none of them has)."""
+    import streamlit as st
+
+    from spd_assets.core.storage import DamagedPartitionError
+    from spd_dashboard.query.files import clear_memory
+
+    root = tmp_path / "data"
+    shutil.copytree(shop_dir, root)
+    _previous_version(str(root))
+    for day, cut in ((DAYS[-28], True), (DAYS[-2], True), (DAYS[-2], False)):
+        damaged = Path(DayStore(str(root)).path("daily_metrics", day))
+        intact = damaged.read_bytes()
+        third = len(intact) // 3  # truncated, or its pages overwritten (its footer intact)
+        damaged.write_bytes(
+            intact[: len(intact) // 2] if cut else intact[:third] + b"\xff" * 4096 + intact[third + 4096 :]
+        )
+        st.cache_data.clear()
+        clear_memory()
+        with pytest.raises(DamagedPartitionError, match=str(damaged)):
+            query.daily_totals(str(root), Selection(), DAYS[-28], DAYS[-1])
+        damaged.write_bytes(intact)

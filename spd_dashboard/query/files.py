@@ -192,18 +192,23 @@ def _read_rollups(files: list[str]) -> pl.DataFrame:
             extra_columns="ignore",
         )
         have = scan.collect_schema()  # the first file's: one written before a column was added lacks it
-        columns = [
-            pl.col(c) if c in have else pl.lit(None, DAILY_METRICS[c]).alias(c) for c in ROLLUP_COLUMNS
-        ]
-        return scan.filter(pl.col("level").is_in(ROLLUP_LEVELS)).select(*columns, "filename").collect()
+        return scan.filter(pl.col("level").is_in(ROLLUP_LEVELS)).select(*_rollup_columns(have)).collect()
     except (pl.exceptions.PolarsError, OSError):
-        with _DB.cursor() as cur:
-            return cur.sql(
-                f"SELECT {', '.join(ROLLUP_COLUMNS)}, filename"
-                " FROM read_parquet($files, union_by_name=true, filename=true)"
+        with _DB.cursor() as cur:  # every column: files written before some of ROLLUP_COLUMNS lack them
+            read = cur.sql(
+                "SELECT * FROM read_parquet($files, union_by_name=true, filename=true)"
                 " WHERE list_contains($levels::VARCHAR[], level)",
                 params={"files": files, "levels": list(ROLLUP_LEVELS)},
             ).pl()
+        return read.select(*_rollup_columns(read.schema))
+
+
+def _rollup_columns(have: pl.Schema) -> list[pl.Expr]:
+    """ROLLUP_COLUMNS and ``filename``, a column the files lack as null."""
+    return [
+        *(pl.col(c) if c in have else pl.lit(None, DAILY_METRICS[c]).alias(c) for c in ROLLUP_COLUMNS),
+        pl.col("filename"),
+    ]
 
 
 def _keep_rollups(fresh: dict, used: list) -> None:
@@ -273,7 +278,7 @@ def sql(
     except DamagedPartitionError as exc:
         message = str(exc)
     except duckdb.Error as exc:
-        found = re.search(r"'([^']+\.parquet)'", str(exc))
+        found = re.search(r"""['"]([^'"]+\.parquet)['"]""", str(exc))  # DuckDB quotes it either way
         if found is None:
             raise
         message = damaged_file_message(found.group(1), str(exc).split(":", 1)[-1].strip())
