@@ -188,7 +188,8 @@ def build(daily: dg.DailyPartitionsDefinition, policy: dg.BackfillPolicy | None 
             window = {d: f for d, f in window.items() if d in have}
             for d in have:
                 if d not in window:
-                    day = store.read(asset, d, list(METRIC_COLUMNS))
+                    day = store.read(asset, d, list(METRIC_COLUMNS))  # dashboard-only roll-up left
+                    # out here, a day at a time: detect_drops would copy the whole window to drop it
                     window[d] = compact_keys(day.filter(pl.col("level").is_in(schema.LEVELS)))
             read.update(have)
             checked = [d for d in chunk if d in have]

@@ -38,12 +38,17 @@ def has_regions(files: tuple[str, ...], end: dt.date) -> bool:
     return bool(files) and not level_rows(files, "region", ["date"], {"end": end}).is_empty()
 
 
+def has_category_region(files: tuple[str, ...], end: dt.date) -> bool:
+    """Whether ``files`` hold the category_region level: written with it, for a shop that has regions."""
+    return has_combined(files, end) and has_regions(files, end)
+
+
 def finest_level(sel: Selection, files: tuple[str, ...], end: dt.date, by_region: bool = False) -> str:
     """``sel.metrics_level`` (with each region apart: ``by_region``), or category_region for regions
     with categories when ``files`` hold it."""
     level = sel.metrics_level
     if by_region:
         level = "region" if not sel.categories and sel.skus is None else "sku_region"
-    if level == "sku_region" and sel.skus is None and has_combined(files, end) and has_regions(files, end):
+    if level == "sku_region" and sel.skus is None and has_category_region(files, end):
         return "category_region"
     return level

@@ -14,7 +14,7 @@ import streamlit as st
 
 from ..selection import Period, Selection
 from .files import CACHE, SEL, level_rows, scan, sel_params, sql
-from .levels import finest_level, has_combined, has_regions, rolled_up
+from .levels import finest_level, has_category_region, has_regions, rolled_up
 
 _BY_REGION_CATEGORY = {"region": pl.String, "category": pl.String, "revenue": pl.Float64, "units": pl.Int64,
                        "prev_revenue": pl.Float64}  # fmt: skip
@@ -59,7 +59,7 @@ def by_region_category(root: str, sel: Selection, period: Period) -> pl.DataFram
     rolled = rolled_up(root, period.prev_start, period.end)
     if rolled is not None and sel.skus is None:
         mine = rolled.between(period.prev_start, period.end)
-        if has_combined(mine, period.end) and has_regions(mine, period.end):
+        if has_category_region(mine, period.end):
             return _by_region_category_rolled(mine, rolled.stamp, sel_params(sel), period)
     return _by_region_category(paths, files.stamp, sel_params(sel), period)
 

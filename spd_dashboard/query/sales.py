@@ -145,8 +145,8 @@ def cancelled(root: str, sel: Selection, start: dt.date, end: dt.date) -> tuple[
     if not paths:
         return 0, 0.0
     rolled = rolled_up(root, start, end)
-    if rolled is not None and has_combined(rolled.between(start, end), end):
-        mine = rolled.between(start, end)
+    mine = rolled.between(start, end) if rolled is not None else ()
+    if rolled is not None and has_combined(mine, end):
         level = finest_level(sel, mine, end)
         return _cancelled_rolled(mine, rolled.stamp, sel_params(sel), start, end, level)
     row = _cancelled(paths, files.stamp, sel_params(sel), start, end).row(0)

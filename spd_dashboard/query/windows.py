@@ -34,7 +34,7 @@ def cover(agg: AssetFiles, metrics: AssetFiles, start: dt.date, end: dt.date) ->
     """The windows of ``metrics`` ending on ``end``, ``end - 7``, ... that lie inside ``start``..``end``
     and are current (written after each of their days' daily_agg), and every other materialized day."""
     written = metrics.mtimes_between(start, end)
-    have = agg.mtimes_between(start - dt.timedelta(days=WINDOW - 1), end)
+    have = agg.mtimes_between(start, end)  # a window lies inside start..end
     ends, covered = [], set()
     last = end
     while last - dt.timedelta(days=WINDOW - 1) >= start:
