@@ -293,7 +293,9 @@ def test_the_combined_roll_up_is_what_a_region_with_categories_reads(shop_dir):
 
 def test_the_regions_page_and_the_cancelled_card_read_the_roll_ups_not_daily_agg(shop_dir, tmp_path):
     """With current roll-ups the Regions page's sums and the cancelled card never open daily_agg: its
-    files emptied behind the pipeline's back (their times kept) change nothing they show."""
+    files emptied behind the pipeline's back (their times kept) change nothing they show. A SKU's
+    regions with no region chosen are the one view read from daily_agg (written SKU by SKU), so that
+    view empties with it."""
     import streamlit as st
 
     from spd_dashboard.query.files import clear_memory
@@ -301,6 +303,10 @@ def test_the_regions_page_and_the_cancelled_card_read_the_roll_ups_not_daily_agg
     root = str(tmp_path / "data")
     shutil.copytree(shop_dir, root)
     sel, period = Selection(categories=("toys",)), Period(DAYS[-28], DAYS[-1])
+    region = query.bounds(root).regions[1]
+
+    def sku_anywhere() -> pl.DataFrame:
+        return query.region_daily(root, Selection(skus=("SKU-0003",)), period.start, period.end)
 
     def shown() -> tuple:
         st.cache_data.clear()
@@ -308,11 +314,12 @@ def test_the_regions_page_and_the_cancelled_card_read_the_roll_ups_not_daily_agg
         return (
             query.by_region_category(root, sel, period),
             query.region_daily(root, sel, period.start, period.end),
-            query.region_daily(root, Selection(skus=("SKU-0003",)), period.start, period.end),
+            query.region_daily(root, Selection((region,), skus=("SKU-0003",)), period.start, period.end),
             query.cancelled(root, sel, period.start, period.end),
         )
 
-    before = shown()
+    before, sku_before = shown(), sku_anywhere()
+    assert sku_before.height > 0 and sku_before["region"].n_unique() > 1
     store = DayStore(root)
     for day in DAYS:
         path = store.path("daily_agg", day)
@@ -324,6 +331,7 @@ def test_the_regions_page_and_the_cancelled_card_read_the_roll_ups_not_daily_agg
         assert old.height > 0
         assert_frame_equal(old, new)
     assert before[3] == after[3] and before[3][0] > 0
+    assert sku_anywhere().is_empty()
 
 
 def test_roll_up_rows_are_split_by_file_and_level_as_partition_by_splits_them(shop_dir):

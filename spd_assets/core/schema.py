@@ -10,14 +10,17 @@ LEVELS: tuple[str, ...] = ("total", "region", "category", "sku", "sku_region")  
 # sums 200 rows a day for that filter instead of 400,000 SKU x region rows at 20,000 SKUs x 20 regions.
 # Files written before it lack its rows (the dashboard then sums the SKU x region rows, as it did).
 METRICS_LEVELS: tuple[str, ...] = (*LEVELS, "category_region")
-# The columns that name a series at each level (the rest are null).
+# The columns that name a series at each level (the rest are null), in the order daily_metrics writes
+# the level's rows. SKU x region rows go region by region: a region's 20,000 rows of 400,000 then sit
+# in one or two row groups, which a region filter's read skips to (the dashboard's most common filter);
+# a SKU's rows are read from daily_agg, written SKU by SKU.
 LEVEL_KEYS: dict[str, tuple[str, ...]] = {
     "total": (),
     "region": ("region",),
     "category": ("category",),
     "sku": ("sku",),
-    "sku_region": ("sku", "region"),
-    "category_region": ("region", "category"),  # region first: the order its rows are written in
+    "sku_region": ("region", "sku"),
+    "category_region": ("region", "category"),
 }
 SEVERITIES: tuple[str, ...] = ("critical", "warning", "info")  # most severe first
 SEVERITY_ORDER: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}

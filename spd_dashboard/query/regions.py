@@ -1,7 +1,8 @@
 """The Regions page's sums: each region and category over a period, each region's days.
 
 From daily_metrics' roll-ups when they are current and hold the level (a category in a region is
-``category_region``, a SKU's regions its SKU x region rows), else from daily_agg. The roll-ups hold
+``category_region``, SKUs within regions their SKU x region rows), else from daily_agg (and SKUs in
+every region from daily_agg, which keeps a SKU's rows together). The roll-ups hold
 zero rows (a series that sold nothing that day) where daily_agg has no row: those are left out, so a
 region and category, or a day and region, that sold nothing is not shown on either path."""
 
@@ -92,7 +93,10 @@ def region_daily(root: str, sel: Selection, start: dt.date, end: dt.date) -> pl.
         return pl.DataFrame(schema={"date": pl.Date, "region": pl.String, "revenue": pl.Float64})
     rolled = rolled_up(root, start, end)
     mine = rolled.between(start, end) if rolled is not None else ()
-    if rolled is not None and has_regions(mine, end):
-        level = finest_level(sel, mine, end, by_region=True)  # a SKU's: its SKU x region rows
+    # SKUs in every region: daily_agg is written SKU by SKU, daily_metrics' SKU x region rows region by
+    # region (a SKU's 90 days: 0.1 s from daily_agg, 0.45 s from daily_metrics at 20,000 x 20)
+    skus_anywhere = sel.skus is not None and not sel.regions
+    if rolled is not None and not skus_anywhere and has_regions(mine, end):
+        level = finest_level(sel, mine, end, by_region=True)
         return _region_daily_rolled(mine, rolled.stamp, sel_params(sel), start, end, level)
     return _region_daily(paths, files.stamp, sel_params(sel), start, end)
