@@ -1,9 +1,10 @@
 """The dashboard gives the same answers on day files in either row order, and from its in-memory roll-ups.
 
-daily_metrics files written before the SKU x region rows were ordered for row-group skipping (by SKU,
-then region) and files as the pipeline writes them now (by region, then SKU) must give the same
-totals, 7-day windows and SKU table for every filter; only the time differs. Row groups are made tiny
-here so the new order really lets a region filter skip some of them.
+daily_metrics files written before the rows were ordered for row-group skipping (levels in alphabetical
+order, SKU x region rows by SKU, then region) and files as the pipeline writes them now (the roll-ups
+first, SKU x region rows last, by region, then SKU) must give the same totals, 7-day windows and SKU
+table for every filter; only the time differs. Row groups are made tiny here so the new order really
+lets a region filter skip some of them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ DAYS = recent_days(70)
 
 
 def previous_order(day: pl.DataFrame) -> pl.DataFrame:
-    """A day's rows as the previous version wrote them: SKU x region rows by SKU, then region."""
+    """A day's rows as the previous version wrote them: levels in alphabetical order (the total after
+    the SKU x region rows), SKU x region rows by SKU, then region."""
     by_sku = pl.when(pl.col("level") == "sku_region").then(pl.col("sku"))
     return day.sort("level", by_sku, maintain_order=True)
 
@@ -90,6 +92,8 @@ def test_old_and_new_row_order_give_the_same_answers(dirs, days):
     assert cells[0]["sku"].is_sorted() and not cells[0]["region"].is_sorted()
     assert cells[1]["region"].is_sorted() and not cells[1]["sku"].is_sorted()  # the pipeline's order
     assert cells[1].sort("region", "sku").equals(cells[1])
+    levels = DayStore(new).read("daily_metrics", DAYS[-1])["level"].unique(maintain_order=True)
+    assert levels.to_list()[-1] == "sku_region"  # the roll-ups first
     period = Period(DAYS[-days], DAYS[-1])
     for sel in _selections(old):
         fast, slow = _views(new, sel, period), _views(old, sel, period)

@@ -24,7 +24,7 @@ from spd_assets.core.metrics import (
     rolling_metrics,
     window_days,
 )
-from spd_assets.core.schema import DAILY_METRICS, LEVEL_KEYS, conform, empty
+from spd_assets.core.schema import DAILY_METRICS, LEVEL_KEYS, METRICS_LEVELS, conform, empty
 from spd_assets.core.storage import DayStore
 from tests.conftest import recent_days
 
@@ -60,15 +60,17 @@ def reference_metrics(daily_agg: pl.DataFrame, days: list, output_days: list) ->
                 (pl.col("cents_7d") / pl.col("orders_7d") / 100).round(4)
             ),
         )
-        .sort("date", "level", _region_first(), "sku", "region", "category", nulls_last=False)
+        .sort("date", *_stored_order(), "sku", "region", "category", nulls_last=False)
     )
     return conform(result, DAILY_METRICS)
 
 
-def _region_first() -> pl.Expr:
-    """SKU x region rows are written region by region (``LEVEL_KEYS``), the other levels by their key."""
+def _stored_order() -> list[pl.Expr]:
+    """Levels in the order files hold them (``METRICS_LEVELS``), SKU x region rows region by region
+    (``LEVEL_KEYS``), the other levels by their key."""
     assert LEVEL_KEYS["sku_region"] == ("region", "sku")
-    return pl.when(pl.col("level") == "sku_region").then(pl.col("region"))
+    rank = pl.col("level").replace_strict({lvl: i for i, lvl in enumerate(METRICS_LEVELS)})
+    return [rank, pl.when(pl.col("level") == "sku_region").then(pl.col("region"))]
 
 
 DAYS = recent_days(40)

@@ -143,7 +143,7 @@ def rolling_metrics(
     if not out_idx.size:
         return empty(DAILY_METRICS)
     cells = _Cells.of(daily_agg, first, n_cal, available)
-    parts = [cells.level(level, out_idx) for level in sorted(levels(daily_agg))]  # the output's level order
+    parts = [cells.level(level, out_idx) for level in levels(daily_agg)]  # in the order files hold them
     keys = pl.concat([k for k, _ in parts])
     values = {c: np.concatenate([v[c] for _, v in parts]) for c in (*_MEASURES, *_CANCELLED)}
     n_out = out_idx.size

@@ -9,7 +9,9 @@ LEVELS: tuple[str, ...] = ("total", "region", "category", "sku", "sku_region")  
 # daily_metrics also holds one roll-up no detector reads: a category in a region, so that the dashboard
 # sums 200 rows a day for that filter instead of 400,000 SKU x region rows at 20,000 SKUs x 20 regions.
 # Files written before it lack its rows (the dashboard then sums the SKU x region rows, as it did).
-METRICS_LEVELS: tuple[str, ...] = (*LEVELS, "category_region")
+# The levels in the order each day file holds them: the roll-ups' 20,000 rows first, where a read of
+# them stops at the first row group, and the 400,000 SKU x region rows last.
+METRICS_LEVELS: tuple[str, ...] = ("total", "region", "category", "category_region", "sku", "sku_region")
 # The columns that name a series at each level (the rest are null), in the order daily_metrics writes
 # the level's rows. SKU x region rows go region by region: a region's 20,000 rows of 400,000 then sit
 # in one or two row groups, which a region filter's read skips to (the dashboard's most common filter);
