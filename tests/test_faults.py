@@ -76,11 +76,13 @@ def test_a_write_error_fails_the_run_naming_the_path_and_keeps_the_previous_file
     store = DayStore(settings.data_dir)
     before = day_files(Path(settings.data_dir))
 
-    def disk_full(table, sink, **kwargs) -> None:
-        sink.write(b"PAR1 half a file")
+    write_table = storage.pq.ParquetWriter.write_table
+
+    def disk_full(self, table, **kwargs) -> None:
+        write_table(self, table, **kwargs)  # half a file: a header and a row group, no footer
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(storage.pq, "write_table", disk_full)
+    monkeypatch.setattr(storage.pq.ParquetWriter, "write_table", disk_full)
     result = defs.resolve_job_def("daily_pipeline").execute_in_process(
         instance=instance, partition_key=day.isoformat(), raise_on_error=False
     )

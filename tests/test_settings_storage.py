@@ -64,11 +64,13 @@ def test_a_failed_write_leaves_neither_a_partial_nor_a_temporary_file(tmp_path, 
     good = pl.DataFrame({"date": [day], "x": [1]})
     store.write("t", day, good)
 
-    def broken_write(table, sink, **kwargs):
-        sink.write(b"PAR1 half a file")
+    write_table = pq.ParquetWriter.write_table
+
+    def broken_write(self, table, **kwargs):
+        write_table(self, table, **kwargs)  # half a file: a header and a row group, no footer
         raise OSError("disk full")
 
-    monkeypatch.setattr(pq, "write_table", broken_write)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", broken_write)
     with pytest.raises(OSError, match="disk full"):
         store.write("t", day, pl.DataFrame({"date": [day], "x": [2]}))
     monkeypatch.undo()
@@ -132,3 +134,48 @@ def test_the_default_start_date_is_fixed_on_the_first_run_and_never_moves(tmp_pa
     assert (tmp_path / "_spd" / "start_date").read_text().strip() == first.start_date.isoformat()
     override = load_settings({"SPD_DATA_DIR": str(tmp_path), "SPD_START_DATE": "2020-01-01"})
     assert override.start_date == dt.date(2020, 1, 1)
+
+
+def _groups(path: str) -> list[tuple[int, str, tuple[str, ...]]]:
+    """Each row group's rows, what it holds (roll-ups, SKU x region rows, or both) and the regions of
+    its SKU x region rows, read group by group."""
+    file = pq.ParquetFile(path)
+    out = []
+    for i in range(file.num_row_groups):
+        group = pl.from_arrow(file.read_row_group(i, columns=["level", "region"]))
+        cells = group.filter(level="sku_region")
+        kind = "cells" if cells.height == group.height else "roll-ups" if cells.is_empty() else "both"
+        out.append((group.height, kind, tuple(cells["region"].unique(maintain_order=True))))
+    return out
+
+
+@pytest.mark.parametrize("min_rows", [1, 35, 10_000])
+def test_daily_metrics_row_groups_hold_the_roll_ups_apart_and_each_region_apart(
+    tmp_path, monkeypatch, min_rows
+):
+    """A reader of the roll-ups, or of one region's SKU x region rows, decodes no row of the others: a
+    row group ends where the roll-ups end and where a region's rows end (runs under MIN_GROUP_ROWS
+    share one), and the file reads back as written."""
+    from spd_assets.core import storage
+    from spd_assets.core.metrics import rolling_metrics
+
+    monkeypatch.setattr(storage, "MIN_GROUP_ROWS", min_rows)
+    day, skus, regions = dt.date(2025, 1, 7), 30, ("apac", "eu-west", "latam", "us-east")
+    n = skus * len(regions)
+    agg = pl.DataFrame(
+        {"date": [day] * n, "sku": [f"SKU-{i:03d}" for i in range(skus)] * len(regions),
+         "category": ["toys"] * n, "region": [r for r in regions for _ in range(skus)],
+         "orders": [2] * n, "units": [3] * n, "revenue": [9.5] * n}
+    )  # fmt: skip
+    metrics = rolling_metrics(agg, [day], [day])
+    assert metrics.height - n == 40  # total, 4 regions, 1 category, 4 category x region, 30 SKUs
+    store = DayStore(str(tmp_path))
+    store.write("daily_metrics", day, metrics)
+    assert store.read("daily_metrics", day).equals(metrics)
+    shape = _groups(store.path("daily_metrics", day))
+    if min_rows == 1:  # the roll-ups alone, then each region alone
+        assert shape == [(40, "roll-ups", ())] + [(skus, "cells", (r,)) for r in regions]
+    elif min_rows == 35:  # regions of 30 rows go two to a group
+        assert shape == [(40, "roll-ups", ()), (60, "cells", regions[:2]), (60, "cells", regions[2:])]
+    else:  # a small shop's file: one row group
+        assert shape == [(metrics.height, "both", regions)]
