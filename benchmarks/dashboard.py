@@ -39,7 +39,15 @@ def _quiet_streamlit() -> None:
 
 
 def _page_calls(root: str, regions: tuple = (), categories: tuple = (), search: str = "", days: int = 28):
-    """The data-module calls of one Overview page run (sidebar included), for a filter state."""
+    """The data-module calls of one Overview page run (sidebar included), for a filter state, in one
+    listing of each asset as the app makes them."""
+    from spd_dashboard import query
+
+    with query.one_listing():
+        return _overview_calls(root, regions, categories, search, days)
+
+
+def _overview_calls(root: str, regions: tuple, categories: tuple, search: str, days: int):
     from spd_dashboard import query, summary
     from spd_dashboard.selection import Period, Selection, filter_alerts, match_skus
 
@@ -106,7 +114,8 @@ def _other_pages(root: str) -> dict[str, float]:
     out = {}
     for name, fn in (("regions", regions), ("sku_history", history), ("health", health)):
         _clear_caches()
-        out[f"{name}_cold_s"] = round(_clock(fn), 4)
+        with query.one_listing():
+            out[f"{name}_cold_s"] = round(_clock(fn), 4)
     return out
 
 

@@ -19,5 +19,6 @@ pages = [
     st.Page("views/health.py", title="Data health", icon=":material/health_and_safety:"),
 ]
 page = st.navigation(pages)
-ui.sidebar(query.data_dir())
-page.run()
+with query.one_listing():  # the sidebar and the page see the same files
+    ui.sidebar(query.data_dir())
+    page.run()

@@ -141,6 +141,24 @@ def test_a_rewritten_day_invalidates_the_cache(tmp_path):
     assert query.daily_totals(root, ALL, day, day)["revenue"][0] == 250.0
 
 
+def test_a_page_run_lists_each_asset_once_and_the_next_run_sees_a_new_day(tmp_path):
+    """Within ``one_listing`` (each page run of the app) every query sees the files the first listing
+    found, so a day written meanwhile cannot show in one chart and not in the next; the next page run
+    lists again and shows it. Outside one, each call lists."""
+    root, d1, d2 = str(tmp_path), dt.date(2025, 3, 1), dt.date(2025, 3, 2)
+    store = DayStore(root)
+    store.write("daily_agg", d1, _agg_rows(d1, 10.0))
+    with query.one_listing():
+        first = query.scan(root, "daily_agg")
+        store.write("daily_agg", d2, _agg_rows(d2, 20.0))
+        assert query.scan(root, "daily_agg") is first and first.days == (d1,)
+        assert query.daily_totals(root, ALL, d1, d2)["date"].to_list() == [d1]
+        assert query.scan(root, "daily_metrics").days == ()  # each asset listed on its own
+    assert query.scan(root, "daily_agg").days == (d1, d2)
+    with query.one_listing():
+        assert query.daily_totals(root, ALL, d1, d2)["revenue"].to_list() == [10.0, 20.0]
+
+
 def test_stray_tmp_files_are_ignored_and_an_empty_day_counts_as_zero(tmp_path):
     root = str(tmp_path)
     store = DayStore(root)

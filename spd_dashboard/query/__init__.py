@@ -13,7 +13,7 @@ from .alerts import (
     quarantine_summary,
     series,
 )
-from .files import AssetFiles, data_dir, list_assets, scan
+from .files import AssetFiles, data_dir, list_assets, one_listing, scan
 from .regions import by_region_category, region_daily
 from .sales import (
     Bounds,
@@ -41,6 +41,7 @@ __all__ = [
     "incidents",
     "list_assets",
     "metrics_days",
+    "one_listing",
     "partitions",
     "quarantine_summary",
     "region_daily",

@@ -16,7 +16,9 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -74,9 +76,36 @@ class AssetFiles:
         return tuple(f for d, f in zip(self.days, self.files, strict=True) if d in wanted)
 
 
+_LISTED: ContextVar[dict[tuple[str, str], AssetFiles] | None] = ContextVar("spd_listed", default=None)
+
+
+@contextmanager
+def one_listing() -> Iterator[None]:
+    """Within it, each asset is listed once (``scan``): a page run's queries see the same files.
+
+    A page of a year's history listed each asset a dozen times, 3-7 ms each (a stat per day file): a
+    tenth of a second a page, cached or not. The app runs every page in it; a day written meanwhile
+    shows on the next page run, as one written just after the page run would.
+    """
+    token = _LISTED.set({})
+    try:
+        yield
+    finally:
+        _LISTED.reset(token)
+
+
 def scan(root: str, asset: str) -> AssetFiles:
-    """List ``asset``'s day files with one listing call (about 5 ms for a year on a local disk, one
-    request per 1,000 days on S3); a missing asset has no days."""
+    """List ``asset``'s day files with one listing call (about 3 ms for a year on a local disk, one
+    request per 1,000 days on S3; once per ``one_listing``); a missing asset has no days."""
+    listed = _LISTED.get()
+    if listed is None:
+        return _scan(root, asset)
+    if (root, asset) not in listed:
+        listed[root, asset] = _scan(root, asset)
+    return listed[root, asset]
+
+
+def _scan(root: str, asset: str) -> AssetFiles:
     found = [(f.day, f.uri, f.mtime_ns, f.size) for f in DayStore(root).day_files(asset)]
     if is_remote(root):
         with _LOCK:
