@@ -2,9 +2,9 @@
 
 From daily_metrics' roll-ups when they are current and hold the level (a category in a region is
 ``category_region``, SKUs within regions their SKU x region rows), else from daily_agg (and SKUs in
-every region from daily_agg, which keeps a SKU's rows together). The roll-ups hold
-zero rows (a series that sold nothing that day) where daily_agg has no row: those are left out, so a
-region and category, or a day and region, that sold nothing is not shown on either path."""
+every region from daily_agg, which keeps a SKU's rows together). The roll-ups hold zero rows (a series
+that sold nothing that day) where daily_agg has no row: those are left out, so a region and category,
+or a day and region, that sold nothing is not shown on either path."""
 
 from __future__ import annotations
 
