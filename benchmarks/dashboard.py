@@ -56,7 +56,7 @@ def _overview_calls(root: str, regions: tuple, categories: tuple, search: str, d
     selection = Selection(regions, categories, match_skus(query.catalog(root), search))
     prev_ok = query.scan(root, "daily_agg").count_between(period.prev_start, period.prev_end) == period.days
     totals = query.daily_totals(root, selection, period.start, period.end)
-    previous = query.daily_totals(root, selection, period.prev_start, period.prev_end) if prev_ok else None
+    previous = query.period_totals(root, selection, period.prev_start, period.prev_end) if prev_ok else None
     seven = query.seven_day(root, selection, period.start, period.end)
     summary.period_kpis(totals, previous, seven)
     query.cancelled(root, selection, period.start, period.end)

@@ -16,6 +16,7 @@ from benchmarks.catalog_scale import CatalogShop
 from spd_assets.core.metrics import LOOKBACK_DAYS, rolling_metrics
 from spd_assets.core.storage import DayStore
 from spd_dashboard import query
+from spd_dashboard.query import windows
 from spd_dashboard.query.levels import rolled_up
 from spd_dashboard.selection import Period, Selection
 from tests.conftest import recent_days
@@ -51,6 +52,7 @@ SELECTIONS = [
     Selection(skus=("SKU-0003", "SKU-0010")),
     Selection(skus=()),
 ]
+PAGE_SELECTIONS = [*SELECTIONS, Selection(regions=("us-east",), categories=("toys", "books"))]
 
 
 def _views(root: str, sel: Selection, period: Period) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -185,6 +187,31 @@ def test_sku_sums_from_7_day_windows_equal_the_days_sums(shop_dir, days, regions
     assert listed["daily"].list.len().unique().to_list() == [days]
 
 
+def _period_sums(root: str, sel: Selection, period: Period) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The KPI cards' sums of the period two ways: period_totals (windows) and the days' totals summed."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    days = query.daily_totals(root, sel, period.start, period.end).select(
+        pl.col("revenue", "orders", "units").sum()
+    )
+    return query.period_totals(root, sel, period.start, period.end), days
+
+
+@pytest.mark.parametrize("days", [28, 30, 9])
+@pytest.mark.parametrize("sel", PAGE_SELECTIONS, ids=range(len(PAGE_SELECTIONS)))
+def test_period_sums_from_7_day_windows_equal_the_days_sums(shop_dir, sel, days):
+    """The previous period's KPI sums come from daily_metrics' 7-day windows of the selection's level (4
+    files for 28 days), the odd days read one by one: the same sums as each day's totals."""
+    period = Period(DAYS[-days], DAYS[-1])
+    files, metrics = query.scan(shop_dir, "daily_agg"), query.scan(shop_dir, "daily_metrics")
+    cover = windows.plan(files, metrics, (), [(period.start, period.end)])
+    assert len(cover.ends) == days // 7 and len(cover.days) == days % 7
+    got, expected = _period_sums(shop_dir, sel, period)
+    assert_frame_equal(got, expected, check_exact=False, abs_tol=1e-6)
+    assert (got["orders"].item() > 0) == (sel.skus != ())
+
+
 @pytest.mark.parametrize("change", ["rewritten", "deleted"])
 def test_a_window_not_current_is_read_day_by_day(shop_dir, tmp_path, change):
     """A day rewritten (daily_agg and its own metrics) after the windows that cover it were written, or
@@ -211,6 +238,8 @@ def test_a_window_not_current_is_read_day_by_day(shop_dir, tmp_path, change):
         abs_tol=1e-6,
         check_dtypes=False,
     )
+    got, days = _period_sums(root, Selection(regions=regions), period)  # the KPI cards' sums too
+    assert_frame_equal(got, days, check_exact=False, abs_tol=1e-6)
 
 
 def _previous_version(root: str) -> None:
@@ -224,9 +253,6 @@ def _previous_version(root: str) -> None:
             day,
             frame.filter(pl.col("level") != "category_region").drop("cancelled_orders", "cancelled_revenue"),
         )
-
-
-PAGE_SELECTIONS = [*SELECTIONS, Selection(regions=("us-east",), categories=("toys", "books"))]
 
 
 @pytest.mark.parametrize("sel", PAGE_SELECTIONS, ids=range(len(PAGE_SELECTIONS)))

@@ -22,6 +22,7 @@ from .sales import (
     cancelled,
     catalog,
     daily_totals,
+    period_totals,
     seven_day,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "metrics_days",
     "one_listing",
     "partitions",
+    "period_totals",
     "quarantine_summary",
     "region_daily",
     "scan",

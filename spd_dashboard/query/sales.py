@@ -116,6 +116,42 @@ def daily_totals(root: str, sel: Selection, start: dt.date, end: dt.date) -> pl.
     )
 
 
+_SUMS = {"revenue": pl.Float64, "orders": pl.Int64, "units": pl.Int64}
+
+
+@st.cache_data(**CACHE)
+def _period_totals(
+    days: tuple[str, ...],
+    ends: tuple[str, ...],
+    stamp: str,
+    sel: dict,
+    start: dt.date,
+    end: dt.date,
+    level: str,
+) -> pl.DataFrame:
+    parts = [_level_rows(days, level, sel, start, end, list(_SUMS))] if days else []
+    if ends:  # a window's sums under its last day
+        rows = _level_rows(ends, level, sel, start, end, [f"{c}_7d" for c in _SUMS])
+        parts.append(rows.rename({f"{c}_7d": c for c in _SUMS}))
+    both = pl.concat(parts) if parts else pl.DataFrame(schema=_SUMS)
+    return both.select(pl.col(c).sum().cast(t) for c, t in _SUMS.items())
+
+
+def period_totals(root: str, sel: Selection, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """revenue, orders, units of the selection over start..end, in one row: what the KPI cards compare
+    with. From daily_metrics' current 7-day windows (``windows``) and the odd days, when rolled up: 13
+    files for the 90 days before a 90-day view instead of 90. Else the days' totals, summed."""
+    files = scan(root, "daily_agg")
+    rolled = rolled_up(root, start, end)
+    if rolled is None or not files.count_between(start, end):
+        return daily_totals(root, sel, start, end).select(pl.col(c).sum().cast(t) for c, t in _SUMS.items())
+    cover = windows.plan(files, rolled, (), [(start, end)])
+    level = finest_level(sel, rolled.between(start, end), end)
+    return _period_totals(
+        rolled.of(cover.days), rolled.of(cover.ends), rolled.stamp, sel_params(sel), start, end, level
+    )
+
+
 @st.cache_data(**CACHE)
 def _cancelled(files: tuple[str, ...], stamp: str, sel: dict, start: dt.date, end: dt.date) -> pl.DataFrame:
     try:

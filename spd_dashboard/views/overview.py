@@ -12,7 +12,7 @@ ui.require_data(v)
 p, sel = v.period, v.selection
 
 totals = query.daily_totals(v.root, sel, p.start, p.end)
-previous = query.daily_totals(v.root, sel, p.prev_start, p.prev_end) if v.prev_complete else None
+previous = query.period_totals(v.root, sel, p.prev_start, p.prev_end) if v.prev_complete else None
 seven = query.seven_day(v.root, sel, p.start, p.end)
 
 kpis = summary.period_kpis(totals, previous, seven)
