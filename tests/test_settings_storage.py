@@ -179,3 +179,13 @@ def test_daily_metrics_row_groups_hold_the_roll_ups_apart_and_each_region_apart(
         assert shape == [(40, "roll-ups", ()), (60, "cells", regions[:2]), (60, "cells", regions[2:])]
     else:  # a small shop's file: one row group
         assert shape == [(metrics.height, "both", regions)]
+
+
+def test_a_daily_metrics_frame_without_the_break_columns_is_written_whole(tmp_path):
+    """The row-group breaks need level and region: a frame without them (a file of another layout) is
+    written as one run, not refused."""
+    store, day = DayStore(str(tmp_path)), dt.date(2025, 1, 7)
+    frame = pl.DataFrame({"date": [day] * 3, "revenue": [1.0, 2.0, 3.0]})
+    store.write("daily_metrics", day, frame)
+    assert store.read("daily_metrics", day).equals(frame)
+    assert pq.read_metadata(store.path("daily_metrics", day)).num_row_groups == 1

@@ -52,10 +52,11 @@ def row_groups(asset: str, frame: pl.DataFrame) -> list[int]:
     """The sizes of the runs of rows ``frame`` is written in, in order: each starts a row group (which
     pyarrow splits further at ROW_GROUP_ROWS, or its default of 1 Mi rows)."""
     breaks = ROW_GROUP_BREAKS.get(asset)
-    if breaks is None or not frame.height:
-        return [frame.height]
+    key = breaks() if breaks is not None else None
+    if key is None or not frame.height or not set(key.meta.root_names()) <= set(frame.columns):
+        return [frame.height]  # (a frame without the key's columns is written as one run)
     sizes, current = [], 0
-    for run in frame.select(breaks().rle().struct.field("len")).to_series().to_list():
+    for run in frame.select(key.rle().struct.field("len")).to_series().to_list():
         if current >= MIN_GROUP_ROWS:
             sizes.append(current)
             current = 0
