@@ -146,10 +146,9 @@ def period_totals(root: str, sel: Selection, start: dt.date, end: dt.date) -> pl
     if rolled is None or not files.count_between(start, end):
         return daily_totals(root, sel, start, end).select(pl.col(c).sum().cast(t) for c, t in _SUMS.items())
     cover = windows.plan(files, rolled, (), [(start, end)])
-    level = finest_level(sel, rolled.between(start, end), end)
-    return _period_totals(
-        rolled.of(cover.days), rolled.of(cover.ends), rolled.stamp, sel_params(sel), start, end, level
-    )
+    days, ends = rolled.of(cover.days), rolled.of(cover.ends)
+    level = finest_level(sel, tuple(sorted({*days, *ends})), end)  # asked of the files read only
+    return _period_totals(days, ends, rolled.stamp, sel_params(sel), start, end, level)
 
 
 @st.cache_data(**CACHE)
