@@ -42,8 +42,8 @@ ROW_GROUP_ROWS = {"daily_agg": 65_536, "daily_metrics": 65_536}
 # (at 20,000 x 20, 20,231 rows instead of 65,536, and a region's 20,000 instead of one or two groups of
 # 65,536). A run shorter than MIN_GROUP_ROWS shares its row group with the next (a small shop's file
 # stays one or two row groups).
-ROW_GROUP_BREAKS: dict[str, Callable[[], pl.Expr]] = {
-    "daily_metrics": lambda: pl.when(pl.col("level") == "sku_region").then(pl.col("region")),
+ROW_GROUP_BREAKS: dict[str, pl.Expr] = {
+    "daily_metrics": pl.when(pl.col("level") == "sku_region").then(pl.col("region")),
 }
 MIN_GROUP_ROWS = 8_192
 
@@ -51,8 +51,7 @@ MIN_GROUP_ROWS = 8_192
 def row_groups(asset: str, frame: pl.DataFrame) -> list[int]:
     """The sizes of the runs of rows ``frame`` is written in, in order: each starts a row group (which
     pyarrow splits further at ROW_GROUP_ROWS, or its default of 1 Mi rows)."""
-    breaks = ROW_GROUP_BREAKS.get(asset)
-    key = breaks() if breaks is not None else None
+    key = ROW_GROUP_BREAKS.get(asset)
     if key is None or not frame.height or not set(key.meta.root_names()) <= set(frame.columns):
         return [frame.height]  # (a frame without the key's columns is written as one run)
     sizes, current = [], 0

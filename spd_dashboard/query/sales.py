@@ -133,8 +133,11 @@ def _period_totals(
     if ends:  # a window's sums under its last day
         rows = _level_rows(ends, level, sel, start, end, [f"{c}_7d" for c in _SUMS])
         parts.append(rows.rename({f"{c}_7d": c for c in _SUMS}))
-    both = pl.concat(parts) if parts else pl.DataFrame(schema=_SUMS)
-    return both.select(pl.col(c).sum().cast(t) for c, t in _SUMS.items())
+    return _summed(pl.concat(parts) if parts else pl.DataFrame(schema=_SUMS))
+
+
+def _summed(rows: pl.DataFrame) -> pl.DataFrame:
+    return rows.select(pl.col(c).sum().cast(t) for c, t in _SUMS.items())
 
 
 def period_totals(root: str, sel: Selection, start: dt.date, end: dt.date) -> pl.DataFrame:
@@ -144,11 +147,12 @@ def period_totals(root: str, sel: Selection, start: dt.date, end: dt.date) -> pl
     files = scan(root, "daily_agg")
     rolled = rolled_up(root, start, end)
     if rolled is None or not files.count_between(start, end):
-        return daily_totals(root, sel, start, end).select(pl.col(c).sum().cast(t) for c, t in _SUMS.items())
+        return _summed(daily_totals(root, sel, start, end))
     cover = windows.plan(files, rolled, (), [(start, end)])
-    days, ends = rolled.of(cover.days), rolled.of(cover.ends)
-    level = finest_level(sel, tuple(sorted({*days, *ends})), end)  # asked of the files read only
-    return _period_totals(days, ends, rolled.stamp, sel_params(sel), start, end, level)
+    level = finest_level(sel, rolled.of((*cover.days, *cover.ends)), end)  # asked of the files read only
+    return _period_totals(
+        rolled.of(cover.days), rolled.of(cover.ends), rolled.stamp, sel_params(sel), start, end, level
+    )
 
 
 @st.cache_data(**CACHE)
